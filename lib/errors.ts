@@ -1,0 +1,120 @@
+// Every error threadkv throws is built here, native ones included: the
+// binding calls makeError() with a stable code and the facts. Errors are the
+// built-in classes (TypeError, RangeError, Error) with a `code` property, as
+// Node's own errors are.
+
+export const ErrorCode = {
+  KEY_TYPE: 'ERR_THREADKV_KEY_TYPE',
+  KEY_TOO_LONG: 'ERR_THREADKV_KEY_TOO_LONG',
+  VALUE_TYPE: 'ERR_THREADKV_VALUE_TYPE',
+  VALUE_TOO_LARGE: 'ERR_THREADKV_VALUE_TOO_LARGE',
+  CLOSED: 'ERR_THREADKV_CLOSED',
+  DESTROYED: 'ERR_THREADKV_DESTROYED',
+  OPTION_MISMATCH: 'ERR_THREADKV_OPTION_MISMATCH',
+  INVALID_OPTION: 'ERR_THREADKV_INVALID_OPTION',
+  INVALID_NAME: 'ERR_THREADKV_INVALID_NAME',
+  INTERNAL: 'ERR_THREADKV_INTERNAL',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** An error thrown by threadkv: a TypeError, RangeError or Error with a `code`. */
+export interface ThreadKvError extends Error {
+  code: ErrorCode;
+}
+
+type ErrorClass = typeof Error | typeof TypeError | typeof RangeError;
+
+function withCode(Ctor: ErrorClass, code: ErrorCode, message: string): ThreadKvError {
+  const err = new Ctor(`threadkv: ${message}`) as ThreadKvError;
+  err.code = code;
+  return err;
+}
+
+/** Shows a key in a message: quoted, and cut to a readable length. */
+export function showKey(key: unknown): string {
+  if (typeof key !== 'string') return describeType(key);
+  const cut = key.length > 60 ? `${key.slice(0, 57)}...` : key;
+  return JSON.stringify(cut);
+}
+
+export function describeType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  const t = typeof value;
+  if (t === 'object') {
+    const name = (value as object).constructor?.name;
+    return name ? `an instance of ${name}` : 'an object';
+  }
+  if (t === 'string') return 'a string';
+  if (t === 'undefined') return 'undefined';
+  return `a ${t}`;
+}
+
+const codecNames = ['v8', 'json', 'string', 'buffer'];
+
+function showOption(option: string | undefined, value: number | undefined): string {
+  if (option === 'codec' && value !== undefined) return `'${codecNames[value] ?? value}'`;
+  return String(value);
+}
+
+/**
+ * The factory the native binding calls: (code, store, key, limit, actual, option).
+ */
+export function makeError(
+  code: ErrorCode,
+  store: string,
+  key?: unknown,
+  limit?: number,
+  actual?: number,
+  option?: string,
+): ThreadKvError {
+  const where = `store ${JSON.stringify(store)}`;
+  switch (code) {
+    case ErrorCode.KEY_TYPE:
+      return withCode(TypeError, code, `key must be a string, got ${describeType(key)} (${where})`);
+    case ErrorCode.KEY_TOO_LONG:
+      return withCode(
+        RangeError,
+        code,
+        `key ${showKey(key)} is ${actual} bytes in UTF-8, over maxKeyBytes (${limit}) of ${where}`,
+      );
+    case ErrorCode.VALUE_TYPE:
+      return withCode(TypeError, code, `the value for key ${showKey(key)} cannot be stored (${where})`);
+    case ErrorCode.VALUE_TOO_LARGE:
+      return withCode(
+        RangeError,
+        code,
+        `the value for key ${showKey(key)} is ${actual} bytes once encoded, over maxValueBytes (${limit}) of ${where}`,
+      );
+    case ErrorCode.CLOSED:
+      return withCode(Error, code, `this handle on ${where} is closed`);
+    case ErrorCode.DESTROYED:
+      return withCode(Error, code, `${where} was destroyed (Store.destroy); open it again to start a new one`);
+    case ErrorCode.OPTION_MISMATCH:
+      return withCode(
+        Error,
+        code,
+        `${where} already exists with ${option}: ${showOption(option, actual)}, but open() asked for ${option}: ${showOption(option, limit)}; ` +
+          `leave ${option} out to attach with the existing options`,
+      );
+    default:
+      return withCode(Error, ErrorCode.INTERNAL, `internal error ${code} (${where})`);
+  }
+}
+
+/** The value could not be encoded by the store's codec. */
+export function valueTypeError(store: string, key: string, codec: string, why: string): ThreadKvError {
+  return withCode(
+    TypeError,
+    ErrorCode.VALUE_TYPE,
+    `the value for key ${showKey(key)} cannot be encoded with codec '${codec}': ${why} (store ${JSON.stringify(store)})`,
+  );
+}
+
+export function invalidOption(Ctor: typeof TypeError | typeof RangeError, option: string, message: string): ThreadKvError {
+  return withCode(Ctor, ErrorCode.INVALID_OPTION, `options.${option} ${message}`);
+}
+
+export function invalidName(Ctor: typeof TypeError | typeof RangeError, message: string): ThreadKvError {
+  return withCode(Ctor, ErrorCode.INVALID_NAME, `store name ${message}`);
+}

@@ -1,0 +1,69 @@
+#include "registry.h"
+
+#include <utility>
+
+namespace threadkv {
+
+Registry& Registry::Instance() {
+  // Leaked on purpose (see the header): never destroyed at exit.
+  static Registry* const instance = new Registry();
+  return *instance;
+}
+
+namespace {
+
+uint32_t FirstMismatch(const Options& have, const Options& want, uint32_t specified) {
+  if ((specified & kOptCodec) && have.codec != want.codec) return kOptCodec;
+  if ((specified & kOptShards) && have.shards != want.shards) return kOptShards;
+  if ((specified & kOptMaxKeyBytes) && have.max_key_bytes != want.max_key_bytes) return kOptMaxKeyBytes;
+  if ((specified & kOptMaxValueBytes) && have.max_value_bytes != want.max_value_bytes) return kOptMaxValueBytes;
+  return 0;
+}
+
+}  // namespace
+
+OpenResult Registry::Open(std::string_view name, const Options& options, uint32_t specified) {
+  std::lock_guard lock(mu_);
+  std::string key(name);
+  auto it = stores_.find(key);
+  OpenResult r;
+  if (it != stores_.end()) {
+    r.mismatch = FirstMismatch(it->second->options(), options, specified);
+    if (r.mismatch == 0)
+      r.store = it->second;
+    else
+      r.existing = it->second->options();
+    return r;
+  }
+  r.store = std::make_shared<Store>(key, options);
+  stores_.emplace(std::move(key), r.store);
+  r.created = true;
+  return r;
+}
+
+bool Registry::Destroy(std::string_view name) {
+  std::vector<Table> drained;  // freed last, outside every lock
+  std::shared_ptr<Store> victim;
+  {
+    std::lock_guard lock(mu_);
+    auto it = stores_.find(std::string(name));
+    if (it == stores_.end()) return false;
+    // Killed under the registry lock: destroy is one atomic step, so no
+    // open() of the same name can run between removal and death and see two
+    // live stores with one name.
+    it->second->Kill(&drained);
+    victim = std::move(it->second);
+    stores_.erase(it);
+  }
+  return true;
+}
+
+std::vector<std::string> Registry::Names() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> names;
+  names.reserve(stores_.size());
+  for (const auto& [name, store] : stores_) names.push_back(name);
+  return names;
+}
+
+}  // namespace threadkv

@@ -1,0 +1,18 @@
+// Status codes returned by the core. The binding maps each to a JS error
+// (lib/errors.ts holds every message); the core never throws for expected
+// outcomes, only std::bad_alloc escapes.
+#pragma once
+
+#include <cstdint>
+
+namespace threadkv {
+
+enum class Status : uint8_t {
+  kOk = 0,
+  kNotFound,        // key absent (not an error for get/has/delete)
+  kDestroyed,       // Store::Destroy ran; every handle is now unusable
+  kKeyTooLong,      // key longer than Options::max_key_bytes
+  kValueTooLarge,   // encoded value longer than Options::max_value_bytes
+};
+
+}  // namespace threadkv

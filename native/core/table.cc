@@ -1,0 +1,140 @@
+#include "table.h"
+
+#include <cstdlib>
+#include <new>
+#include <utility>
+
+namespace threadkv {
+
+namespace {
+
+Table::Slot* AllocSlots(size_t n) {
+  void* mem = std::calloc(n, sizeof(Table::Slot));
+  if (mem == nullptr) throw std::bad_alloc();
+  return static_cast<Table::Slot*>(mem);
+}
+
+}  // namespace
+
+Table::Table(Table&& other) noexcept
+    : slots_(std::exchange(other.slots_, nullptr)),
+      mask_(std::exchange(other.mask_, 0)),
+      size_(std::exchange(other.size_, 0)) {}
+
+Table& Table::operator=(Table&& other) noexcept {
+  if (this != &other) {
+    Free();
+    slots_ = std::exchange(other.slots_, nullptr);
+    mask_ = std::exchange(other.mask_, 0);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
+}
+
+Table::~Table() { Free(); }
+
+void Table::Free() {
+  if (slots_ == nullptr) return;
+  EntryDeleter del;
+  for (size_t i = 0; i <= mask_; ++i)
+    if (slots_[i].entry != nullptr) del(slots_[i].entry);
+  std::free(slots_);
+  slots_ = nullptr;
+  mask_ = 0;
+  size_ = 0;
+}
+
+void Table::Rehash(size_t new_capacity) {
+  Slot* fresh = AllocSlots(new_capacity);
+  const size_t new_mask = new_capacity - 1;
+  if (slots_ != nullptr) {
+    for (size_t i = 0; i <= mask_; ++i) {
+      const Slot& s = slots_[i];
+      if (s.entry == nullptr) continue;
+      size_t j = s.hash & new_mask;
+      while (fresh[j].entry != nullptr) j = (j + 1) & new_mask;
+      fresh[j] = s;
+    }
+    std::free(slots_);
+  }
+  slots_ = fresh;
+  mask_ = new_mask;
+}
+
+EntryPtr Table::Upsert(uint64_t hash, EntryPtr e) {
+  // Grow before probing so that a failed allocation leaves the table as it
+  // was. Maximum load factor 3/4.
+  const size_t cap = capacity();
+  if ((size_ + 1) * 4 > cap * 3) Rehash(cap == 0 ? kMinCapacity : cap * 2);
+  const std::string_view key = e->key();
+  size_t i = hash & mask_;
+  for (;;) {
+    Slot& s = slots_[i];
+    if (s.entry == nullptr) {
+      s.hash = hash;
+      s.entry = e.release();
+      ++size_;
+      return nullptr;
+    }
+    if (s.hash == hash && s.entry->key() == key) {
+      EntryPtr old(s.entry);
+      s.entry = e.release();
+      return old;
+    }
+    i = (i + 1) & mask_;
+  }
+}
+
+EntryPtr Table::Erase(uint64_t hash, std::string_view key) {
+  if (size_ == 0) return nullptr;
+  size_t i = hash & mask_;
+  for (;;) {
+    Slot& s = slots_[i];
+    if (s.entry == nullptr) return nullptr;
+    if (s.hash == hash && s.entry->key() == key) break;
+    i = (i + 1) & mask_;
+  }
+  EntryPtr removed(slots_[i].entry);
+  // Backward-shift deletion: pull later members of the cluster back into the
+  // hole when their home slot lies at or before it (cyclically).
+  size_t hole = i;
+  size_t j = i;
+  for (;;) {
+    j = (j + 1) & mask_;
+    Slot& s = slots_[j];
+    if (s.entry == nullptr) break;
+    const size_t home = s.hash & mask_;
+    // Distance from home to j versus from home to hole (mod capacity): the
+    // entry may move into the hole only if the hole is on its probe path.
+    if (((j - home) & mask_) >= ((j - hole) & mask_)) {
+      slots_[hole] = s;
+      hole = j;
+    }
+  }
+  slots_[hole].entry = nullptr;
+  slots_[hole].hash = 0;
+  --size_;
+  // Shrink when mostly empty, so churn does not pin peak memory. Shrinking is
+  // best effort: if the smaller array cannot be allocated, keep the big one.
+  const size_t cap = capacity();
+  if (cap > kMinCapacity && size_ * 8 < cap) {
+    try {
+      Rehash(cap / 2);
+    } catch (const std::bad_alloc&) {
+    }
+  }
+  return removed;
+}
+
+void Table::DrainInto(std::vector<EntryPtr>& out) {
+  if (slots_ == nullptr) return;
+  out.reserve(out.size() + size_);
+  for (size_t i = 0; i <= mask_; ++i)
+    if (slots_[i].entry != nullptr) out.emplace_back(slots_[i].entry);
+  std::free(slots_);
+  slots_ = nullptr;
+  mask_ = 0;
+  size_ = 0;
+}
+
+}  // namespace threadkv

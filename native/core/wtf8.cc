@@ -1,0 +1,106 @@
+#include "wtf8.h"
+
+namespace threadkv::wtf8 {
+
+bool MayHaveReplacement(std::string_view s) {
+  for (size_t i = 0; i + 2 < s.size(); ++i) {
+    if (static_cast<unsigned char>(s[i]) == 0xEF && static_cast<unsigned char>(s[i + 1]) == 0xBF &&
+        static_cast<unsigned char>(s[i + 2]) == 0xBD)
+      return true;
+  }
+  return false;
+}
+
+namespace {
+
+inline bool IsHigh(char16_t u) { return u >= 0xD800 && u <= 0xDBFF; }
+inline bool IsLow(char16_t u) { return u >= 0xDC00 && u <= 0xDFFF; }
+
+}  // namespace
+
+size_t EncodedLength(const char16_t* u, size_t n) {
+  size_t len = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const char16_t c = u[i];
+    if (c < 0x80) {
+      len += 1;
+    } else if (c < 0x800) {
+      len += 2;
+    } else if (IsHigh(c) && i + 1 < n && IsLow(u[i + 1])) {
+      len += 4;
+      ++i;
+    } else {
+      len += 3;  // BMP character, or a lone surrogate
+    }
+  }
+  return len;
+}
+
+bool EncodeUtf16(const char16_t* u, size_t n, std::string* out) {
+  bool lone = false;
+  out->reserve(out->size() + EncodedLength(u, n));
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t c = u[i];
+    if (IsHigh(static_cast<char16_t>(c)) && i + 1 < n && IsLow(u[i + 1])) {
+      c = 0x10000 + ((c - 0xD800) << 10) + (u[i + 1] - 0xDC00);
+      ++i;
+    } else if (c >= 0xD800 && c <= 0xDFFF) {
+      lone = true;
+    }
+    if (c < 0x80) {
+      out->push_back(static_cast<char>(c));
+    } else if (c < 0x800) {
+      out->push_back(static_cast<char>(0xC0 | (c >> 6)));
+      out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
+    } else if (c < 0x10000) {
+      out->push_back(static_cast<char>(0xE0 | (c >> 12)));
+      out->push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+      out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
+    } else {
+      out->push_back(static_cast<char>(0xF0 | (c >> 18)));
+      out->push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
+      out->push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+      out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
+    }
+  }
+  return lone;
+}
+
+void DecodeToUtf16(std::string_view s, std::u16string* out) {
+  out->reserve(out->size() + s.size());
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  size_t i = 0;
+  auto cont = [&](size_t k) { return i + k < n && (p[i + k] & 0xC0) == 0x80; };
+  while (i < n) {
+    const unsigned char b = p[i];
+    uint32_t c;
+    if (b < 0x80) {
+      c = b;
+      i += 1;
+    } else if ((b & 0xE0) == 0xC0 && cont(1)) {
+      c = ((b & 0x1Fu) << 6) | (p[i + 1] & 0x3Fu);
+      i += 2;
+    } else if ((b & 0xF0) == 0xE0 && cont(1) && cont(2)) {
+      c = ((b & 0x0Fu) << 12) | ((p[i + 1] & 0x3Fu) << 6) | (p[i + 2] & 0x3Fu);
+      i += 3;
+    } else if ((b & 0xF8) == 0xF0 && cont(1) && cont(2) && cont(3)) {
+      c = ((b & 0x07u) << 18) | ((p[i + 1] & 0x3Fu) << 12) | ((p[i + 2] & 0x3Fu) << 6) | (p[i + 3] & 0x3Fu);
+      i += 4;
+    } else {
+      c = 0xFFFD;
+      i += 1;
+    }
+    if (c >= 0x10000 && c <= 0x10FFFF) {
+      c -= 0x10000;
+      out->push_back(static_cast<char16_t>(0xD800 + (c >> 10)));
+      out->push_back(static_cast<char16_t>(0xDC00 + (c & 0x3FF)));
+    } else if (c < 0x10000) {
+      out->push_back(static_cast<char16_t>(c));  // includes lone surrogates (WTF-8)
+    } else {
+      out->push_back(u'\uFFFD');
+    }
+  }
+}
+
+}  // namespace threadkv::wtf8
