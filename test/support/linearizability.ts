@@ -668,20 +668,6 @@ function partitionByKey<S>(
   return out;
 }
 
-/** Deterministic 32-bit PRNG (mulberry32) for the Zobrist hash of the bitset. */
-function zobristTable(n: number): Int32Array {
-  const table = new Int32Array(n);
-  let a = 0x9e3779b9;
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    table[i] = t ^ (t >>> 14);
-  }
-  return table;
-}
-
 interface StuckPoint<S> {
   /** How many operations were linearized. */
   depth: number;
@@ -694,24 +680,35 @@ interface StuckPoint<S> {
   state: S;
 }
 
+function compareBigint(a: bigint, b: bigint): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /**
  * Wing & Gong's search with Lowe's cache over one key's operations.
  * `indices[i]` is the position of `ops[i]` in the caller's history (used in
  * messages only).
  */
 function searchKey<S>(
-  ops: readonly Operation[],
-  indices: readonly number[],
+  unsortedOps: readonly Operation[],
+  unsortedIndices: readonly number[],
   key: string,
   model: Model<S>,
   deadline: number,
 ): { ok: true } | CheckFailure {
-  const n = ops.length;
+  const n = unsortedOps.length;
   if (n === 0) return { ok: true };
+
+  // Number the operations in call order (see the cache below).
+  const order = unsortedOps
+    .map((_, i) => i)
+    .sort((a, b) => compareBigint(unsortedOps[a]!.call, unsortedOps[b]!.call) || a - b);
+  const ops = order.map((i) => unsortedOps[i]!);
+  const indices = order.map((i) => unsortedIndices[i]!);
 
   // --- Events, sorted by time; calls before returns at equal times, so
   // that equal timestamps count as overlapping. Ties otherwise by operation
-  // index, for determinism.
+  // number, for determinism.
   const events = new Array<{ time: bigint; op: number; isReturn: boolean }>(2 * n);
   for (let i = 0; i < n; i++) {
     events[2 * i] = { time: ops[i]!.call, op: i, isReturn: false };
@@ -761,24 +758,60 @@ function searchKey<S>(
     prev[next[node]!] = node;
   };
 
-  // --- Lowe's cache: (linearized bitset, state hash) pairs already entered.
-  // Keyed by the Zobrist hash of the bitset plus the state hash; the bitset
-  // itself is compared to rule out Zobrist collisions.
+  // --- Lowe's cache: the (linearized set, state) pairs already entered.
+  //
+  // The linearized set is a bitset, but the cache stores it compactly. With
+  // operations numbered in call order, let `first` be the lowest number not
+  // linearized: every operation below it is linearized, and every other
+  // linearized operation was called no later than ops[first] returned (the
+  // walk only reaches call events that precede the return events still in
+  // the list, and ops[first]'s is one of them). So the set is exactly
+  // `first` plus the set bits in (first, limit[first]), where limit[i] is
+  // the number of operations called by ops[i].ret: a short window (the
+  // operations concurrent with ops[first]). The cache key is that encoding
+  // plus the model's state hash; no bitset copies are kept.
   const words = (n + 31) >>> 5;
-  const linearized = new Uint32Array(words);
-  const zobrist = zobristTable(n);
-  let zob = 0;
-  // Toggles operation `id` in the bitset and in its Zobrist hash.
-  const flip = (id: number): void => {
-    const w = id >>> 5;
-    linearized[w] = linearized[w]! ^ (1 << (id & 31));
-    zob ^= zobrist[id]!;
+  const linearized = new Uint32Array(words + 1);
+  const limit = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let lo = i + 1; // first operation called after ops[i].ret (binary search)
+    let hi = n;
+    const ret = ops[i]!.ret;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (ops[mid]!.call <= ret) lo = mid + 1;
+      else hi = mid;
+    }
+    limit[i] = lo;
+  }
+  let first = 0;
+  const setBit = (id: number): void => {
+    linearized[id >>> 5] = linearized[id >>> 5]! | (1 << (id & 31));
+    if (id === first) {
+      do first++;
+      while (first < n && (linearized[first >>> 5]! & (1 << (first & 31))) !== 0);
+    }
   };
-  const cache = new Map<string, Uint32Array[]>();
-  const sameBits = (a: Uint32Array, b: Uint32Array): boolean => {
-    for (let w = 0; w < words; w++) if (a[w] !== b[w]) return false;
-    return true;
+  const clearBit = (id: number): void => {
+    linearized[id >>> 5] = linearized[id >>> 5]! & ~(1 << (id & 31));
+    if (id < first) first = id;
   };
+  const linearizedKey = (): string => {
+    let out = first.toString(36);
+    if (first >= n) return out;
+    const end = limit[first]!;
+    for (let w = (first + 1) >>> 5; w << 5 < end; w++) {
+      let bits = linearized[w]!;
+      while (bits !== 0) {
+        const low = bits & -bits;
+        const id = (w << 5) + 31 - Math.clz32(low);
+        bits ^= low;
+        if (id > first && id < end) out += `,${(id - first).toString(36)}`;
+      }
+    }
+    return out;
+  };
+  const cache = new Set<string>();
 
   // The search stack: which call node was linearized, and the state before it.
   const stackNodes: number[] = [];
@@ -798,12 +831,10 @@ function searchKey<S>(
       const id = nodeOp[entry]!;
       const result = model.step(state, ops[id]!);
       if (result.ok) {
-        flip(id);
-        const cacheKey = `${zob}|${model.hash(result.next)}`;
-        let bucket = cache.get(cacheKey);
-        if (bucket === undefined || !bucket.some((bits) => sameBits(bits, linearized))) {
-          if (bucket === undefined) cache.set(cacheKey, (bucket = []));
-          bucket.push(linearized.slice());
+        setBit(id);
+        const cacheKey = `${linearizedKey()}|${model.hash(result.next)}`;
+        if (!cache.has(cacheKey)) {
+          cache.add(cacheKey);
           stackNodes.push(entry);
           stackStates.push(state);
           state = result.next;
@@ -812,7 +843,7 @@ function searchKey<S>(
           continue;
         }
         // Seen before: explored in full already, and it led nowhere.
-        flip(id);
+        clearBit(id);
       }
       entry = next[entry]!;
     } else {
@@ -832,8 +863,7 @@ function searchKey<S>(
       }
       entry = stackNodes.pop()!;
       state = stackStates.pop()!;
-      const id = nodeOp[entry]!;
-      flip(id);
+      clearBit(nodeOp[entry]!);
       unlift(entry);
       entry = next[entry]!;
     }
@@ -1001,7 +1031,8 @@ export function encodeValue(value: unknown, depth = 0): Json {
     case 'string':
       return value;
     case 'number':
-      return Number.isFinite(value) && !Object.is(value, -0) ? value : { [TAG]: 'number', v: String(value) };
+      if (Number.isFinite(value) && !Object.is(value, -0)) return value;
+      return { [TAG]: 'number', v: Object.is(value, -0) ? '-0' : String(value) }; // String(-0) is "0"
     case 'bigint':
       return { [TAG]: 'bigint', v: value.toString() };
     case 'object':
