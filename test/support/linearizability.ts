@@ -41,6 +41,11 @@
  *    (since we are still searching) led nowhere. This turns the factorial
  *    search into one bounded by the number of distinct configurations, which
  *    for short operations with a handful of threads is close to linear.
+ *    (The bitset is stored compactly: see the comment in `searchKey`.)
+ *  - One addition to Porcupine, a partial-order reduction: an operation the
+ *    model declares read-only (`Model.readOnly`) is linearized as soon as it
+ *    is legal, without trying alternatives; see `searchKey` for why that
+ *    loses no linearization. Reads no longer multiply the search space.
  *
  * Soundness (never rejecting a legal history) rests on: the search being
  * exhaustive up to the cache, the cache only skipping configurations that
@@ -58,7 +63,11 @@
  * linearizable iff each key's sub-history is; `checkHistory` partitions by
  * key and checks the keys one by one, which keeps every search small.
  * Store-wide operations (`clear`) are expected to appear once per key, each
- * copy carrying that key, by whoever records the history.
+ * copy carrying that key, by whoever records the history. For those, the
+ * per-key check is a necessary condition only (each key must see the clear
+ * somewhere in its interval; that all keys see it at the same instant is
+ * not checked), so it can miss a non-atomic clear but never rejects a legal
+ * history.
  */
 import { inspect, isDeepStrictEqual } from 'node:util';
 
@@ -113,6 +122,15 @@ export interface Model<S> {
    * strings for equivalent states are harmless (less pruning).
    */
   hash(state: S): string;
+  /**
+   * Optional: true if `op` never changes the state, i.e. whenever
+   * `step(s, op).ok`, the next state is equivalent to `s` in EVERY state `s`
+   * (a read, or a write whose recorded `out` proves it did nothing). The
+   * search then linearizes such an operation as soon as it is legal without
+   * trying alternatives. Answer false when unsure: a wrong `true` makes the
+   * checker reject legal histories.
+   */
+  readOnly?(op: Operation): boolean;
   /** Optional: throws on malformed operations (unknown names, bad args). */
   validate?(op: Operation): void;
   /** Optional: why `step(state, op)` fails, for error messages. */
@@ -137,7 +155,8 @@ export function valuesEqual(a: unknown, b: unknown): boolean {
  * `version` is the version of the write that produced the current value,
  * or `null` while it is unknown: the store picks versions, so the model
  * only learns one when an operation observes it (getEntry, or a CAS that
- * succeeds against an unknown version). See "Versions" below `kvModel`.
+ * succeeds against an unknown version). See "Versions" in the comment on
+ * `kvModel`.
  */
 export interface KvState {
   readonly present: boolean;
@@ -268,6 +287,13 @@ function versionedCompare(
   return { ...state, excluded };
 }
 
+/**
+ * The sequential specification of one key: the state after `op`, or why
+ * `op` (with its recorded `out`) is impossible in `state`. To support a new
+ * store operation, add its name to KV_OPERATIONS and a case here (and to
+ * `kvModel.readOnly` if it can never change the state, to `validate` if its
+ * argument has a required shape).
+ */
 function kvTransition(state: KvState, op: Operation): KvTransition {
   const { out, arg } = op;
   const current = state.present ? state.value : undefined;
@@ -455,6 +481,25 @@ export const kvModel: Model<KvState> = {
     const version = state.version === null ? `?${state.excluded.join(',')}` : String(state.version);
     return `P${version}/${state.maxSeen}/${canonicalKey(state.value, 0)}`;
   },
+  readOnly(op: Operation): boolean {
+    switch (op.op) {
+      case 'get':
+      case 'has':
+        return true;
+      case 'delete': // false is only legal when absent, where it does nothing
+      case 'setIfAbsent': // false is only legal when present, where it does nothing
+        return op.out === false;
+      case 'getEntry': // undefined is only legal when absent (a present entry may fix the version)
+        return op.out === undefined;
+      case 'compareAndSet': // expected null fails only when present, changing nothing
+        return op.out === false && isCasArg(op.arg) && op.arg.expected === null;
+      default:
+        // Not: clear/take (no-ops only when absent), getOrSet (writes when
+        // absent), failed compares with a version (may record an excluded
+        // version), and every write.
+        return false;
+    }
+  },
   validate(op: Operation): void {
     if (!KV_OPERATION_SET.has(op.op)) {
       throw new Error(`kvModel: unknown operation ${JSON.stringify(op.op)} (known: ${KV_OPERATIONS.join(', ')})`);
@@ -579,7 +624,10 @@ export interface CheckFailure {
   verdict: 'illegal' | 'timeout';
   /** The key whose sub-history failed. */
   key: string;
-  /** Human-readable explanation, including the operations around the failure. */
+  /**
+   * Human-readable explanation, including the operations around the failure
+   * (labelled `#i`: their positions in the history that was checked).
+   */
   reason: string;
   /**
    * For `'illegal'`: a small illustrative slice of the key's sub-history (the
@@ -588,7 +636,7 @@ export interface CheckFailure {
    * whole sub-history.
    */
   ops: Operation[];
-  /** The whole sub-history of `key`. */
+  /** The whole sub-history of `key`, sorted by call time. */
   history: Operation[];
 }
 
@@ -686,8 +734,8 @@ function compareBigint(a: bigint, b: bigint): number {
 
 /**
  * Wing & Gong's search with Lowe's cache over one key's operations.
- * `indices[i]` is the position of `ops[i]` in the caller's history (used in
- * messages only).
+ * `unsortedIndices[i]` is the position of `unsortedOps[i]` in the caller's
+ * history (used in messages only).
  */
 function searchKey<S>(
   unsortedOps: readonly Operation[],
@@ -813,9 +861,13 @@ function searchKey<S>(
   };
   const cache = new Set<string>();
 
-  // The search stack: which call node was linearized, and the state before it.
+  // The search stack: which call node was linearized, the state before it,
+  // and whether the choice was forced (see below).
   const stackNodes: number[] = [];
   const stackStates: S[] = [];
+  const stackForced: boolean[] = [];
+  const readOnly = new Uint8Array(n);
+  if (model.readOnly) for (let i = 0; i < n; i++) readOnly[i] = model.readOnly(ops[i]!) ? 1 : 0;
   let state = model.init();
   let best: StuckPoint<S> | undefined;
   let iterations = 0;
@@ -825,30 +877,49 @@ function searchKey<S>(
     if ((++iterations & 1023) === 0 && performance.now() > deadline) {
       return timeoutFailure(ops, key, iterations);
     }
-    const ret = match[entry]!;
-    if (ret !== -1) {
+    let deadEnd = false;
+    if (match[entry] !== -1) {
       // A call event: try to linearize this operation now.
       const id = nodeOp[entry]!;
       const result = model.step(state, ops[id]!);
-      if (result.ok) {
-        setBit(id);
-        const cacheKey = `${linearizedKey()}|${model.hash(result.next)}`;
-        if (!cache.has(cacheKey)) {
-          cache.add(cacheKey);
-          stackNodes.push(entry);
-          stackStates.push(state);
-          state = result.next;
-          lift(entry);
-          entry = next[0]!;
-          continue;
-        }
-        // Seen before: explored in full already, and it led nowhere.
-        clearBit(id);
+      if (!result.ok) {
+        entry = next[entry]!;
+        continue;
       }
-      entry = next[entry]!;
+      const nextHash = model.hash(result.next);
+      // Partial-order reduction: a read-only operation (see
+      // Model.readOnly) that is legal now can be linearized right here with
+      // no loss. Take any linearization of the rest: the operation appears
+      // somewhere in it, where it changed nothing either; moving it up
+      // front keeps every step legal (each sees an equivalent state) and
+      // respects real time (it is a candidate, so everything that must
+      // precede it is linearized already, and moving it earlier cannot
+      // break "it precedes b"). So if this choice leads nowhere, neither
+      // does any other from this configuration: the search does not try
+      // alternatives to it but backtracks past it ("forced").
+      const forced = readOnly[id] === 1;
+      setBit(id);
+      const cacheKey = `${linearizedKey()}|${nextHash}`;
+      if (!cache.has(cacheKey)) {
+        cache.add(cacheKey);
+        stackNodes.push(entry);
+        stackStates.push(state);
+        stackForced.push(forced);
+        state = result.next;
+        lift(entry);
+        entry = next[0]!;
+        continue;
+      }
+      // Seen before: explored in full already, and it led nowhere.
+      clearBit(id);
+      if (!forced) {
+        entry = next[entry]!;
+        continue;
+      }
+      deadEnd = true; // a forced choice that leads nowhere: so does this configuration
     } else {
       // A return event: its operation had to be linearized by now, and no
-      // candidate before it worked from this state. Dead end: backtrack.
+      // candidate before it worked from this state. Dead end.
       if (best === undefined || stackNodes.length > best.depth) {
         best = {
           depth: stackNodes.length,
@@ -858,13 +929,23 @@ function searchKey<S>(
           state,
         };
       }
-      if (stackNodes.length === 0) {
-        return illegalFailure(ops, indices, key, model, best);
-      }
-      entry = stackNodes.pop()!;
-      state = stackStates.pop()!;
-      clearBit(nodeOp[entry]!);
-      unlift(entry);
+      deadEnd = true;
+    }
+    if (deadEnd) {
+      // Backtrack: undo the last choice and try the next candidate after
+      // it; undo forced choices without trying alternatives.
+      let forced: boolean;
+      do {
+        if (stackNodes.length === 0) {
+          // best is set: the first dead end is always a return event.
+          return illegalFailure(ops, indices, key, model, best!);
+        }
+        entry = stackNodes.pop()!;
+        state = stackStates.pop()!;
+        forced = stackForced.pop()!;
+        clearBit(nodeOp[entry]!);
+        unlift(entry);
+      } while (forced);
       entry = next[entry]!;
     }
   }

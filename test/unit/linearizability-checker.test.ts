@@ -358,6 +358,20 @@ describe('linearizability checker', () => {
       assertAccepted(checkHistory(history));
     });
 
+    it('accepts a clear that would be a no-op first but must take effect later', () => {
+      // A store-wide clear on an absent key changes nothing, yet it may not be
+      // linearized early "for free": here it must come after set(1).
+      const history = [
+        o('clear', 0, 7, { thread: 1 }),
+        o('setIfAbsent', 0, 7, { arg: 1, out: false, thread: 2 }),
+        o('set', 1, 10, { arg: 1, thread: 0 }),
+        o('get', 9, 16, { out: undefined, thread: 1 }),
+        o('setIfAbsent', 10, 13, { arg: 1, out: true, thread: 2 }),
+        o('increment', 11, 20, { arg: 1, out: 2, thread: 0 }),
+      ];
+      assertAccepted(checkHistory(history));
+    });
+
     it('accepts overlapping increments in any order', () => {
       const history = [
         o('increment', 0, 50, { arg: 1, out: 3, thread: 1 }),
@@ -665,6 +679,59 @@ describe('linearizability checker', () => {
         }),
         { numRuns: 200 },
       );
+    });
+  });
+
+  describe('agreement with brute force', () => {
+    /** Tries every order that respects real time (small histories only). */
+    function bruteForceLinearizable(history: readonly Operation[]): boolean {
+      const used = history.map(() => false);
+      const search = (state: ReturnType<typeof kvModel.init>, done: number): boolean => {
+        if (done === history.length) return true;
+        return history.some((op, i) => {
+          if (used[i]) return false;
+          if (history.some((other, j) => !used[j] && j !== i && other.ret < op.call)) return false;
+          const { ok, next } = kvModel.step(state, op);
+          if (!ok) return false;
+          used[i] = true;
+          const found = search(next, done + 1);
+          used[i] = false;
+          return found;
+        });
+      };
+      return search(kvModel.init(), 0);
+    }
+
+    it('gives the same verdict as trying every order, on small concurrent histories', () => {
+      const smallThread = fc.array(
+        fc.record({
+          cmd: commandArb.map((cmd) => ({ ...cmd, key: 'a' })),
+          pause: fc.nat(3),
+          duration: fc.nat(8),
+          where: fc.double({ min: 0, max: 1, noNaN: true }),
+        }),
+        { maxLength: 3 },
+      );
+      let illegal = 0;
+      fc.assert(
+        fc.property(fc.array(smallThread, { minLength: 1, maxLength: 3 }), fc.option(fc.tuple(fc.nat(), valueArb)), (threads, corruption) => {
+          const history = concurrentHistory(layOut(threads));
+          if (corruption !== null && history.length > 0) {
+            // Corrupt one output (often, not always, making the history illegal).
+            const [choice, value] = corruption;
+            const victim = history[choice % history.length]!;
+            if (typeof victim.out === 'boolean') victim.out = !victim.out;
+            else if (victim.op === 'getEntry' && victim.out !== undefined) victim.out = { ...(victim.out as object), version: choice % 4 };
+            else victim.out = value;
+          }
+          const expected = bruteForceLinearizable(history);
+          if (!expected) illegal++;
+          const result = checkHistory(history);
+          assert.equal(result.ok, expected, `${result.ok ? 'accepted' : result.reason}\n\nwhole history:\n${formatHistory(history)}`);
+        }),
+        { numRuns: 1000 },
+      );
+      assert.ok(illegal > 50, `only ${illegal} illegal histories generated`);
     });
   });
 
