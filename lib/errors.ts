@@ -115,6 +115,10 @@ export function invalidOption(Ctor: typeof TypeError | typeof RangeError, option
   return withCode(Ctor, ErrorCode.INVALID_OPTION, `options.${option} ${message}`);
 }
 
+export function invalidOptions(message: string): ThreadKvError {
+  return withCode(TypeError, ErrorCode.INVALID_OPTION, `options ${message}`);
+}
+
 export function invalidName(Ctor: typeof TypeError | typeof RangeError, message: string): ThreadKvError {
   return withCode(Ctor, ErrorCode.INVALID_NAME, `store name ${message}`);
 }

@@ -1,6 +1,6 @@
 // Validation and defaults for Store.open(). The native side trusts what
 // arrives here: every limit is checked in this file first.
-import { invalidName, invalidOption, describeType } from './errors';
+import { invalidName, invalidOption, invalidOptions, describeType } from './errors';
 import type { CodecName, StoreOptions } from './types';
 
 export const CODECS: readonly CodecName[] = ['v8', 'json', 'string', 'buffer'];
@@ -58,8 +58,8 @@ export function normalizeOptions(options: StoreOptions | undefined): NormalizedO
     specified: 0,
   };
   if (options === undefined) return out;
-  if (options === null || typeof options !== 'object')
-    throw invalidOption(TypeError, '', `must be an object, got ${describeType(options)}`.replace(/^ /, ''));
+  if (options === null || typeof options !== 'object' || Array.isArray(options))
+    throw invalidOptions(`must be an object, got ${describeType(options)}`);
   for (const k of Object.keys(options)) {
     if (!KNOWN.has(k)) throw invalidOption(TypeError, k, `is not a known option (known: ${[...KNOWN].join(', ')})`);
   }
