@@ -14,6 +14,14 @@ export const ErrorCode = {
   INVALID_OPTION: 'ERR_THREADKV_INVALID_OPTION',
   INVALID_NAME: 'ERR_THREADKV_INVALID_NAME',
   INTERNAL: 'ERR_THREADKV_INTERNAL',
+  /** increment() on a key whose value is not a number. */
+  NOT_A_NUMBER: 'ERR_THREADKV_NOT_A_NUMBER',
+  /** increment() whose result a counter cannot hold. */
+  COUNTER_RANGE: 'ERR_THREADKV_COUNTER_RANGE',
+  /** A method argument of the wrong type or out of range (other than keys and values). */
+  INVALID_ARGUMENT: 'ERR_THREADKV_INVALID_ARGUMENT',
+  /** update() ran out of retries: other threads kept changing the key. */
+  UPDATE_CONTENDED: 'ERR_THREADKV_UPDATE_CONTENDED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -97,6 +105,19 @@ export function makeError(
         `${where} already exists with ${option}: ${showOption(option, actual)}, but open() asked for ${option}: ${showOption(option, limit)}; ` +
           `leave ${option} out to attach with the existing options`,
       );
+    case ErrorCode.NOT_A_NUMBER:
+      return withCode(
+        TypeError,
+        code,
+        `cannot increment key ${showKey(key)}: its value is not a number (${where}); nothing was changed`,
+      );
+    case ErrorCode.COUNTER_RANGE:
+      return withCode(
+        RangeError,
+        code,
+        `cannot increment key ${showKey(key)} by ${actual}: a counter holds integers from -${limit} to ${limit} ` +
+          `(Number.MAX_SAFE_INTEGER) exactly, or finite fractional numbers, and the result would be neither (${where}); nothing was changed`,
+      );
     default:
       return withCode(Error, ErrorCode.INTERNAL, `internal error ${code} (${where})`);
   }
@@ -108,6 +129,26 @@ export function valueTypeError(store: string, key: string, codec: string, why: s
     TypeError,
     ErrorCode.VALUE_TYPE,
     `the value for key ${showKey(key)} cannot be encoded with codec '${codec}': ${why} (store ${JSON.stringify(store)})`,
+  );
+}
+
+/** A method argument (not a key or a value) is of the wrong type or out of range. */
+export function invalidArgument(
+  Ctor: typeof TypeError | typeof RangeError,
+  store: string,
+  method: string,
+  message: string,
+): ThreadKvError {
+  return withCode(Ctor, ErrorCode.INVALID_ARGUMENT, `${method}: ${message} (store ${JSON.stringify(store)})`);
+}
+
+/** update() gave up after `attempts` compare-and-set failures. */
+export function updateContended(store: string, key: string, attempts: number): ThreadKvError {
+  return withCode(
+    Error,
+    ErrorCode.UPDATE_CONTENDED,
+    `update of key ${showKey(key)} gave up after ${attempts} attempts: other threads changed the key between every read and write ` +
+      `(store ${JSON.stringify(store)}); nothing was changed by this call. Raise options.maxRetries, or use increment() for counters`,
   );
 }
 

@@ -1,4 +1,13 @@
 export { Store } from './store';
 export { ErrorCode } from './errors';
 export type { ThreadKvError } from './errors';
-export type { CodecName, ResolvedStoreOptions, StoreMemory, StoreOptions } from './types';
+export type {
+  BatchOptions,
+  CodecName,
+  IterateOptions,
+  ResolvedStoreOptions,
+  StoreMemory,
+  StoreOptions,
+  UpdateOptions,
+  VersionedEntry,
+} from './types';

@@ -12,7 +12,8 @@ export type NativeHandle = { readonly __brand: 'threadkv.handle' };
 export type NativeValue = string | number | boolean | null | undefined | ArrayBufferView | ArrayBuffer;
 
 export interface NativeBinding {
-  setup(makeError: (...args: never[]) => Error): void;
+  /** Registers the error factory for this thread; returns this thread's out-cells (see `out`). */
+  setup(makeError: (...args: never[]) => Error): Float64Array;
   open(
     name: string,
     codec: number,
@@ -31,6 +32,35 @@ export interface NativeBinding {
   size(handle: NativeHandle): number;
   memory(handle: NativeHandle): [number, number, number];
   names(): string[];
+  /** The value (undefined when absent); out[0] = its version, or 0 when absent. */
+  getEntry(handle: NativeHandle, key: string): NativeValue;
+  /** True if it inserted. */
+  setIfAbsent(handle: NativeHandle, key: string, value: NativeValue): boolean;
+  /**
+   * Inserts `value` if the key is absent. Returns the present value (undefined
+   * when it inserted); out[0] = 1 if it inserted, else 0; out[1] = the version.
+   */
+  getOrSet(handle: NativeHandle, key: string, value: NativeValue): NativeValue;
+  /** Stores, and returns the previous value (undefined when absent). */
+  swap(handle: NativeHandle, key: string, value: NativeValue): NativeValue;
+  /** Removes, and returns the removed value (undefined when absent). */
+  take(handle: NativeHandle, key: string): NativeValue;
+  /** `expected` null: only if absent. A number matches only the key's current version. */
+  compareAndSet(handle: NativeHandle, key: string, expected: number | null, value: NativeValue): boolean;
+  compareAndDelete(handle: NativeHandle, key: string, expected: number): boolean;
+  /** The counter's new value. */
+  increment(handle: NativeHandle, key: string, delta: number): number;
+  /** Values in key order, read as one snapshot. */
+  getMany(handle: NativeHandle, keys: readonly string[]): NativeValue[];
+  setMany(handle: NativeHandle, keys: readonly string[], values: readonly NativeValue[], atomic: boolean): void;
+  /** How many of the keys were present. */
+  deleteMany(handle: NativeHandle, keys: readonly string[], atomic: boolean): number;
+  /**
+   * Every entry of shard `shard` whose key starts with `prefix`, copied out
+   * in one call: [key, value, key, value, ...], or [key, key, ...] when
+   * `withValues` is false.
+   */
+  scan(handle: NativeHandle, shard: number, prefix: string, withValues: boolean): unknown[];
   /** Only in the ThreadSanitizer self-test build. */
   racyIncrement?(n: number): number;
 }
@@ -42,4 +72,10 @@ export const bindingPath: string = nodeGypBuild.resolve(root);
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const native: NativeBinding = require(bindingPath) as NativeBinding;
-native.setup(makeError as (...args: never[]) => Error);
+
+/**
+ * Second results of native calls (a version, an inserted flag), written by
+ * the binding into these cells instead of a result array: read them right
+ * after the call that wrote them. The binding owns them, one per thread.
+ */
+export const out: Float64Array = native.setup(makeError as (...args: never[]) => Error);

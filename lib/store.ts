@@ -1,16 +1,57 @@
 // The Store class: a handle on a named native store. Handles are cheap and
 // per thread; the data lives in the native registry, shared by every thread.
 import { codecs, type Codec } from './codec';
-import { native, type NativeHandle } from './native';
+import { describeType, invalidArgument, updateContended } from './errors';
+import { native, out, type NativeHandle, type NativeValue } from './native';
 import { CODECS, normalizeOptions, validateName } from './options';
-import type { ResolvedStoreOptions, StoreMemory, StoreOptions } from './types';
+import type {
+  BatchOptions,
+  IterateOptions,
+  ResolvedStoreOptions,
+  StoreMemory,
+  StoreOptions,
+  UpdateOptions,
+  VersionedEntry,
+} from './types';
+
+/** `update`'s retry bound when the caller gives none. */
+export const DEFAULT_UPDATE_RETRIES = 1000;
+
+// Backoff between update() attempts: the first few retries are immediate,
+// then a random wait that doubles up to 1 ms (Atomics.wait on a private cell
+// that nobody notifies: a sleep that works on the main thread and in
+// workers alike).
+const backoffCell = new Int32Array(new SharedArrayBuffer(4));
+function backoff(attempt: number): void {
+  if (attempt < 3) return;
+  const ceilingMs = Math.min(1, 0.004 * 2 ** Math.min(attempt - 3, 8));
+  Atomics.wait(backoffCell, 0, 0, ceilingMs * Math.random());
+}
+
+const enum Scan {
+  Keys,
+  Values,
+  Entries,
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
+}
 
 /**
  * A handle on a named store shared by every thread of the process.
  *
- * Concurrency: every method is atomic and linearizable with respect to every
- * other call on the same store, from any thread. `get` returns a copy; no
- * method ever exposes memory another thread can change.
+ * Concurrency: every single-key method is atomic and linearizable with
+ * respect to every other call on the same store, from any thread, the
+ * compound ones (`setIfAbsent`, `getOrSet`, `swap`, `take`,
+ * `compareAndSet`, `compareAndDelete`, `increment`) included: each is one
+ * step under its key's shard lock. `update` is a retry loop of such steps.
+ * `getMany` reads its keys as one snapshot; `setMany` / `deleteMany` are
+ * atomic per key, or as a whole with `{ atomic: true }`. Iteration is weakly
+ * consistent (see `entries`). `get` returns a copy; no method ever exposes
+ * memory another thread can change, and no lock is ever held while
+ * JavaScript runs (a factory, an `update` function, a loop over an
+ * iterator).
  */
 export class Store<V = unknown> {
   /** The store's name. */
@@ -115,6 +156,321 @@ export class Store<V = unknown> {
    */
   close(): void {
     native.close(this.#handle);
+  }
+
+  // ---- Compound single-key operations ----
+
+  /**
+   * Stores `value` only if `key` is absent, atomically. Returns true if it
+   * stored, false (and changes nothing) if the key was present.
+   */
+  setIfAbsent(key: string, value: V): boolean {
+    return native.setIfAbsent(this.#handle, key, this.#encode(key, value));
+  }
+
+  /**
+   * The value under `key` if present; otherwise stores `valueOrFactory` (or
+   * what the factory returns) and returns it, atomically: when several
+   * threads race on an absent key, exactly one stores and all of them return
+   * that one value. A function argument is a factory, called with the key:
+   * outside any lock, at most once per call, and only if the key was absent
+   * when looked at (its result is thrown away if another thread stores
+   * first). On insert the very value passed or made is returned; otherwise
+   * a fresh copy of the stored one.
+   */
+  getOrSet(key: string, factory: (key: string) => V): V;
+  getOrSet(key: string, value: V): V;
+  getOrSet(key: string, valueOrFactory: V | ((key: string) => V)): V {
+    const h = this.#handle;
+    let value: V;
+    if (typeof valueOrFactory === 'function') {
+      const present = native.getEntry(h, key);
+      if (out[0] !== 0) return this.#decode(present);
+      value = (valueOrFactory as (key: string) => V)(key);
+    } else {
+      value = valueOrFactory;
+    }
+    const present = native.getOrSet(h, key, this.#encode(key, value));
+    return out[0] === 1 ? value : this.#decode(present);
+  }
+
+  /** Stores `value` and returns the value it replaced (undefined if absent), atomically. */
+  swap(key: string, value: V): V | undefined {
+    return this.#decode(native.swap(this.#handle, key, this.#encode(key, value)));
+  }
+
+  /** Removes `key` and returns its value (undefined if absent), atomically. */
+  take(key: string): V | undefined {
+    return this.#decode(native.take(this.#handle, key));
+  }
+
+  /**
+   * The value under `key` and its version, read together, or undefined.
+   *
+   * Versions: every write to a key (set, setIfAbsent, getOrSet's insert,
+   * swap, compareAndSet, increment, update, setMany) gives it a new version.
+   * One key's versions strictly increase and are never reused, not even
+   * after the key is deleted (or the store cleared) and written again, so a
+   * version names one write (no ABA). Versions are positive integers below
+   * 2^53 (safe JS integers), meaningful only for their own key and store:
+   * they are not counts, and two keys may share a version.
+   */
+  getEntry(key: string): VersionedEntry<V> | undefined {
+    const raw = native.getEntry(this.#handle, key);
+    const version = out[0]!;
+    return version === 0 ? undefined : { value: this.#decode(raw), version };
+  }
+
+  /**
+   * Stores `value` only if `key`'s current version is `expectedVersion` (from
+   * getEntry), or, with `expectedVersion` null, only if `key` is absent.
+   * Returns true if it stored. A number that is not a version never matches.
+   */
+  compareAndSet(key: string, expectedVersion: number | null, value: V): boolean {
+    if (expectedVersion !== null && typeof expectedVersion !== 'number') {
+      this.#precheck(key);
+      throw invalidArgument(TypeError, this.name, 'compareAndSet', `expectedVersion must be a number or null, got ${describeType(expectedVersion)}`);
+    }
+    return native.compareAndSet(this.#handle, key, expectedVersion, this.#encode(key, value));
+  }
+
+  /** Deletes `key` only if its current version is `expectedVersion`. Returns true if it deleted. */
+  compareAndDelete(key: string, expectedVersion: number): boolean {
+    if (typeof expectedVersion !== 'number') {
+      this.#precheck(key);
+      throw invalidArgument(TypeError, this.name, 'compareAndDelete', `expectedVersion must be a number, got ${describeType(expectedVersion)}`);
+    }
+    return native.compareAndDelete(this.#handle, key, expectedVersion);
+  }
+
+  /**
+   * Read-modify-write: stores `fn(current)` (current is undefined when the
+   * key is absent) and returns it; if `fn` returns undefined the key is
+   * deleted (or left absent) and undefined is returned.
+   *
+   * Optimistic: it reads the value and its version, calls `fn` with no lock
+   * held, and writes only if the version is unchanged (compareAndSet /
+   * compareAndDelete); if another thread wrote in between it starts over, so
+   * `fn` may run more than once and must have no side effects that matter.
+   * After `options.maxRetries` lost races (default 1000; short randomized
+   * backoff after the first few) it throws an Error with code
+   * `ERR_THREADKV_UPDATE_CONTENDED`, having changed nothing. For counters,
+   * `increment` never retries.
+   */
+  update(key: string, fn: (old: V | undefined) => V | undefined, options?: UpdateOptions): V | undefined {
+    const maxRetries = this.#updateRetries(options);
+    if (typeof fn !== 'function') {
+      this.#precheck(key);
+      throw invalidArgument(TypeError, this.name, 'update', `fn must be a function, got ${describeType(fn)}`);
+    }
+    const h = this.#handle;
+    for (let attempt = 0; ; attempt++) {
+      const raw = native.getEntry(h, key);
+      const version = out[0] === 0 ? null : out[0]!;
+      const next = fn(version === null ? undefined : this.#decode(raw));
+      if (next === undefined) {
+        if (version === null || native.compareAndDelete(h, key, version)) return undefined;
+      } else if (native.compareAndSet(h, key, version, this.#encode(key, next))) {
+        return next;
+      }
+      if (attempt >= maxRetries) throw updateContended(this.name, key, attempt + 1);
+      backoff(attempt);
+    }
+  }
+
+  /**
+   * Adds `delta` (default 1) to the number under `key` and returns the sum,
+   * atomically (one native step: no retries, no lost updates). An absent key
+   * counts as 0.
+   *
+   * Counters: while the value and `delta` are both integers, the counter is
+   * a 64-bit integer and the sum is exact; it must stay within
+   * ±Number.MAX_SAFE_INTEGER (2^53 - 1). Once either is fractional, the sum
+   * is a double and must be finite. Otherwise a RangeError (code
+   * `ERR_THREADKV_COUNTER_RANGE`), and nothing changes. `get` reads a
+   * counter back as a number whatever the codec. Numbers stored by `set`
+   * count (under the `json` codec too, where `set` stores a number as its
+   * JSON text); a key holding anything else (a string, even "5", an object,
+   * a boolean...) throws a TypeError (code `ERR_THREADKV_NOT_A_NUMBER`)
+   * naming the key, and nothing changes.
+   */
+  increment(key: string, delta = 1): number {
+    if (typeof delta !== 'number') {
+      this.#precheck(key);
+      throw invalidArgument(TypeError, this.name, 'increment', `delta must be a number, got ${describeType(delta)}`);
+    }
+    if (!Number.isFinite(delta)) {
+      this.#precheck(key);
+      throw invalidArgument(RangeError, this.name, 'increment', `delta must be a finite number, got ${delta}`);
+    }
+    return native.increment(this.#handle, key, delta);
+  }
+
+  // ---- Batches (one native call each) ----
+
+  /**
+   * The values under `keys`, in order (undefined where absent), read as one
+   * consistent snapshot: the read locks of every shard involved are held
+   * together while the values are copied, so an atomic `setMany` is seen
+   * entirely or not at all.
+   */
+  getMany(keys: Iterable<string>): (V | undefined)[] {
+    const list = this.#keyList(keys, 'getMany');
+    const raw = native.getMany(this.#handle, list);
+    const values = new Array<V | undefined>(raw.length);
+    for (let i = 0; i < raw.length; i++) values[i] = this.#decode(raw[i]);
+    return values;
+  }
+
+  /**
+   * Stores every [key, value] of `entries` (a later duplicate key wins).
+   * Every key and value is checked and encoded first: if any is bad, it
+   * throws that error and the store is unchanged. Then, by default, each
+   * entry is stored atomically on its own; with `{ atomic: true }` all of
+   * them are stored as one step, seen at once by every reader.
+   */
+  setMany(entries: Iterable<readonly [string, V]>, options?: BatchOptions): void {
+    const atomic = this.#atomic(options, 'setMany');
+    if (entries === null || typeof (entries as Partial<Iterable<unknown>>)?.[Symbol.iterator] !== 'function' || typeof entries === 'string') {
+      throw invalidArgument(TypeError, this.name, 'setMany', `entries must be an iterable of [key, value] pairs, got ${describeType(entries)}`);
+    }
+    const keys: string[] = [];
+    const values: NativeValue[] = [];
+    let i = 0;
+    for (const entry of entries) {
+      if (entry === null || typeof entry !== 'object') {
+        throw invalidArgument(TypeError, this.name, 'setMany', `entry ${i} must be a [key, value] pair, got ${describeType(entry)}`);
+      }
+      const key = entry[0];
+      values.push(this.#encode(key, entry[1]));
+      keys.push(key);
+      i++;
+    }
+    native.setMany(this.#handle, keys, values, atomic);
+  }
+
+  /**
+   * Deletes every key of `keys` that is present and returns how many were.
+   * Keys are checked first (a bad one throws and nothing is deleted). Each
+   * key is deleted atomically on its own, or all as one step with
+   * `{ atomic: true }`.
+   */
+  deleteMany(keys: Iterable<string>, options?: BatchOptions): number {
+    const atomic = this.#atomic(options, 'deleteMany');
+    return native.deleteMany(this.#handle, this.#keyList(keys, 'deleteMany'), atomic);
+  }
+
+  // ---- Iteration ----
+
+  /** The keys (optionally only those starting with `options.prefix`); see `entries`. */
+  keys(options?: IterateOptions): IterableIterator<string> {
+    return this.#scan(this.#prefix(options, 'keys'), Scan.Keys) as IterableIterator<string>;
+  }
+
+  /** The values (optionally only of keys starting with `options.prefix`); see `entries`. */
+  values(options?: IterateOptions): IterableIterator<V> {
+    return this.#scan(this.#prefix(options, 'values'), Scan.Values) as IterableIterator<V>;
+  }
+
+  /**
+   * The [key, value] pairs (optionally only of keys starting with
+   * `options.prefix`), in no particular order.
+   *
+   * Weakly consistent, like Java's ConcurrentHashMap: the iterator never
+   * throws because of concurrent changes, yields each key at most once, and
+   * yields every key that is present for the whole iteration; keys added or
+   * removed meanwhile may or may not appear. It copies out one shard at a
+   * time (one native call, under that shard's read lock only) and yields
+   * from the copy, so no lock is held while your loop runs. It throws only
+   * if the handle is closed or the store destroyed.
+   */
+  entries(options?: IterateOptions): IterableIterator<[string, V]> {
+    return this.#scan(this.#prefix(options, 'entries'), Scan.Entries) as IterableIterator<[string, V]>;
+  }
+
+  /** Same as `entries()`. */
+  [Symbol.iterator](): IterableIterator<[string, V]> {
+    return this.entries();
+  }
+
+  *#scan(prefix: string, mode: Scan): Generator<string | V | [string, V], void, undefined> {
+    // Keys are matched natively as WTF-8 bytes; a prefix ending in a high
+    // surrogate could be the first half of a pair in a key (a different
+    // byte sequence), so match without it and filter as JS strings here.
+    let nativePrefix = prefix;
+    let filter = false;
+    if (prefix.length > 0 && isHighSurrogate(prefix.charCodeAt(prefix.length - 1))) {
+      nativePrefix = prefix.slice(0, -1);
+      filter = true;
+    }
+    const shards = this.options.shards;
+    const withValues = mode !== Scan.Keys;
+    const step = withValues ? 2 : 1;
+    for (let shard = 0; shard < shards; shard++) {
+      const chunk = native.scan(this.#handle, shard, nativePrefix, withValues);
+      for (let i = 0; i < chunk.length; i += step) {
+        const key = chunk[i] as string;
+        if (filter && !key.startsWith(prefix)) continue;
+        if (mode === Scan.Keys) yield key;
+        else if (mode === Scan.Values) yield this.#decode(chunk[i + 1] as NativeValue) as V;
+        else yield [key, this.#decode(chunk[i + 1] as NativeValue) as V];
+      }
+    }
+  }
+
+  #decode(raw: NativeValue): V {
+    return this.#codec.decode(raw) as V;
+  }
+
+  // Surfaces a closed handle, a destroyed store or a bad key, in the order
+  // the native side checks them, before an argument error of ours.
+  #precheck(key: unknown): void {
+    native.has(this.#handle, key as string);
+  }
+
+  #keyList(keys: Iterable<string>, method: string): string[] {
+    if (Array.isArray(keys)) return keys;
+    if (keys === null || typeof keys === 'string' || typeof (keys as Partial<Iterable<string>>)?.[Symbol.iterator] !== 'function') {
+      throw invalidArgument(TypeError, this.name, method, `keys must be an iterable of strings (an array, a Set...), got ${describeType(keys)}`);
+    }
+    return Array.from(keys);
+  }
+
+  #atomic(options: BatchOptions | undefined, method: string): boolean {
+    if (options === undefined) return false;
+    if (options === null || typeof options !== 'object') {
+      throw invalidArgument(TypeError, this.name, method, `options must be an object, got ${describeType(options)}`);
+    }
+    const atomic: unknown = options.atomic;
+    if (atomic !== undefined && typeof atomic !== 'boolean') {
+      throw invalidArgument(TypeError, this.name, method, `options.atomic must be a boolean, got ${describeType(atomic)}`);
+    }
+    return atomic === true;
+  }
+
+  #updateRetries(options: UpdateOptions | undefined): number {
+    if (options === undefined) return DEFAULT_UPDATE_RETRIES;
+    if (options === null || typeof options !== 'object') {
+      throw invalidArgument(TypeError, this.name, 'update', `options must be an object, got ${describeType(options)}`);
+    }
+    const n: unknown = options.maxRetries;
+    if (n === undefined) return DEFAULT_UPDATE_RETRIES;
+    if (typeof n !== 'number') throw invalidArgument(TypeError, this.name, 'update', `options.maxRetries must be a number, got ${describeType(n)}`);
+    if (!Number.isInteger(n) || n < 0) {
+      throw invalidArgument(RangeError, this.name, 'update', `options.maxRetries must be an integer from 0 up, got ${n}`);
+    }
+    return n;
+  }
+
+  #prefix(options: IterateOptions | undefined, method: string): string {
+    if (options === undefined) return '';
+    if (options === null || typeof options !== 'object') {
+      throw invalidArgument(TypeError, this.name, method, `options must be an object, got ${describeType(options)}`);
+    }
+    const p: unknown = options.prefix;
+    if (p === undefined) return '';
+    if (typeof p !== 'string') throw invalidArgument(TypeError, this.name, method, `options.prefix must be a string, got ${describeType(p)}`);
+    return p;
   }
 
   #encode(key: string, value: V): ReturnType<Codec['encode']> {

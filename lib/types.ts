@@ -44,3 +44,39 @@ export interface StoreMemory {
   /** Bytes held by the shards' hash-table slot arrays. */
   readonly slotBytes: number;
 }
+
+/**
+ * A value with its version (`Store#getEntry`). Every write to a key gives it
+ * a new version; see `Store#getEntry` for what versions promise.
+ */
+export interface VersionedEntry<V> {
+  readonly value: V;
+  readonly version: number;
+}
+
+/** Options of `Store#setMany` and `Store#deleteMany`. */
+export interface BatchOptions {
+  /**
+   * `true`: all or nothing, and seen at once by every reader (the write locks
+   * of every shard involved are held together). Default `false`: each key
+   * is written atomically on its own, one after another.
+   */
+  atomic?: boolean;
+}
+
+/** Options of `Store#update`. */
+export interface UpdateOptions {
+  /**
+   * How many times `update` retries after losing a race (another thread
+   * changed the key between its read and its write) before it throws an
+   * Error with code `ERR_THREADKV_UPDATE_CONTENDED`. An integer from 0 up.
+   * Default 1000.
+   */
+  maxRetries?: number;
+}
+
+/** Options of `Store#keys`, `Store#values` and `Store#entries`. */
+export interface IterateOptions {
+  /** Only keys that start with this string (compared as JS strings). */
+  prefix?: string;
+}

@@ -4,9 +4,11 @@
 // bytes into memory this environment owns.
 #include "addon.h"
 
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "../core/registry.h"
 #include "../core/wtf8.h"
@@ -54,6 +56,21 @@ double OptionValue(const Options& o, uint32_t bit) {
 
 uint32_t U32(const Napi::Value& v) { return v.As<Napi::Number>().Uint32Value(); }
 
+// An expected version from JS: null is "absent"; a number is a version only
+// if it is an integer from 1 to 2^53 (anything else matches nothing).
+uint64_t ExpectedVersion(Napi::Env env, napi_value v) {
+  napi_valuetype type;
+  TKV_NAPI(env, napi_typeof(env, v, &type));
+  if (type == napi_null) return kExpectAbsent;
+  if (type != napi_number) return kExpectNever;
+  double d;
+  TKV_NAPI(env, napi_get_value_double(env, v, &d));
+  if (!(d >= 1 && d <= 9007199254740992.0) || std::trunc(d) != d) return kExpectNever;
+  return static_cast<uint64_t>(d);
+}
+
+[[noreturn]] void ThrowDestroyed(Napi::Env env, const Store& store) { Throw(env, kErrDestroyed, {.store = store.name()}); }
+
 }  // namespace
 
 Napi::Function ErrorFactory(Napi::Env env) {
@@ -75,11 +92,26 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
                            InstanceMethod("size", &Addon::Size),
                            InstanceMethod("memory", &Addon::Memory),
                            InstanceMethod("names", &Addon::Names),
+                           InstanceMethod("getEntry", &Addon::GetEntry),
+                           InstanceMethod("setIfAbsent", &Addon::SetIfAbsent),
+                           InstanceMethod("getOrSet", &Addon::GetOrSet),
+                           InstanceMethod("swap", &Addon::Swap),
+                           InstanceMethod("take", &Addon::Take),
+                           InstanceMethod("compareAndSet", &Addon::CompareAndSet),
+                           InstanceMethod("compareAndDelete", &Addon::CompareAndDelete),
+                           InstanceMethod("increment", &Addon::Increment),
+                           InstanceMethod("getMany", &Addon::GetMany),
+                           InstanceMethod("setMany", &Addon::SetMany),
+                           InstanceMethod("deleteMany", &Addon::DeleteMany),
+                           InstanceMethod("scan", &Addon::Scan),
 #ifdef THREADKV_TSAN_SELFTEST
                            InstanceMethod("racyIncrement", &Addon::RacyIncrement),
 #endif
                        });
   GrowScratch(env, kScratchInitial);
+  Napi::ArrayBuffer cells = Napi::ArrayBuffer::New(env, kOutCells * sizeof(double));
+  out_ = Napi::Persistent(Napi::Float64Array::New(env, kOutCells, cells, 0));
+  out_cells_ = static_cast<double*>(cells.Data());
 }
 
 void Addon::GrowScratch(Napi::Env env, size_t size) {
@@ -101,10 +133,12 @@ Store& Addon::Resolve(Napi::Env env, napi_value handle) {
   return *h->store;
 }
 
-// setup(makeError): registers the JS error factory for this environment.
+// setup(makeError) -> out: registers the JS error factory for this
+// environment and returns its out-cells (a Float64Array of 2; the same one
+// to every caller in this environment).
 Napi::Value Addon::Setup(const Napi::CallbackInfo& info) {
   error_factory_ = Napi::Persistent(info[0].As<Napi::Function>());
-  return info.Env().Undefined();
+  return out_.Value();
 }
 
 // open(name, codec, shards, maxKeyBytes, maxValueBytes, specifiedMask)
@@ -152,74 +186,49 @@ Napi::Value Addon::Close(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+void Addon::CopyOut(const Entry& e, Copied* out) const {
+  out->kind = e.kind;
+  out->flags = e.flags;
+  out->size = e.value_size;
+  out->version = e.version;
+  if (out->size <= scratch_size_) {
+    std::memcpy(scratch_data_, e.value_data(), out->size);
+    out->bytes = scratch_data_;
+  } else {
+    out->big.assign(reinterpret_cast<const char*>(e.value_data()), out->size);
+    out->bytes = reinterpret_cast<const uint8_t*>(out->big.data());
+  }
+}
+
+napi_value Addon::ValueToJs(Napi::Env env, const Store& store, Kind kind, uint8_t flags, const uint8_t* bytes,
+                            size_t size) {
+  if (napi_value v = ScalarToJs(env, kind, flags, bytes, size)) return v;
+  // Opaque bytes. The `buffer` codec hands out a Buffer of its own; the `v8`
+  // codec gets a Uint8Array view of the scratch buffer, which lib/codec.ts
+  // decodes at once (copying any typed arrays out of it).
+  napi_value result = nullptr;
+  if (store.options().codec == Codec::kBuffer || size > kScratchMax) {
+    TKV_NAPI(env, napi_create_buffer_copy(env, size, bytes, nullptr, &result));
+    return result;
+  }
+  if (bytes != scratch_data_) {
+    GrowScratch(env, size);
+    if (size != 0) std::memcpy(scratch_data_, bytes, size);
+  }
+  TKV_NAPI(env, napi_create_typedarray(env, napi_uint8_array, size, scratch_.Value(), 0, &result));
+  return result;
+}
+
 Napi::Value Addon::Get(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Store& store = Resolve(env, info[0]);
   KeyArg key(env, info[1], store);
-  Kind kind = Kind::kUndefined;
-  uint8_t flags = 0;
-  size_t size = 0;
-  std::string big;  // only for values larger than the scratch buffer
-  uint8_t* const scratch = scratch_data_;
-  const size_t room = scratch_size_;
-  const Status st = store.Read(key.view(), key.hash(), [&](const Entry& e) {
-    kind = e.kind;
-    flags = e.flags;
-    size = e.value_size;
-    if (size <= room)
-      std::memcpy(scratch, e.value_data(), size);
-    else
-      big.assign(reinterpret_cast<const char*>(e.value_data()), size);
-  });
+  Copied c;
+  const Status st = store.Read(key.view(), key.hash(), [&](const Entry& e) { CopyOut(e, &c); });
   if (st == Status::kNotFound) return env.Undefined();
   if (st == Status::kDestroyed) Throw(env, kErrDestroyed, {.store = store.name()});
   // The lock is released: now build the JS value.
-  const uint8_t* bytes = big.empty() ? scratch : reinterpret_cast<const uint8_t*>(big.data());
-  napi_value result = nullptr;
-  switch (kind) {
-    case Kind::kString:
-      if ((flags & kFlagLoneSurrogates) == 0) {
-        TKV_NAPI(env, napi_create_string_utf8(env, reinterpret_cast<const char*>(bytes), size, &result));
-      } else {
-        std::u16string u16;
-        wtf8::DecodeToUtf16({reinterpret_cast<const char*>(bytes), size}, &u16);
-        TKV_NAPI(env, napi_create_string_utf16(env, u16.data(), u16.size(), &result));
-      }
-      return Napi::Value(env, result);
-    case Kind::kFloat64: {
-      double d;
-      std::memcpy(&d, bytes, sizeof d);
-      return Napi::Number::New(env, d);
-    }
-    case Kind::kInt64: {
-      int64_t i;
-      std::memcpy(&i, bytes, sizeof i);
-      return Napi::Number::New(env, static_cast<double>(i));
-    }
-    case Kind::kTrue:
-      return Napi::Boolean::New(env, true);
-    case Kind::kFalse:
-      return Napi::Boolean::New(env, false);
-    case Kind::kNull:
-      return env.Null();
-    case Kind::kUndefined:
-      return env.Undefined();
-    case Kind::kBytes:
-      break;
-  }
-  // Opaque bytes. The `buffer` codec hands out a Buffer of its own; the `v8`
-  // codec gets a Uint8Array view of the scratch buffer, which lib/codec.ts
-  // decodes at once (copying any typed arrays out of it).
-  if (store.options().codec == Codec::kBuffer || size > kScratchMax) {
-    TKV_NAPI(env, napi_create_buffer_copy(env, size, bytes, nullptr, &result));
-    return Napi::Value(env, result);
-  }
-  if (!big.empty()) {
-    GrowScratch(env, size);
-    std::memcpy(scratch_data_, big.data(), size);
-  }
-  TKV_NAPI(env, napi_create_typedarray(env, napi_uint8_array, size, scratch_.Value(), 0, &result));
-  return Napi::Value(env, result);
+  return Napi::Value(env, ValueToJs(env, store, c));
 }
 
 Napi::Value Addon::Set(const Napi::CallbackInfo& info) {
@@ -282,6 +291,215 @@ Napi::Value Addon::Names(const Napi::CallbackInfo& info) {
   const auto names = Registry::Instance().Names();
   Napi::Array out = Napi::Array::New(env, names.size());
   for (size_t i = 0; i < names.size(); ++i) out.Set(static_cast<uint32_t>(i), Napi::String::New(env, names[i]));
+  return out;
+}
+
+// getEntry(handle, key) -> value; out[0] = its version, or 0 when absent
+Napi::Value Addon::GetEntry(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Store& store = Resolve(env, info[0]);
+  KeyArg key(env, info[1], store);
+  Copied c;
+  const Status st = store.Read(key.view(), key.hash(), [&](const Entry& e) { CopyOut(e, &c); });
+  if (st == Status::kDestroyed) ThrowDestroyed(env, store);
+  if (st == Status::kNotFound) {
+    SetOut(0, 0);
+    return env.Undefined();
+  }
+  napi_value v = ValueToJs(env, store, c);
+  SetOut(0, static_cast<double>(c.version));
+  return Napi::Value(env, v);
+}
+
+// setIfAbsent(handle, key, value) -> inserted
+Napi::Value Addon::SetIfAbsent(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Store& store = Resolve(env, info[0]);
+  KeyArg key(env, info[1], store);
+  EntryPtr e = MakeValueEntry(env, key, info[2], store);
+  const Status st = store.Insert(key.hash(), std::move(e));
+  if (st == Status::kDestroyed) ThrowDestroyed(env, store);
+  return Napi::Boolean::New(env, st == Status::kOk);
+}
+
+// getOrSet(handle, key, value) -> the present value, or undefined when it
+// inserted; out[0] = 1 when it inserted, else 0; out[1] = the version
+// (inserted or present).
+Napi::Value Addon::GetOrSet(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Store& store = Resolve(env, info[0]);
+  KeyArg key(env, info[1], store);
+  EntryPtr e = MakeValueEntry(env, key, info[2], store);
+  Copied c;
+  uint64_t version = 0;
+  const Status st = store.InsertOrRead(key.hash(), std::move(e), [&](const Entry& cur) { CopyOut(cur, &c); }, &version);
+  if (st == Status::kDestroyed) ThrowDestroyed(env, store);
+  if (st == Status::kOk) {
+    SetOut(0, 1);
+    SetOut(1, static_cast<double>(version));
+    return env.Undefined();
+  }
+  napi_value v = ValueToJs(env, store, c);
+  SetOut(0, 0);
+  SetOut(1, static_cast<double>(c.version));
+  return Napi::Value(env, v);
+}
+
+// swap(handle, key, value) -> previous value | undefined
+Napi::Value Addon::Swap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Store& store = Resolve(env, info[0]);
+  KeyArg key(env, info[1], store);
+  EntryPtr e = MakeValueEntry(env, key, info[2], store);
+  EntryPtr old;  // unlinked: ours alone, read after the lock and freed here
+  if (store.Put(key.hash(), std::move(e), nullptr, &old) == Status::kDestroyed) ThrowDestroyed(env, store);
+  if (!old) return env.Undefined();
+  return Napi::Value(env, ValueToJs(env, store, *old));
+}
+
+// take(handle, key) -> removed value | undefined
+Napi::Value Addon::Take(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Store& store = Resolve(env, info[0]);
+  KeyArg key(env, info[1], store);
+  EntryPtr old;
+  const Status st = store.Erase(key.view(), key.hash(), &old);
+  if (st == Status::kDestroyed) ThrowDestroyed(env, store);
+  if (st == Status::kNotFound) return env.Undefined();
+  return Napi::Value(env, ValueToJs(env, store, *old));
+}
+
+// compareAndSet(handle, key, expected: number | null, value) -> written
+Napi::Value Addon::CompareAndSet(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Store& store = Resolve(env, info[0]);
+  KeyArg key(env, info[1], store);
+  const uint64_t expected = ExpectedVersion(env, info[2]);
+  EntryPtr e = MakeValueEntry(env, key, info[3], store);
+  const Status st = store.CompareAndPut(key.hash(), std::move(e), expected);
+  if (st == Status::kDestroyed) ThrowDestroyed(env, store);
+  return Napi::Boolean::New(env, st == Status::kOk);
+}
+
+// compareAndDelete(handle, key, expected: number) -> deleted
+Napi::Value Addon::CompareAndDelete(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Store& store = Resolve(env, info[0]);
+  KeyArg key(env, info[1], store);
+  uint64_t expected = ExpectedVersion(env, info[2]);
+  if (expected == kExpectAbsent) expected = kExpectNever;
+  const Status st = store.CompareAndErase(key.view(), key.hash(), expected);
+  if (st == Status::kDestroyed) ThrowDestroyed(env, store);
+  return Napi::Boolean::New(env, st == Status::kOk);
+}
+
+// increment(handle, key, delta) -> the new value
+Napi::Value Addon::Increment(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Store& store = Resolve(env, info[0]);
+  KeyArg key(env, info[1], store);
+  const double delta = info[2].As<Napi::Number>().DoubleValue();
+  if (!store.ValueFits(kNumberBytes)) {
+    Throw(env, kErrValueTooLarge,
+          {.store = store.name(), .key = key.js(), .limit = static_cast<double>(store.options().max_value_bytes),
+           .actual = static_cast<double>(kNumberBytes)});
+  }
+  Number result;
+  switch (store.Increment(key.view(), key.hash(), delta, &result)) {
+    case Status::kOk:
+      return Napi::Number::New(env, result.value());
+    case Status::kDestroyed:
+      ThrowDestroyed(env, store);
+    case Status::kNotNumber:
+      Throw(env, kErrNotANumber, {.store = store.name(), .key = key.js(), .actual = delta});
+    case Status::kOutOfRange:
+      Throw(env, kErrCounterRange,
+            {.store = store.name(), .key = key.js(), .limit = static_cast<double>(kMaxSafeInteger), .actual = delta});
+    default:
+      Throw(env, kErrInternal, {.store = store.name(), .key = key.js()});
+  }
+}
+
+// getMany(handle, keys) -> values (undefined where absent), from one snapshot
+Napi::Value Addon::GetMany(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Store& store = Resolve(env, info[0]);
+  KeyList keys(env, info[1], store);
+  ValueList values;
+  values.Reserve(keys.refs().size());
+  const Status st = store.ReadMany(keys.refs(), [&](size_t, const Entry* e) {
+    if (e != nullptr)
+      values.Add(*e);
+    else
+      values.AddAbsent();
+  });
+  if (st == Status::kDestroyed) ThrowDestroyed(env, store);
+  const Codec codec = store.options().codec;
+  Napi::Array out = Napi::Array::New(env, values.size());
+  for (size_t i = 0; i < values.size(); ++i)
+    out.Set(static_cast<uint32_t>(i), Napi::Value(env, values.ToJs(env, codec, i)));
+  return out;
+}
+
+// setMany(handle, keys, values, atomic): every key and value is converted
+// (and so checked) before the store is touched.
+Napi::Value Addon::SetMany(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Store& store = Resolve(env, info[0]);
+  Napi::Array keys = info[1].As<Napi::Array>();
+  Napi::Array vals = info[2].As<Napi::Array>();
+  const bool atomic = info[3].ToBoolean().Value();
+  const uint32_t n = keys.Length();
+  std::vector<HashedEntry> entries;
+  entries.reserve(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    KeyArg key(env, keys.Get(i), store);
+    EntryPtr e = MakeValueEntry(env, key, vals.Get(i), store);
+    entries.push_back({key.hash(), std::move(e)});
+  }
+  if (store.PutMany(entries, atomic) == Status::kDestroyed) ThrowDestroyed(env, store);
+  return env.Undefined();
+}
+
+// deleteMany(handle, keys, atomic) -> how many were present
+Napi::Value Addon::DeleteMany(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Store& store = Resolve(env, info[0]);
+  KeyList keys(env, info[1], store);
+  const bool atomic = info[2].ToBoolean().Value();
+  size_t erased = 0;
+  if (store.EraseMany(keys.refs(), atomic, &erased) == Status::kDestroyed) ThrowDestroyed(env, store);
+  return Napi::Number::New(env, static_cast<double>(erased));
+}
+
+// scan(handle, shard, prefix, withValues) -> [key, value, key, value, ...]
+// (or [key, key, ...] without values): every entry of one shard whose key
+// starts with `prefix`, copied out under the shard's read lock in one go.
+Napi::Value Addon::Scan(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Store& store = Resolve(env, info[0]);
+  const uint32_t shard = U32(info[1]);
+  const std::string prefix = TextArg(env, info[2]);
+  const bool with_values = info[3].ToBoolean().Value();
+  std::string key_bytes;
+  std::vector<size_t> key_ends;
+  ValueList values;
+  const Status st = store.Scan(shard, prefix, [&](const Entry& e) {
+    key_bytes.append(e.key());
+    key_ends.push_back(key_bytes.size());
+    if (with_values) values.Add(e);
+  });
+  if (st == Status::kDestroyed) ThrowDestroyed(env, store);
+  const Codec codec = store.options().codec;
+  const size_t per = with_values ? 2 : 1;
+  Napi::Array out = Napi::Array::New(env, key_ends.size() * per);
+  size_t begin = 0;
+  for (size_t i = 0; i < key_ends.size(); ++i) {
+    const std::string_view k(key_bytes.data() + begin, key_ends[i] - begin);
+    begin = key_ends[i];
+    out.Set(static_cast<uint32_t>(i * per), Napi::Value(env, KeyToJs(env, k)));
+    if (with_values) out.Set(static_cast<uint32_t>(i * per + 1), Napi::Value(env, values.ToJs(env, codec, i)));
+  }
   return out;
 }
 

@@ -1,6 +1,7 @@
 // Per-environment state of the addon (one instance per thread that loads
-// it): the JS error factory and the reusable scratch buffer that small values
-// are copied into on their way out. Nothing here is shared between threads;
+// it): the JS error factory, the reusable scratch buffer that small values
+// are copied into on their way out, and the out-cells (a Float64Array) that
+// versions are returned through. Nothing here is shared between threads;
 // the only cross-thread state is the core's Registry.
 #pragma once
 
@@ -22,6 +23,9 @@ struct StoreHandle {
   std::string name;
 };
 
+// Cells of the out-array registered by setup().
+inline constexpr size_t kOutCells = 2;
+
 class Addon : public Napi::Addon<Addon> {
  public:
   Addon(Napi::Env env, Napi::Object exports);
@@ -41,6 +45,18 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value Size(const Napi::CallbackInfo& info);
   Napi::Value Memory(const Napi::CallbackInfo& info);
   Napi::Value Names(const Napi::CallbackInfo& info);
+  Napi::Value GetEntry(const Napi::CallbackInfo& info);
+  Napi::Value SetIfAbsent(const Napi::CallbackInfo& info);
+  Napi::Value GetOrSet(const Napi::CallbackInfo& info);
+  Napi::Value Swap(const Napi::CallbackInfo& info);
+  Napi::Value Take(const Napi::CallbackInfo& info);
+  Napi::Value CompareAndSet(const Napi::CallbackInfo& info);
+  Napi::Value CompareAndDelete(const Napi::CallbackInfo& info);
+  Napi::Value Increment(const Napi::CallbackInfo& info);
+  Napi::Value GetMany(const Napi::CallbackInfo& info);
+  Napi::Value SetMany(const Napi::CallbackInfo& info);
+  Napi::Value DeleteMany(const Napi::CallbackInfo& info);
+  Napi::Value Scan(const Napi::CallbackInfo& info);
 #ifdef THREADKV_TSAN_SELFTEST
   Napi::Value RacyIncrement(const Napi::CallbackInfo& info);
 #endif
@@ -50,10 +66,40 @@ class Addon : public Napi::Addon<Addon> {
   // Makes sure the scratch buffer holds at least `size` bytes.
   void GrowScratch(Napi::Env env, size_t size);
 
+  // A value copied out of an entry under its lock (CopyOut: plain memory
+  // copies only), to be made a JS value after the lock (ValueToJs).
+  struct Copied {
+    Kind kind = Kind::kUndefined;
+    uint8_t flags = 0;
+    size_t size = 0;
+    uint64_t version = 0;
+    const uint8_t* bytes = nullptr;  // the scratch buffer, or big.data()
+    std::string big;                 // values larger than the scratch buffer
+  };
+  void CopyOut(const Entry& e, Copied* out) const;
+  // The JS value of stored bytes. A kBytes value of the v8 codec becomes a
+  // Uint8Array view of the scratch buffer (valid until the next call; see
+  // lib/codec.ts), of any other codec a Buffer of its own.
+  napi_value ValueToJs(Napi::Env env, const Store& store, Kind kind, uint8_t flags, const uint8_t* bytes,
+                       size_t size);
+  napi_value ValueToJs(Napi::Env env, const Store& store, const Copied& c) {
+    return ValueToJs(env, store, c.kind, c.flags, c.bytes, c.size);
+  }
+  napi_value ValueToJs(Napi::Env env, const Store& store, const Entry& e) {
+    return ValueToJs(env, store, e.kind, e.flags, e.value_data(), e.value_size);
+  }
+
   Napi::FunctionReference error_factory_;
   Napi::Reference<Napi::ArrayBuffer> scratch_;
   uint8_t* scratch_data_ = nullptr;
   size_t scratch_size_ = 0;
+  // Second results (a version, a flag) go here rather than into a result
+  // array: one allocation less per call. One Float64Array per environment,
+  // created here and handed to JS by setup(); written only by this
+  // environment's thread, and only after every lock is released.
+  Napi::Reference<Napi::Float64Array> out_;
+  double* out_cells_ = nullptr;
+  void SetOut(size_t i, double v) { out_cells_[i] = v; }
 };
 
 // The factory registered by lib/native.ts for this environment (empty if none).

@@ -1,5 +1,6 @@
 #include "convert.h"
 
+#include <cstdint>
 #include <cstring>
 
 #include "../core/wtf8.h"
@@ -68,6 +69,124 @@ KeyArg::KeyArg(Napi::Env env, napi_value value, const Store& store) : js_(value)
              .actual = static_cast<double>(len)});
   }
   hash_ = store.Hash(view_);
+}
+
+KeyList::KeyList(Napi::Env env, napi_value array, const Store& store) {
+  uint32_t n = 0;
+  TKV_NAPI(env, napi_get_array_length(env, array, &n));
+  struct Span {
+    size_t offset;
+    size_t size;
+    uint64_t hash;
+  };
+  std::vector<Span> spans;
+  spans.reserve(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    napi_value v;
+    TKV_NAPI(env, napi_get_element(env, array, i, &v));
+    KeyArg key(env, v, store);
+    spans.push_back({bytes_.size(), key.view().size(), key.hash()});
+    bytes_.append(key.view());
+  }
+  // Views only once the buffer has stopped growing.
+  refs_.reserve(n);
+  for (const Span& sp : spans) refs_.push_back({std::string_view(bytes_).substr(sp.offset, sp.size), sp.hash});
+}
+
+std::string TextArg(Napi::Env env, napi_value value) {
+  char buf[256];
+  std::string heap;
+  std::string_view text;
+  size_t len = 0;
+  bool lone = false;
+  if (ReadWtf8(env, value, buf, sizeof buf, &heap, SIZE_MAX, &text, &len, &lone) != StrRead::kOk)
+    throw Napi::TypeError::New(env, "threadkv: expected a string");
+  return std::string(text);
+}
+
+napi_value KeyToJs(napi_env env, std::string_view wtf8) {
+  napi_value out = nullptr;
+  // A lone surrogate is encoded as ED A0..BF xx; UTF-8 never has those bytes.
+  bool lone = false;
+  for (size_t i = 0; i + 1 < wtf8.size(); ++i) {
+    if (static_cast<uint8_t>(wtf8[i]) == 0xED && static_cast<uint8_t>(wtf8[i + 1]) >= 0xA0) {
+      lone = true;
+      break;
+    }
+  }
+  if (!lone) {
+    TKV_NAPI(env, napi_create_string_utf8(env, wtf8.data(), wtf8.size(), &out));
+  } else {
+    std::u16string u16;
+    wtf8::DecodeToUtf16(wtf8, &u16);
+    TKV_NAPI(env, napi_create_string_utf16(env, u16.data(), u16.size(), &out));
+  }
+  return out;
+}
+
+napi_value ScalarToJs(napi_env env, Kind kind, uint8_t flags, const uint8_t* bytes, size_t size) {
+  napi_value out = nullptr;
+  switch (kind) {
+    case Kind::kString:
+      if ((flags & kFlagLoneSurrogates) == 0) {
+        TKV_NAPI(env, napi_create_string_utf8(env, reinterpret_cast<const char*>(bytes), size, &out));
+      } else {
+        std::u16string u16;
+        wtf8::DecodeToUtf16({reinterpret_cast<const char*>(bytes), size}, &u16);
+        TKV_NAPI(env, napi_create_string_utf16(env, u16.data(), u16.size(), &out));
+      }
+      return out;
+    case Kind::kFloat64: {
+      double d;
+      std::memcpy(&d, bytes, sizeof d);
+      TKV_NAPI(env, napi_create_double(env, d, &out));
+      return out;
+    }
+    case Kind::kInt64: {
+      int64_t i;
+      std::memcpy(&i, bytes, sizeof i);
+      TKV_NAPI(env, napi_create_double(env, static_cast<double>(i), &out));
+      return out;
+    }
+    case Kind::kTrue:
+    case Kind::kFalse:
+      TKV_NAPI(env, napi_get_boolean(env, kind == Kind::kTrue, &out));
+      return out;
+    case Kind::kNull:
+      TKV_NAPI(env, napi_get_null(env, &out));
+      return out;
+    case Kind::kUndefined:
+      TKV_NAPI(env, napi_get_undefined(env, &out));
+      return out;
+    case Kind::kBytes:
+      break;
+  }
+  return nullptr;
+}
+
+void ValueList::Add(const Entry& e) {
+  items_.push_back({e.kind, e.flags, true, bytes_.size(), e.value_size});
+  bytes_.append(reinterpret_cast<const char*>(e.value_data()), e.value_size);
+}
+
+void ValueList::AddAbsent() { items_.push_back({Kind::kUndefined, 0, false, 0, 0}); }
+
+napi_value ValueList::ToJs(napi_env env, Codec codec, size_t i) {
+  const Item& it = items_[i];
+  const auto* bytes = reinterpret_cast<const uint8_t*>(bytes_.data()) + it.offset;
+  if (napi_value v = ScalarToJs(env, it.kind, it.flags, bytes, it.size)) return v;
+  napi_value out = nullptr;
+  if (codec == Codec::kBuffer) {
+    TKV_NAPI(env, napi_create_buffer_copy(env, it.size, bytes, nullptr, &out));
+    return out;
+  }
+  if (arena_ == nullptr) {
+    void* data = nullptr;
+    TKV_NAPI(env, napi_create_arraybuffer(env, bytes_.size(), &data, &arena_));
+    if (!bytes_.empty()) std::memcpy(data, bytes_.data(), bytes_.size());
+  }
+  TKV_NAPI(env, napi_create_typedarray(env, napi_uint8_array, it.size, arena_, it.offset, &out));
+  return out;
 }
 
 EntryPtr MakeValueEntry(Napi::Env env, const KeyArg& key, napi_value value, const Store& store) {

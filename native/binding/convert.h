@@ -5,9 +5,11 @@
 
 #include <napi.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "../core/entry.h"
 #include "../core/store.h"
@@ -40,5 +42,58 @@ class KeyArg {
 // ArrayBuffer. Throws the JS TypeError/RangeError (naming the key) when the
 // value has another type or is over the store's max_value_bytes.
 EntryPtr MakeValueEntry(Napi::Env env, const KeyArg& key, napi_value value, const Store& store);
+
+// The keys of a JS array, read as KeyArg reads one (same errors, naming the
+// offending key), into one buffer. Every key is read before any is used.
+class KeyList {
+ public:
+  KeyList(Napi::Env env, napi_value array, const Store& store);
+  KeyList(const KeyList&) = delete;
+  KeyList& operator=(const KeyList&) = delete;
+
+  // The keys with their hashes, in array order (views into this object).
+  const std::vector<KeyRef>& refs() const { return refs_; }
+
+ private:
+  std::string bytes_;
+  std::vector<KeyRef> refs_;
+};
+
+// The WTF-8 bytes of any JS string, with no length limit (a prefix).
+// Throws a TypeError if `value` is not a string.
+std::string TextArg(Napi::Env env, napi_value value);
+
+// A JS string from stored WTF-8 key bytes, exactly the string that was
+// stored (lone surrogates included).
+napi_value KeyToJs(napi_env env, std::string_view wtf8);
+
+// Values copied out of entries under a lock (Add), turned into JS values
+// after it (ToJs). Bytes values of the v8 codec become Uint8Array views into
+// one ArrayBuffer shared by the list (lib/codec.ts copies anything it keeps
+// out of them); the buffer codec gets a Buffer per value.
+class ValueList {
+ public:
+  void Add(const Entry& e);
+  void AddAbsent();
+  void Reserve(size_t n) { items_.reserve(n); }
+  size_t size() const { return items_.size(); }
+  napi_value ToJs(napi_env env, Codec codec, size_t i);
+
+ private:
+  struct Item {
+    Kind kind;
+    uint8_t flags;
+    bool present;
+    size_t offset;
+    size_t size;
+  };
+  std::vector<Item> items_;
+  std::string bytes_;
+  napi_value arena_ = nullptr;  // created by the first ToJs that needs it
+};
+
+// A JS value from a stored value's bytes, for every kind but kBytes (which
+// needs the codec and the caller's buffer policy): returns null for kBytes.
+napi_value ScalarToJs(napi_env env, Kind kind, uint8_t flags, const uint8_t* bytes, size_t size);
 
 }  // namespace threadkv::binding

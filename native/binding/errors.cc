@@ -1,5 +1,7 @@
 #include "errors.h"
 
+#include <cmath>
+
 #include "addon.h"
 
 namespace threadkv::binding {
@@ -8,7 +10,7 @@ void Throw(Napi::Env env, const char* code, const ErrorFacts& facts) {
   Napi::Function factory = ErrorFactory(env);
   if (factory.IsEmpty()) throw Napi::Error::New(env, code);
   auto number_or_undefined = [&](double v) -> napi_value {
-    return v < 0 ? env.Undefined() : Napi::Number::New(env, v);
+    return std::isnan(v) ? env.Undefined() : Napi::Number::New(env, v);
   };
   napi_value args[] = {
       Napi::String::New(env, code),

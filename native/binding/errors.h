@@ -7,6 +7,7 @@
 #include <napi.h>
 
 #include <cstdint>
+#include <limits>
 #include <string_view>
 
 // Throws the pending JS exception (or a generic one) when a napi_* call fails.
@@ -26,12 +27,17 @@ inline constexpr const char* kErrClosed = "ERR_THREADKV_CLOSED";
 inline constexpr const char* kErrDestroyed = "ERR_THREADKV_DESTROYED";
 inline constexpr const char* kErrOptionMismatch = "ERR_THREADKV_OPTION_MISMATCH";
 inline constexpr const char* kErrInternal = "ERR_THREADKV_INTERNAL";
+inline constexpr const char* kErrNotANumber = "ERR_THREADKV_NOT_A_NUMBER";
+inline constexpr const char* kErrCounterRange = "ERR_THREADKV_COUNTER_RANGE";
+
+// A numeric fact that is absent (passed to JS as undefined).
+inline constexpr double kNoFact = std::numeric_limits<double>::quiet_NaN();
 
 struct ErrorFacts {
   std::string_view store;        // store name
   napi_value key = nullptr;      // the JS key, when the error is about one key
-  double limit = -1;             // the limit that was passed, if any
-  double actual = -1;            // the size that passed it, if any
+  double limit = kNoFact;        // the limit that was passed, if any
+  double actual = kNoFact;       // the size (or number) that passed it, if any
   const char* option = nullptr;  // the option name, for option errors
 };
 

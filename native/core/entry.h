@@ -62,4 +62,36 @@ using EntryPtr = std::unique_ptr<Entry, EntryDeleter>;
 // copies the key in. The caller fills value_data() and kind.
 EntryPtr MakeEntry(std::string_view key, size_t value_size, Kind kind, uint8_t flags = 0);
 
+// ---- Numbers, as counters (Store::Increment) see them. ----
+
+// A number held by an entry: kind kInt64 (in `i`) or kFloat64 (in `d`).
+struct Number {
+  Kind kind = Kind::kInt64;
+  int64_t i = 0;
+  double d = 0;
+
+  static Number Int(int64_t v) { return {Kind::kInt64, v, 0}; }
+  static Number Float(double v) { return {Kind::kFloat64, 0, v}; }
+  double value() const { return kind == Kind::kInt64 ? static_cast<double>(i) : d; }
+};
+
+// Bytes of a number's value (either kind).
+inline constexpr size_t kNumberBytes = 8;
+
+// Reads the number `e` holds: a kInt64 or kFloat64 value, or, when
+// `json_text` is set (a store with the json codec, whose set() stores a
+// number as its JSON text), a kString value whose whole text is a JSON
+// number (RFC 8259 grammar: "5", "-1.5e3"; not " 5", "05", "0x1", "NaN").
+// JSON integers of up to 15 digits are read exactly as kInt64, other JSON
+// numbers as the nearest double. Returns false for anything else.
+bool ReadNumber(const Entry& e, bool json_text, Number* out);
+
+// True if `e` can take a number in place (same size, a number kind).
+inline bool HoldsNumberInPlace(const Entry& e) {
+  return e.value_size == kNumberBytes && (e.kind == Kind::kInt64 || e.kind == Kind::kFloat64);
+}
+
+// Writes `n` as e's value and kind. e.value_size must be kNumberBytes.
+void WriteNumber(Entry& e, const Number& n);
+
 }  // namespace threadkv

@@ -13,6 +13,10 @@ enum class Status : uint8_t {
   kDestroyed,       // Store::Destroy ran; every handle is now unusable
   kKeyTooLong,      // key longer than Options::max_key_bytes
   kValueTooLarge,   // encoded value longer than Options::max_value_bytes
+  kExists,          // Insert: the key was already present (nothing written)
+  kMismatch,        // CompareAndPut / CompareAndErase: the expected version did not match
+  kNotNumber,       // Increment: the key holds a value that is not a number
+  kOutOfRange,      // Increment: the result (or an operand) is outside what a counter holds
 };
 
 }  // namespace threadkv

@@ -85,6 +85,15 @@ EntryPtr Table::Upsert(uint64_t hash, EntryPtr e) {
   }
 }
 
+void Table::Reserve(size_t n) {
+  // Upsert grows when (size + 1) * 4 > capacity * 3, and size + 1 <= n there.
+  if (n == 0) return;
+  const size_t cap = capacity();
+  size_t want = cap == 0 ? kMinCapacity : cap;
+  while (n * 4 > want * 3) want *= 2;
+  if (want != cap) Rehash(want);
+}
+
 EntryPtr Table::Erase(uint64_t hash, std::string_view key) {
   if (size_ == 0) return nullptr;
   size_t i = hash & mask_;

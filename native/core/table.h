@@ -51,6 +51,12 @@ class Table {
   // Removes and returns the entry for `key`, or null.
   EntryPtr Erase(uint64_t hash, std::string_view key);
 
+  // Grows the slot array, if needed, so that Upsert never allocates while
+  // size() stays below `n` (so a batch of upserts can be made all-or-nothing:
+  // reserve first, then nothing can fail). Throws std::bad_alloc and changes
+  // nothing if the allocation fails.
+  void Reserve(size_t n);
+
   // Moves every entry out (into `out`) and leaves the table empty.
   void DrainInto(std::vector<EntryPtr>& out);
 
