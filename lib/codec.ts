@@ -32,7 +32,10 @@ class CopyingDeserializer extends v8.DefaultDeserializer {
   _readHostObject(): unknown {
     const view = (v8.DefaultDeserializer.prototype as unknown as { _readHostObject(this: v8.Deserializer): unknown })
       ._readHostObject.call(this) as ArrayBufferView;
-    if (view.buffer !== this.#source) return view;
+    // Node's deserializer returns either a view of the input (aligned case)
+    // or, for a misaligned typed array, a view into its shared Buffer pool.
+    // Only a view that owns its whole ArrayBuffer may be handed out as is.
+    if (view.buffer !== this.#source && view.byteOffset === 0 && view.byteLength === view.buffer.byteLength) return view;
     const copy = new Uint8Array(view.byteLength);
     copy.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
     if (Buffer.isBuffer(view)) return Buffer.from(copy.buffer, 0, copy.byteLength);

@@ -130,6 +130,7 @@ Store& Addon::Resolve(Napi::Env env, napi_value handle) {
     throw Napi::TypeError::New(env, "threadkv: not a store handle");
   auto* h = static_cast<StoreHandle*>(data);
   if (!h->store) Throw(env, kErrClosed, {.store = h->name});
+  if (h->store->destroyed()) Throw(env, kErrDestroyed, {.store = h->name});
   return *h->store;
 }
 
@@ -145,7 +146,7 @@ Napi::Value Addon::Setup(const Napi::CallbackInfo& info) {
 //   -> [handle, codec, shards, maxKeyBytes, maxValueBytes, created]
 Napi::Value Addon::Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const std::string name = info[0].As<Napi::String>().Utf8Value();
+  const std::string name = TextArg(info.Env(), info[0]);  // WTF-8: lone surrogates kept
   Options opts;
   opts.codec = static_cast<Codec>(U32(info[1]));
   opts.shards = U32(info[2]);
@@ -175,7 +176,7 @@ Napi::Value Addon::Open(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Addon::Destroy(const Napi::CallbackInfo& info) {
-  const std::string name = info[0].As<Napi::String>().Utf8Value();
+  const std::string name = TextArg(info.Env(), info[0]);  // WTF-8: lone surrogates kept
   return Napi::Boolean::New(info.Env(), Registry::Instance().Destroy(name));
 }
 
@@ -290,7 +291,7 @@ Napi::Value Addon::Names(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const auto names = Registry::Instance().Names();
   Napi::Array out = Napi::Array::New(env, names.size());
-  for (size_t i = 0; i < names.size(); ++i) out.Set(static_cast<uint32_t>(i), Napi::String::New(env, names[i]));
+  for (size_t i = 0; i < names.size(); ++i) out.Set(static_cast<uint32_t>(i), Napi::Value(env, KeyToJs(env, names[i])));
   return out;
 }
 

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "addon.h"
+#include "convert.h"
 
 namespace threadkv::binding {
 
@@ -14,7 +15,7 @@ void Throw(Napi::Env env, const char* code, const ErrorFacts& facts) {
   };
   napi_value args[] = {
       Napi::String::New(env, code),
-      Napi::String::New(env, facts.store.data(), facts.store.size()),
+      KeyToJs(env, facts.store),  // store names are WTF-8, like keys
       facts.key != nullptr ? facts.key : static_cast<napi_value>(env.Undefined()),
       number_or_undefined(facts.limit),
       number_or_undefined(facts.actual),

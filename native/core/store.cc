@@ -261,7 +261,10 @@ Status Store::Clear() {
   return DrainAll(false, &drained);  // locks are released before `drained` is freed
 }
 
-void Store::Kill(std::vector<Table>* drained) { (void)DrainAll(true, drained); }
+void Store::Kill(std::vector<Table>* drained) {
+  (void)DrainAll(true, drained);
+  destroyed_.store(true, std::memory_order_release);
+}
 
 Status Store::Sizes(StoreSizes* out) const {
   const size_t n = shard_mask_ + 1;

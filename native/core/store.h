@@ -250,6 +250,11 @@ class Store {
   // Operations on any handle return kDestroyed afterwards.
   void Kill(std::vector<Table>* drained);
 
+  // True once Kill() has run. A hint read without a lock, so that argument
+  // errors are not reported ahead of "destroyed"; every operation still
+  // checks the shard's own flag under its lock, which is what is atomic.
+  bool destroyed() const { return destroyed_.load(std::memory_order_acquire); }
+
  private:
   Shard& ShardFor(uint64_t hash) { return shards_[(hash >> 48) & shard_mask_]; }
   const Shard& ShardFor(uint64_t hash) const { return shards_[(hash >> 48) & shard_mask_]; }
@@ -276,6 +281,7 @@ class Store {
   const uint64_t seed_;
   const uint64_t shard_mask_;
   std::unique_ptr<Shard[]> shards_;
+  std::atomic<bool> destroyed_{false};
 };
 
 }  // namespace threadkv

@@ -450,17 +450,7 @@ describe("codec 'v8'", () => {
       assert.notEqual(got.a.buffer, got.b.buffer);
     });
 
-    // BUG: lib/codec.ts CopyingDeserializer copies a typed array only when it
-    // views the native read buffer. Node's DefaultDeserializer first copies a
-    // typed array whose element size does not divide its offset in the
-    // serialized bytes into Buffer.allocUnsafe(), i.e. into the thread's
-    // shared 8 KiB Buffer pool; those come back unchanged, so their .buffer is
-    // the pool slab: shared with sibling typed arrays of the same value and
-    // with unrelated Buffers of the thread (visible through .buffer, kept
-    // alive by the value, and not transferable to a worker). Whether a
-    // Float64Array gets its own memory depends on the length of the strings
-    // before it.
-    it.skip('misaligned typed arrays read back do not share an ArrayBuffer with each other or with Node\'s Buffer pool (BUG)', () => {
+    it('misaligned typed arrays read back do not share an ArrayBuffer with each other or with Node\'s Buffer pool', () => {
       const s = open<{ p: string; a: Float64Array; b: Int32Array }>();
       for (let pad = 0; pad < 8; pad++) {
         s.set('k', { p: 'x'.repeat(pad), a: new Float64Array([1, 2]), b: new Int32Array([3, 4, 5]) });

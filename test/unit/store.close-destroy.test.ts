@@ -171,13 +171,7 @@ describe('Store#close() / Store.destroy()', () => {
       });
     }
 
-    // BUG: inconsistent precedence on a destroyed store. lib/store.ts #encode
-    // reports a destroyed store before a value the codec cannot encode (it
-    // calls native.has first), but the native Set (addon.cc) builds the entry,
-    // checking maxValueBytes, before Store::Put finds the store dead: an
-    // oversized value on a destroyed store throws VALUE_TOO_LARGE (RangeError)
-    // while an unencodable one throws DESTROYED.
-    it.skip('a destroyed store is reported before an oversized value, as before an unencodable one (BUG)', () => {
+    it('a destroyed store is reported before an oversized value, as before an unencodable one', () => {
       const s = open({ maxValueBytes: 4 });
       Store.destroy(s.name);
       assertStoreError(() => s.set('k', () => 1), ErrorCode.DESTROYED, s.name, 'unencodable value');
