@@ -1,0 +1,156 @@
+/**
+ * The store's optional operations, detected at run time, as the model and
+ * linearizability tests call them.
+ *
+ * The compound operations (setIfAbsent, getOrSet, swap, take, increment,
+ * getEntry, compareAndSet, compareAndDelete, update, getMany, setMany,
+ * deleteMany, iteration) join those tests wherever `Store` has them, and
+ * every such test goes through this file: if a signature changes, this is
+ * the one place to adapt. The conventions (lib/store.ts):
+ *
+ *   setIfAbsent(key, value): boolean        true if it stored (key was absent)
+ *   getOrSet(key, value): V                 the value present (a copy), else stores
+ *                                           `value` and returns that very value
+ *   swap(key, value): V | undefined         stores, returns the previous value
+ *   take(key): V | undefined                removes, returns the previous value
+ *   increment(key, delta = 1): number       absent counts as 0 (see counterSum);
+ *                                           TypeError ERR_THREADKV_NOT_A_NUMBER on a
+ *                                           non-number, RangeError ERR_THREADKV_COUNTER_RANGE
+ *   getEntry(key): { value, version } | undefined
+ *   compareAndSet(key, expected: number | null, value): boolean
+ *                                           null: only if absent; a number: only if
+ *                                           present with that version
+ *   compareAndDelete(key, expected: number): boolean
+ *   update(key, fn, { maxRetries }?): V | undefined
+ *                                           stores fn(current) and returns it; fn
+ *                                           returning undefined deletes; fn may run more
+ *                                           than once (the last run's result counts);
+ *                                           Error ERR_THREADKV_UPDATE_CONTENDED after
+ *                                           maxRetries lost races, having changed nothing
+ *   getMany(keys): Array<V | undefined>     one snapshot of all the keys
+ *   setMany(entries, { atomic }?)           each entry atomically, or all as one step
+ *   deleteMany(keys, { atomic }?): number   how many were present
+ *   keys/values/entries({ prefix }?)        weakly consistent iteration, shard by shard
+ */
+
+/**
+ * The sum `increment` stores, per the store's documented arithmetic
+ * (native/core/store.h, AddToCounter), or undefined where it must throw a
+ * RangeError: integers (an integer current value and an integer delta) add
+ * exactly and must all stay within ±Number.MAX_SAFE_INTEGER; otherwise the
+ * double sum must be finite (so must the operands).
+ */
+export function counterSum(current: number, delta: number): number | undefined {
+  const sum = current + delta;
+  const ok =
+    Number.isInteger(current) && Number.isInteger(delta)
+      ? Math.abs(current) <= Number.MAX_SAFE_INTEGER && Math.abs(delta) <= Number.MAX_SAFE_INTEGER && Math.abs(sum) <= Number.MAX_SAFE_INTEGER
+      : Number.isFinite(current) && Number.isFinite(delta) && Number.isFinite(sum);
+  return ok ? sum : undefined;
+}
+
+/** Every optional operation the tests know about. */
+export const OPTIONAL_OPS = [
+  'setIfAbsent',
+  'getOrSet',
+  'swap',
+  'take',
+  'increment',
+  'getEntry',
+  'compareAndSet',
+  'compareAndDelete',
+  'update',
+  'getMany',
+  'setMany',
+  'deleteMany',
+  'entries',
+] as const;
+export type OptionalOp = (typeof OPTIONAL_OPS)[number];
+
+export interface Entry<V = unknown> {
+  value: V;
+  version: number;
+}
+
+/** The optional operations, typed with the assumed conventions. */
+export interface CompoundStore<V = unknown> {
+  setIfAbsent(key: string, value: V): boolean;
+  getOrSet(key: string, value: V): V;
+  swap(key: string, value: V): V | undefined;
+  take(key: string): V | undefined;
+  increment(key: string, delta?: number): number;
+  getEntry(key: string): Entry<V> | undefined;
+  compareAndSet(key: string, expected: number | null, value: V): boolean;
+  compareAndDelete(key: string, expected: number): boolean;
+  update(key: string, fn: (old: V | undefined) => V | undefined, options?: { maxRetries?: number }): V | undefined;
+  getMany(keys: string[]): unknown;
+  setMany(entries: Array<[string, V]>, options?: { atomic?: boolean }): unknown;
+  deleteMany(keys: string[], options?: { atomic?: boolean }): unknown;
+  keys(options?: { prefix?: string }): Iterable<string>;
+  values(options?: { prefix?: string }): Iterable<V>;
+  entries(options?: { prefix?: string }): Iterable<unknown>;
+}
+
+/** The optional operations `store` has (iteration counts if it has `entries()` or is iterable). */
+export function detectOps(store: object): Set<OptionalOp> {
+  const s = store as Record<string | symbol, unknown>;
+  const found = new Set<OptionalOp>();
+  for (const name of OPTIONAL_OPS) {
+    if (name === 'entries') {
+      if (typeof s['entries'] === 'function' || typeof s[Symbol.iterator] === 'function') found.add(name);
+    } else if (typeof s[name] === 'function') {
+      found.add(name);
+    }
+  }
+  return found;
+}
+
+/** The store seen through the assumed conventions (call only what `detectOps` found). */
+export function compound<V>(store: object): CompoundStore<V> {
+  return store as unknown as CompoundStore<V>;
+}
+
+/** `getMany`'s result as values in the order of `keys` (undefined for absent keys). */
+export function getManyValues(result: unknown, keys: readonly string[]): unknown[] {
+  if (Array.isArray(result)) {
+    if (result.length !== keys.length) {
+      throw new Error(`getMany returned ${result.length} values for ${keys.length} keys`);
+    }
+    return result;
+  }
+  if (result instanceof Map) return keys.map((k) => result.get(k));
+  if (typeof result === 'object' && result !== null) {
+    const rec = result as Record<string, unknown>;
+    return keys.map((k) => (Object.prototype.hasOwnProperty.call(rec, k) ? rec[k] : undefined));
+  }
+  throw new Error(`getMany returned ${typeof result}, expected an array, a Map or an object`);
+}
+
+/** `deleteMany`'s per-key outcome when it reports one (booleans in key order), else undefined. */
+export function deleteManyOutcomes(result: unknown, keys: readonly string[]): boolean[] | undefined {
+  if (Array.isArray(result) && result.length === keys.length && result.every((x) => typeof x === 'boolean')) {
+    return result as boolean[];
+  }
+  return undefined;
+}
+
+/** Every [key, value] the store's iteration yields (of keys starting with `prefix`, if given), in iteration order. */
+export function iterateEntries(store: object, prefix?: string): Array<[string, unknown]> {
+  const s = store as Record<string | symbol, unknown>;
+  const iterable =
+    typeof s['entries'] === 'function'
+      ? (s['entries'] as (o?: { prefix: string }) => Iterable<unknown>).call(store, ...(prefix === undefined ? [] : [{ prefix }]))
+      : (s[Symbol.iterator] as () => Iterator<unknown>).call(store);
+  const out: Array<[string, unknown]> = [];
+  for (const item of iterable as Iterable<unknown>) {
+    if (Array.isArray(item) && item.length === 2 && typeof item[0] === 'string') {
+      out.push([item[0], item[1]]);
+    } else if (typeof item === 'object' && item !== null && typeof (item as { key?: unknown }).key === 'string') {
+      const e = item as { key: string; value?: unknown };
+      out.push([e.key, e.value]);
+    } else {
+      throw new Error('iteration yielded something other than [key, value] or { key, value }');
+    }
+  }
+  return out;
+}
