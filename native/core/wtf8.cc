@@ -91,6 +91,10 @@ void DecodeToUtf16(std::string_view s, std::u16string* out) {
       c = 0xFFFD;
       i += 1;
     }
+    // Overlong forms (a code point encoded in more bytes than it needs) are
+    // malformed: the encoder never produces them.
+    const size_t used = b < 0x80 ? 1 : (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : 4;
+    if (c != 0xFFFD && ((used == 2 && c < 0x80) || (used == 3 && c < 0x800) || (used == 4 && c < 0x10000))) c = 0xFFFD;
     if (c >= 0x10000 && c <= 0x10FFFF) {
       c -= 0x10000;
       out->push_back(static_cast<char16_t>(0xD800 + (c >> 10)));

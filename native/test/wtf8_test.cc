@@ -211,6 +211,11 @@ TEST(Wtf8, MalformedBytesDecodeToReplacement) {
       {"\xF8\x88\x80\x80\x80", u"\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD"},  // 5-byte form
       {"\xF4\x90\x80\x80", u"\uFFFD"},                  // above U+10FFFF
       {"\xF7\xBF\xBF\xBF", u"\uFFFD"},
+      {std::string("\xC0\x80", 2), u"\uFFFD"},          // overlong U+0000
+      {"\xC1\xBF", u"\uFFFD"},                        // overlong U+007F
+      {"\xE0\x80\xAF", u"\uFFFD"},                    // overlong '/'
+      {"\xF0\x8D\xA0\x80", u"\uFFFD"},                // overlong lone surrogate U+D800
+      {"\xF0\x8F\xBF\xBF", u"\uFFFD"},                // overlong U+FFFF
   };
   for (const auto& c : cases) EXPECT_EQ(Units(Decode(c.bytes)), Units(c.expect)) << Hex(c.bytes);
 }
