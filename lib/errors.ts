@@ -22,6 +22,10 @@ export const ErrorCode = {
   INVALID_ARGUMENT: 'ERR_THREADKV_INVALID_ARGUMENT',
   /** update() ran out of retries: other threads kept changing the key. */
   UPDATE_CONTENDED: 'ERR_THREADKV_UPDATE_CONTENDED',
+  /** evictionPolicy 'none': a write would pass maxEntries or maxBytes (nothing was changed). */
+  STORE_FULL: 'ERR_THREADKV_STORE_FULL',
+  /** An entry (or an atomic batch, in one shard) larger than a shard's share of maxBytes / maxEntries. */
+  OVER_BUDGET: 'ERR_THREADKV_OVER_BUDGET',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -117,6 +121,24 @@ export function makeError(
         code,
         `cannot increment key ${showKey(key)} by ${actual}: a counter holds integers from -${limit} to ${limit} ` +
           `(Number.MAX_SAFE_INTEGER) exactly, or finite fractional numbers, and the result would be neither (${where}); nothing was changed`,
+      );
+    case ErrorCode.STORE_FULL:
+      return withCode(
+        RangeError,
+        code,
+        `${key === undefined ? 'the batch' : `the write of key ${showKey(key)}`} would pass ${option} ` +
+          `(${limit} per shard: the store's ${option} split over its shards) of ${where}, whose evictionPolicy is 'none'; ` +
+          `nothing was changed. Delete entries first, raise ${option}, or open the store with evictionPolicy: 'sieve'`,
+      );
+    case ErrorCode.OVER_BUDGET:
+      return withCode(
+        RangeError,
+        code,
+        key === undefined
+          ? `the atomic batch does not fit in one shard's share of maxEntries / maxBytes of ${where} on its own ` +
+              `(its keys are never evicted for each other); nothing was changed. Split the batch, or raise the limits`
+          : `the entry for key ${showKey(key)} takes ${actual} bytes (key + value + 64 bytes of overhead), over the ` +
+              `${limit} bytes of one shard's share of maxBytes of ${where}; nothing was changed`,
       );
     default:
       return withCode(Error, ErrorCode.INTERNAL, `internal error ${code} (${where})`);

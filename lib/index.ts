@@ -4,10 +4,13 @@ export type { ThreadKvError } from './errors';
 export type {
   BatchOptions,
   CodecName,
+  EvictionPolicy,
   IterateOptions,
   ResolvedStoreOptions,
   StoreMemory,
   StoreOptions,
+  StoreStats,
   UpdateOptions,
   VersionedEntry,
+  WriteOptions,
 } from './types';

@@ -21,26 +21,37 @@ export interface NativeBinding {
     maxKeyBytes: number,
     maxValueBytes: number,
     specified: number,
-  ): [NativeHandle, number, number, number, number, boolean];
+    maxEntries: number,
+    maxBytes: number,
+    evictionPolicy: number,
+    ttlMs: number,
+  ): [NativeHandle, number, number, number, number, boolean, number, number, number, number];
   destroy(name: string): boolean;
   close(handle: NativeHandle): void;
   get(handle: NativeHandle, key: string): NativeValue;
-  set(handle: NativeHandle, key: string, value: NativeValue): void;
+  /** `ttlMs`: milliseconds, Infinity (never), or undefined (the store's default); likewise below. */
+  set(handle: NativeHandle, key: string, value: NativeValue, ttlMs?: number): void;
+  /** Milliseconds left (Infinity: no expiry), or undefined when absent. */
+  ttl(handle: NativeHandle, key: string): number | undefined;
+  /** Sets a present key's time to live (Infinity: none); false when absent. */
+  expire(handle: NativeHandle, key: string, ttlMs: number): boolean;
   has(handle: NativeHandle, key: string): boolean;
   delete(handle: NativeHandle, key: string): boolean;
   clear(handle: NativeHandle): void;
   size(handle: NativeHandle): number;
   memory(handle: NativeHandle): [number, number, number];
+  /** [entries, bytes, hits, misses, sets, deletes, evictions, expirations, contendedReads, contendedWrites, shards] */
+  stats(handle: NativeHandle): number[];
   names(): string[];
   /** The value (undefined when absent); out[0] = its version, or 0 when absent. */
   getEntry(handle: NativeHandle, key: string): NativeValue;
   /** True if it inserted. */
-  setIfAbsent(handle: NativeHandle, key: string, value: NativeValue): boolean;
+  setIfAbsent(handle: NativeHandle, key: string, value: NativeValue, ttlMs?: number): boolean;
   /**
    * Inserts `value` if the key is absent. Returns the present value (undefined
    * when it inserted); out[0] = 1 if it inserted, else 0; out[1] = the version.
    */
-  getOrSet(handle: NativeHandle, key: string, value: NativeValue): NativeValue;
+  getOrSet(handle: NativeHandle, key: string, value: NativeValue, ttlMs?: number): NativeValue;
   /** Stores, and returns the previous value (undefined when absent). */
   swap(handle: NativeHandle, key: string, value: NativeValue): NativeValue;
   /** Removes, and returns the removed value (undefined when absent). */
@@ -52,7 +63,7 @@ export interface NativeBinding {
   increment(handle: NativeHandle, key: string, delta: number): number;
   /** Values in key order, read as one snapshot. */
   getMany(handle: NativeHandle, keys: readonly string[]): NativeValue[];
-  setMany(handle: NativeHandle, keys: readonly string[], values: readonly NativeValue[], atomic: boolean): void;
+  setMany(handle: NativeHandle, keys: readonly string[], values: readonly NativeValue[], atomic: boolean, ttlMs?: number): void;
   /** How many of the keys were present. */
   deleteMany(handle: NativeHandle, keys: readonly string[], atomic: boolean): number;
   /**

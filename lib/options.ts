@@ -1,9 +1,11 @@
 // Validation and defaults for Store.open(). The native side trusts what
 // arrives here: every limit is checked in this file first.
 import { invalidName, invalidOption, invalidOptions, describeType } from './errors';
-import type { CodecName, StoreOptions } from './types';
+import type { CodecName, EvictionPolicy, StoreOptions } from './types';
 
 export const CODECS: readonly CodecName[] = ['v8', 'json', 'string', 'buffer'];
+/** Index = the native EvictionPolicy (native/core/options.h). */
+export const EVICTION_POLICIES: readonly EvictionPolicy[] = ['none', 'sieve'];
 
 export const DEFAULTS = {
   codec: 'v8' as CodecName,
@@ -17,16 +19,37 @@ export const LIMITS = {
   /** Entry sizes are 32-bit in the native table. */
   maxBytes: 2 ** 31 - 1,
   maxNameLength: 1024,
+  /** Capacity limits (maxEntries, store-wide maxBytes): exact integers. */
+  maxCapacity: Number.MAX_SAFE_INTEGER,
+  /** Times to live, in milliseconds (about 285 000 years). */
+  maxTtlMs: Number.MAX_SAFE_INTEGER,
 };
 
 /** Bit per option, matching native/core/options.h (OptionBit). */
-export const OptionBit = { codec: 1, shards: 2, maxKeyBytes: 4, maxValueBytes: 8 } as const;
+export const OptionBit = {
+  codec: 1,
+  shards: 2,
+  maxKeyBytes: 4,
+  maxValueBytes: 8,
+  maxEntries: 16,
+  maxBytes: 32,
+  evictionPolicy: 64,
+  ttlMs: 128,
+} as const;
 
 export interface NormalizedOptions {
   codec: number;
   shards: number;
   maxKeyBytes: number;
   maxValueBytes: number;
+  /** 0: no limit. */
+  maxEntries: number;
+  /** 0: no limit. */
+  maxBytes: number;
+  /** Index into EVICTION_POLICIES. */
+  evictionPolicy: number;
+  /** 0: no default time to live. */
+  ttlMs: number;
   /** Which options the caller gave (OptionBit mask). */
   specified: number;
 }
@@ -39,7 +62,12 @@ export function validateName(name: unknown): string {
   return name;
 }
 
-function integerOption(options: StoreOptions, option: 'shards' | 'maxKeyBytes' | 'maxValueBytes', min: number, max: number): number {
+function integerOption(
+  options: StoreOptions,
+  option: 'shards' | 'maxKeyBytes' | 'maxValueBytes' | 'maxEntries' | 'maxBytes' | 'ttlMs',
+  min: number,
+  max: number,
+): number {
   const v: unknown = options[option];
   if (typeof v !== 'number') throw invalidOption(TypeError, option, `must be a number, got ${describeType(v)}`);
   if (!Number.isInteger(v) || v < min || v > max)
@@ -47,7 +75,7 @@ function integerOption(options: StoreOptions, option: 'shards' | 'maxKeyBytes' |
   return v;
 }
 
-const KNOWN = new Set(['codec', 'shards', 'maxKeyBytes', 'maxValueBytes']);
+const KNOWN = new Set(['codec', 'shards', 'maxKeyBytes', 'maxValueBytes', 'maxEntries', 'maxBytes', 'evictionPolicy', 'ttlMs']);
 
 export function normalizeOptions(options: StoreOptions | undefined): NormalizedOptions {
   const out: NormalizedOptions = {
@@ -55,6 +83,10 @@ export function normalizeOptions(options: StoreOptions | undefined): NormalizedO
     shards: DEFAULTS.shards,
     maxKeyBytes: DEFAULTS.maxKeyBytes,
     maxValueBytes: DEFAULTS.maxValueBytes,
+    maxEntries: 0,
+    maxBytes: 0,
+    evictionPolicy: 0,
+    ttlMs: 0,
     specified: 0,
   };
   if (options === undefined) return out;
@@ -85,5 +117,47 @@ export function normalizeOptions(options: StoreOptions | undefined): NormalizedO
     out.maxValueBytes = integerOption(options, 'maxValueBytes', 0, LIMITS.maxBytes);
     out.specified |= OptionBit.maxValueBytes;
   }
+  if (options.maxEntries !== undefined) {
+    out.maxEntries = integerOption(options, 'maxEntries', 1, LIMITS.maxCapacity);
+    out.specified |= OptionBit.maxEntries;
+  }
+  if (options.maxBytes !== undefined) {
+    out.maxBytes = integerOption(options, 'maxBytes', 1, LIMITS.maxCapacity);
+    out.specified |= OptionBit.maxBytes;
+  }
+  if (options.ttlMs !== undefined) {
+    out.ttlMs = integerOption(options, 'ttlMs', 1, LIMITS.maxTtlMs);
+    out.specified |= OptionBit.ttlMs;
+  }
+  if (options.evictionPolicy !== undefined) {
+    const p: unknown = options.evictionPolicy;
+    const i = EVICTION_POLICIES.indexOf(p as EvictionPolicy);
+    if (i < 0)
+      throw invalidOption(
+        TypeError,
+        'evictionPolicy',
+        `must be one of ${EVICTION_POLICIES.map((n) => `'${n}'`).join(', ')}, got ${typeof p === 'string' ? `'${p}'` : describeType(p)}`,
+      );
+    out.evictionPolicy = i;
+    out.specified |= OptionBit.evictionPolicy;
+  } else if (out.maxEntries !== 0 || out.maxBytes !== 0) {
+    // A limit with no policy given: evict (SIEVE). Not marked as specified,
+    // so a later open that leaves the policy out attaches to any policy.
+    out.evictionPolicy = EVICTION_POLICIES.indexOf('sieve');
+  }
   return out;
+}
+
+/**
+ * A per-write time to live (`{ ttlMs }` of set, setIfAbsent, getOrSet,
+ * setMany): undefined for the store's default, else a number of
+ * milliseconds greater than 0 (fractions allowed), or Infinity for "never
+ * expires". Throws the caller's error otherwise.
+ */
+export function validateTtl(ttl: unknown, fail: (Ctor: typeof TypeError | typeof RangeError, message: string) => Error): number | undefined {
+  if (ttl === undefined) return undefined;
+  if (typeof ttl !== 'number') throw fail(TypeError, `ttlMs must be a number, got ${describeType(ttl)}`);
+  if (!(ttl > 0) || (Number.isFinite(ttl) ? ttl > LIMITS.maxTtlMs : ttl !== Infinity))
+    throw fail(RangeError, `ttlMs must be a number of milliseconds above 0 (at most ${LIMITS.maxTtlMs}), or Infinity for no expiry, got ${ttl}`);
+  return ttl;
 }

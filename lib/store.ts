@@ -1,18 +1,25 @@
 // The Store class: a handle on a named native store. Handles are cheap and
 // per thread; the data lives in the native registry, shared by every thread.
+import { debuglog } from 'node:util';
 import { codecs, type Codec } from './codec';
 import { describeType, invalidArgument, updateContended } from './errors';
 import { native, out, type NativeHandle, type NativeValue } from './native';
-import { CODECS, normalizeOptions, validateName } from './options';
+import { CODECS, EVICTION_POLICIES, normalizeOptions, validateName, validateTtl } from './options';
 import type {
   BatchOptions,
   IterateOptions,
   ResolvedStoreOptions,
   StoreMemory,
   StoreOptions,
+  StoreStats,
   UpdateOptions,
   VersionedEntry,
+  WriteOptions,
 } from './types';
+
+// NODE_DEBUG=threadkv: opens, destroys, and eviction / expiration totals as
+// seen by stats() (never one line per operation).
+const debug = debuglog('threadkv');
 
 /** `update`'s retry bound when the caller gives none. */
 export const DEFAULT_UPDATE_RETRIES = 1000;
@@ -60,6 +67,9 @@ export class Store<V = unknown> {
   readonly options: ResolvedStoreOptions;
   readonly #handle: NativeHandle;
   readonly #codec: Codec;
+  // What the last stats() call on this handle saw, for the debug log's deltas.
+  #loggedEvictions = 0;
+  #loggedExpirations = 0;
 
   private constructor(name: string, handle: NativeHandle, options: ResolvedStoreOptions) {
     this.name = name;
@@ -78,16 +88,35 @@ export class Store<V = unknown> {
   static open<V = unknown>(name: string, options?: StoreOptions): Store<V> {
     validateName(name);
     const o = normalizeOptions(options);
-    const [handle, codec, shards, maxKeyBytes, maxValueBytes] = native.open(
+    const [handle, codec, shards, maxKeyBytes, maxValueBytes, created, maxEntries, maxBytes, policy, ttlMs] = native.open(
       name,
       o.codec,
       o.shards,
       o.maxKeyBytes,
       o.maxValueBytes,
       o.specified,
+      o.maxEntries,
+      o.maxBytes,
+      o.evictionPolicy,
+      o.ttlMs,
     );
-    const resolved: ResolvedStoreOptions = Object.freeze({ codec: CODECS[codec]!, shards, maxKeyBytes, maxValueBytes });
-    return new Store<V>(name, handle, resolved);
+    const resolved: {
+      codec: ResolvedStoreOptions['codec'];
+      shards: number;
+      maxKeyBytes: number;
+      maxValueBytes: number;
+      maxEntries?: number;
+      maxBytes?: number;
+      evictionPolicy?: ResolvedStoreOptions['evictionPolicy'];
+      ttlMs?: number;
+    } = { codec: CODECS[codec]!, shards, maxKeyBytes, maxValueBytes };
+    if (maxEntries !== 0) resolved.maxEntries = maxEntries;
+    if (maxBytes !== 0) resolved.maxBytes = maxBytes;
+    if (maxEntries !== 0 || maxBytes !== 0 || policy !== 0) resolved.evictionPolicy = EVICTION_POLICIES[policy]!;
+    if (ttlMs !== 0) resolved.ttlMs = ttlMs;
+    if (debug.enabled)
+      debug(`${created ? 'created' : 'attached to'} store ${JSON.stringify(name)} ${JSON.stringify(resolved)}`);
+    return new Store<V>(name, handle, Object.freeze(resolved));
   }
 
   /**
@@ -97,7 +126,9 @@ export class Store<V = unknown> {
    */
   static destroy(name: string): boolean {
     validateName(name);
-    return native.destroy(name);
+    const existed = native.destroy(name);
+    if (debug.enabled) debug(`destroy store ${JSON.stringify(name)}: ${existed ? 'destroyed' : 'no such store'}`);
+    return existed;
   }
 
   /** Names of the stores that exist in this process. */
@@ -110,10 +141,41 @@ export class Store<V = unknown> {
     return this.#codec.decode(native.get(this.#handle, key)) as V | undefined;
   }
 
-  /** Inserts or overwrites `key`. */
-  set(key: string, value: V): this {
-    native.set(this.#handle, key, this.#encode(key, value));
+  /**
+   * Inserts or overwrites `key`. `options.ttlMs`: this entry's time to live
+   * (see `WriteOptions`); left out, the store's `ttlMs`.
+   */
+  set(key: string, value: V, options?: WriteOptions): this {
+    if (options === undefined) native.set(this.#handle, key, this.#encode(key, value));
+    else native.set(this.#handle, key, this.#encode(key, value), this.#ttl(options, 'set'));
     return this;
+  }
+
+  /**
+   * Milliseconds left before `key` expires; `Infinity` when it has no
+   * expiry; undefined when it is absent (or expired).
+   */
+  ttl(key: string): number | undefined {
+    return native.ttl(this.#handle, key);
+  }
+
+  /**
+   * Gives a present `key` a new time to live (`Infinity`: never expires),
+   * counted from now, atomically. Returns false (and changes nothing) when
+   * the key is absent or already expired.
+   */
+  expire(key: string, ttlMs: number): boolean {
+    const ttl = validateTtl(ttlMs, (Ctor, message) => invalidArgument(Ctor, this.name, 'expire', message));
+    if (ttl === undefined) throw invalidArgument(TypeError, this.name, 'expire', 'ttlMs must be a number, got undefined');
+    return native.expire(this.#handle, key, ttl);
+  }
+
+  #ttl(options: WriteOptions | undefined, method: string): number | undefined {
+    if (options === undefined) return undefined;
+    if (options === null || typeof options !== 'object') {
+      throw invalidArgument(TypeError, this.name, method, `options must be an object, got ${describeType(options)}`);
+    }
+    return validateTtl(options.ttlMs, (Ctor, message) => invalidArgument(Ctor, this.name, method, `options.${message}`));
   }
 
   /** Same as `set`. */
@@ -151,6 +213,28 @@ export class Store<V = unknown> {
   }
 
   /**
+   * Counters and sizes of the store, summed over its shards (see
+   * `StoreStats`; docs/operations.md shows how to size shards and limits
+   * from them). Takes each shard's read lock in turn: O(shards). With
+   * NODE_DEBUG=threadkv, logs the evictions and expirations since this
+   * handle's previous call.
+   */
+  stats(): StoreStats {
+    const [entries, bytes, hits, misses, sets, deletes, evictions, expirations, contendedReads, contendedWrites, shards] =
+      native.stats(this.#handle) as [number, number, number, number, number, number, number, number, number, number, number];
+    if (debug.enabled && (evictions !== this.#loggedEvictions || expirations !== this.#loggedExpirations)) {
+      debug(
+        `store ${JSON.stringify(this.name)}: ${evictions - this.#loggedEvictions} evictions, ` +
+          `${expirations - this.#loggedExpirations} expirations since the last stats() on this handle; ` +
+          `${entries} entries, ${bytes} bytes`,
+      );
+    }
+    this.#loggedEvictions = evictions;
+    this.#loggedExpirations = expirations;
+    return { entries, bytes, hits, misses, sets, deletes, evictions, expirations, contendedReads, contendedWrites, shards };
+  }
+
+  /**
    * Makes this handle unusable (every method then throws). The data stays in
    * the store for other handles and threads. Closing twice is a no-op.
    */
@@ -164,8 +248,8 @@ export class Store<V = unknown> {
    * Stores `value` only if `key` is absent, atomically. Returns true if it
    * stored, false (and changes nothing) if the key was present.
    */
-  setIfAbsent(key: string, value: V): boolean {
-    return native.setIfAbsent(this.#handle, key, this.#encode(key, value));
+  setIfAbsent(key: string, value: V, options?: WriteOptions): boolean {
+    return native.setIfAbsent(this.#handle, key, this.#encode(key, value), this.#ttl(options, 'setIfAbsent'));
   }
 
   /**
@@ -175,13 +259,16 @@ export class Store<V = unknown> {
    * that one value. A function argument is a factory, called with the key:
    * outside any lock, at most once per call, and only if the key was absent
    * when looked at (its result is thrown away if another thread stores
-   * first). On insert the very value passed or made is returned; otherwise
-   * a fresh copy of the stored one.
+   * first). Every caller gets a fresh copy of the one stored value, the
+   * inserting caller too (decoded from what was stored, so all racing
+   * callers get equal values under every codec: a `json` store returns the
+   * JSON round trip, a `buffer` store a Buffer).
    */
-  getOrSet(key: string, factory: (key: string) => V): V;
-  getOrSet(key: string, value: V): V;
-  getOrSet(key: string, valueOrFactory: V | ((key: string) => V)): V {
+  getOrSet(key: string, factory: (key: string) => V, options?: WriteOptions): V;
+  getOrSet(key: string, value: V, options?: WriteOptions): V;
+  getOrSet(key: string, valueOrFactory: V | ((key: string) => V), options?: WriteOptions): V {
     const h = this.#handle;
+    const ttl = this.#ttl(options, 'getOrSet');
     let value: V;
     if (typeof valueOrFactory === 'function') {
       const present = native.getEntry(h, key);
@@ -190,8 +277,9 @@ export class Store<V = unknown> {
     } else {
       value = valueOrFactory;
     }
-    const present = native.getOrSet(h, key, this.#encode(key, value));
-    return out[0] === 1 ? value : this.#decode(present);
+    const encoded = this.#encode(key, value);
+    const present = native.getOrSet(h, key, encoded, ttl);
+    return out[0] === 1 ? this.#storedCopy(encoded) : this.#decode(present);
   }
 
   /** Stores `value` and returns the value it replaced (undefined if absent), atomically. */
@@ -331,6 +419,7 @@ export class Store<V = unknown> {
    */
   setMany(entries: Iterable<readonly [string, V]>, options?: BatchOptions): void {
     const atomic = this.#atomic(options, 'setMany');
+    const ttl = this.#ttl(options, 'setMany');
     if (entries === null || typeof (entries as Partial<Iterable<unknown>>)?.[Symbol.iterator] !== 'function' || typeof entries === 'string') {
       throw invalidArgument(TypeError, this.name, 'setMany', `entries must be an iterable of [key, value] pairs, got ${describeType(entries)}`);
     }
@@ -346,7 +435,7 @@ export class Store<V = unknown> {
       keys.push(key);
       i++;
     }
-    native.setMany(this.#handle, keys, values, atomic);
+    native.setMany(this.#handle, keys, values, atomic, ttl);
   }
 
   /**
@@ -420,6 +509,18 @@ export class Store<V = unknown> {
 
   #decode(raw: NativeValue): V {
     return this.#codec.decode(raw) as V;
+  }
+
+  // What a get would return for a value this call just stored as `encoded`,
+  // without another trip to the store.
+  #storedCopy(encoded: NativeValue): V {
+    if (this.#codec.name === 'buffer') {
+      const view = encoded as ArrayBufferView | ArrayBuffer;
+      return (ArrayBuffer.isView(view)
+        ? Buffer.from(new Uint8Array(view.buffer, view.byteOffset, view.byteLength))
+        : Buffer.from(new Uint8Array(view))) as V;
+    }
+    return this.#decode(encoded);
   }
 
   // Surfaces a closed handle, a destroyed store or a bad key, in the order

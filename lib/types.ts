@@ -1,6 +1,9 @@
 /** How values are turned into the bytes the store keeps. */
 export type CodecName = 'v8' | 'json' | 'string' | 'buffer';
 
+/** What a write past a capacity limit does; see `StoreOptions.evictionPolicy`. */
+export type EvictionPolicy = 'none' | 'sieve';
+
 /**
  * Creation options of a store. They are fixed when a name is first opened in
  * the process; a later `Store.open` of the same name may repeat any of them
@@ -25,6 +28,60 @@ export interface StoreOptions {
   maxKeyBytes?: number;
   /** Largest value accepted, in bytes once encoded. Default 67108864 (64 MiB). */
   maxValueBytes?: number;
+  /**
+   * Most entries the store keeps: an integer from 1 to 2^53 - 1. Default: no
+   * limit. The limit is split evenly over the shards: each shard holds at
+   * most `Math.ceil(maxEntries / shards)` entries, so a store whose keys
+   * fall unevenly (or few keys in many shards) may evict, or refuse, before
+   * the total reaches `maxEntries`. See docs/operations.md for sizing.
+   */
+  maxEntries?: number;
+  /**
+   * Most bytes the store's entries may take: an integer from 1 to 2^53 - 1.
+   * Default: no limit. An entry counts its key (UTF-8 bytes), its encoded
+   * value and a fixed per-entry overhead of 72 bytes (the 48-byte native
+   * header, a 16-byte hash-table slot and 8 bytes of allocator header). Split
+   * over the shards like `maxEntries`: each shard holds at most
+   * `Math.ceil(maxBytes / shards)` bytes, and a single entry larger than
+   * that is refused with a RangeError (code `ERR_THREADKV_OVER_BUDGET`),
+   * whatever the policy.
+   */
+  maxBytes?: number;
+  /**
+   * What a write past `maxEntries` or `maxBytes` does. `'sieve'` (the
+   * default when a limit is given): other entries of the same shard are
+   * evicted first, chosen by SIEVE (NSDI '24): reads only set a bit on the
+   * entry under the shared lock, so they stay reads; an entry not read since
+   * the eviction hand last passed it goes first. A write never evicts the
+   * key it writes (nor, for an atomic `setMany`, any key of the batch).
+   * `'none'` (the default with no limit, where it changes nothing): a write
+   * past a limit throws a RangeError (code `ERR_THREADKV_STORE_FULL`) and
+   * changes nothing.
+   */
+  evictionPolicy?: EvictionPolicy;
+  /**
+   * Default time to live of every entry written, in milliseconds: an
+   * integer from 1 up. Default: entries never expire. A write may give its
+   * own (`set(key, value, { ttlMs })`, also `setIfAbsent`, `getOrSet`,
+   * `setMany`); `expire(key, ttlMs)` changes a present key's. Writes that
+   * take no options (`swap`, `compareAndSet`, `update`, `increment` of an
+   * absent key) use this default; an `increment` of a present counter keeps
+   * its deadline. An expired entry is invisible at once to every operation
+   * on every thread (the deadline is checked under the lock, on a monotonic
+   * clock); a background thread reclaims its memory within about 100 ms
+   * (see docs/operations.md).
+   */
+  ttlMs?: number;
+}
+
+/** Options of a single write: `set`, `setIfAbsent`, `getOrSet`. */
+export interface WriteOptions {
+  /**
+   * This entry's time to live in milliseconds (a number above 0), or
+   * `Infinity` for no expiry; overrides the store's `ttlMs`. Left out: the
+   * store's `ttlMs` (if any).
+   */
+  ttlMs?: number;
 }
 
 /** The options a store was created with, all filled in. */
@@ -33,6 +90,51 @@ export interface ResolvedStoreOptions {
   readonly shards: number;
   readonly maxKeyBytes: number;
   readonly maxValueBytes: number;
+  /** Present only when the store has an entry limit. */
+  readonly maxEntries?: number;
+  /** Present only when the store has a byte limit. */
+  readonly maxBytes?: number;
+  /** Present only when the store has a limit (or was given `'sieve'`). */
+  readonly evictionPolicy?: EvictionPolicy;
+  /** Present only when the store has a default time to live. */
+  readonly ttlMs?: number;
+}
+
+/**
+ * Counters and sizes of a store (`Store#stats`), summed over its shards.
+ * Counters count from the store's creation, across every thread, and only
+ * go up (`clear()` resets none of them). Each shard is read under its own
+ * lock in turn: the sum is not one atomic snapshot of the whole store.
+ */
+export interface StoreStats {
+  /**
+   * Entries held, including expired ones the sweep has not reclaimed yet
+   * (`size` leaves those out).
+   */
+  readonly entries: number;
+  /** Bytes held, as `maxBytes` counts them: keys + values + 72 bytes per entry. */
+  readonly bytes: number;
+  /** Reads (`get`, `has`, `getEntry`, `ttl`, `getMany` per key, `getOrSet` of a present key) that found the key. */
+  readonly hits: number;
+  /** Reads that did not find the key. */
+  readonly misses: number;
+  /** Writes that stored an entry (each key of a `setMany` counts). */
+  readonly sets: number;
+  /** Entries removed by `delete`, `take`, `compareAndDelete`, `deleteMany` (not `clear`). */
+  readonly deletes: number;
+  /** Entries removed to make room under `maxEntries` / `maxBytes`. */
+  readonly evictions: number;
+  /**
+   * Expired entries removed (by the background sweep, or by a write or
+   * eviction that met them first).
+   */
+  readonly expirations: number;
+  /** Times a reader found its shard's lock held by a writer and had to wait. */
+  readonly contendedReads: number;
+  /** Times a writer found its shard's lock held and had to wait. */
+  readonly contendedWrites: number;
+  /** Number of shards. */
+  readonly shards: number;
 }
 
 /** Native memory of a store, from one atomic look at every shard. */
@@ -55,7 +157,7 @@ export interface VersionedEntry<V> {
 }
 
 /** Options of `Store#setMany` and `Store#deleteMany`. */
-export interface BatchOptions {
+export interface BatchOptions extends WriteOptions {
   /**
    * `true`: all or nothing, and seen at once by every reader (the write locks
    * of every shard involved are held together). Default `false`: each key

@@ -6,6 +6,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <iterator>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,6 +36,14 @@ const char* OptionName(uint32_t bit) {
       return "maxKeyBytes";
     case kOptMaxValueBytes:
       return "maxValueBytes";
+    case kOptMaxEntries:
+      return "maxEntries";
+    case kOptMaxBytes:
+      return "maxBytes";
+    case kOptEvictionPolicy:
+      return "evictionPolicy";
+    case kOptTtlMs:
+      return "ttlMs";
     default:
       return "unknown";
   }
@@ -49,6 +59,14 @@ double OptionValue(const Options& o, uint32_t bit) {
       return o.max_key_bytes;
     case kOptMaxValueBytes:
       return o.max_value_bytes;
+    case kOptMaxEntries:
+      return static_cast<double>(o.max_entries);
+    case kOptMaxBytes:
+      return static_cast<double>(o.max_bytes);
+    case kOptEvictionPolicy:
+      return static_cast<double>(o.eviction);
+    case kOptTtlMs:
+      return static_cast<double>(o.ttl_ms);
     default:
       return -1;
   }
@@ -71,6 +89,40 @@ uint64_t ExpectedVersion(Napi::Env env, napi_value v) {
 
 [[noreturn]] void ThrowDestroyed(Napi::Env env, const Store& store) { Throw(env, kErrDestroyed, {.store = store.name()}); }
 
+// A per-write time to live (validated in lib/store.ts): a positive number of
+// milliseconds, Infinity for "never expires", anything else (undefined) for
+// the store's default.
+int64_t ExpiryArg(const Napi::Value& v) {
+  if (!v.IsNumber()) return kDefaultExpiry;
+  const double ms = v.As<Napi::Number>().DoubleValue();
+  if (std::isinf(ms)) return kNoExpiry;
+  return Store::DeadlineIn(ms);
+}
+
+// Throws for the outcomes of a write that are errors: a destroyed store, or
+// a capacity limit (`key` is the JS key, or null for a batch; `cost` the
+// entry's cost against the byte limit, or NaN when unknown).
+void CheckWrite(Napi::Env env, const Store& store, Status st, napi_value key, double cost) {
+  switch (st) {
+    case Status::kDestroyed:
+      ThrowDestroyed(env, store);
+    case Status::kFullEntries:
+      Throw(env, kErrStoreFull,
+            {.store = store.name(), .key = key, .limit = static_cast<double>(store.shard_max_entries()),
+             .option = "maxEntries"});
+    case Status::kFullBytes:
+      Throw(env, kErrStoreFull,
+            {.store = store.name(), .key = key, .limit = static_cast<double>(store.shard_max_bytes()),
+             .option = "maxBytes"});
+    case Status::kTooBigForLimit:
+      Throw(env, kErrOverBudget,
+            {.store = store.name(), .key = key, .limit = static_cast<double>(store.shard_max_bytes()), .actual = cost,
+             .option = "maxBytes"});
+    default:
+      return;
+  }
+}
+
 }  // namespace
 
 Napi::Function ErrorFactory(Napi::Env env) {
@@ -91,6 +143,9 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
                            InstanceMethod("clear", &Addon::Clear),
                            InstanceMethod("size", &Addon::Size),
                            InstanceMethod("memory", &Addon::Memory),
+                           InstanceMethod("stats", &Addon::Stats),
+                           InstanceMethod("ttl", &Addon::Ttl),
+                           InstanceMethod("expire", &Addon::Expire),
                            InstanceMethod("names", &Addon::Names),
                            InstanceMethod("getEntry", &Addon::GetEntry),
                            InstanceMethod("setIfAbsent", &Addon::SetIfAbsent),
@@ -142,8 +197,10 @@ Napi::Value Addon::Setup(const Napi::CallbackInfo& info) {
   return out_.Value();
 }
 
-// open(name, codec, shards, maxKeyBytes, maxValueBytes, specifiedMask)
-//   -> [handle, codec, shards, maxKeyBytes, maxValueBytes, created]
+// open(name, codec, shards, maxKeyBytes, maxValueBytes, specifiedMask,
+//      maxEntries, maxBytes, evictionPolicy, ttlMs)
+//   -> [handle, codec, shards, maxKeyBytes, maxValueBytes, created,
+//       maxEntries, maxBytes, evictionPolicy, ttlMs]
 Napi::Value Addon::Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string name = TextArg(info.Env(), info[0]);  // WTF-8: lone surrogates kept
@@ -153,6 +210,10 @@ Napi::Value Addon::Open(const Napi::CallbackInfo& info) {
   opts.max_key_bytes = U32(info[3]);
   opts.max_value_bytes = U32(info[4]);
   const uint32_t specified = U32(info[5]);
+  opts.max_entries = static_cast<uint64_t>(info[6].As<Napi::Number>().DoubleValue());
+  opts.max_bytes = static_cast<uint64_t>(info[7].As<Napi::Number>().DoubleValue());
+  opts.eviction = static_cast<EvictionPolicy>(U32(info[8]));
+  opts.ttl_ms = static_cast<uint64_t>(info[9].As<Napi::Number>().DoubleValue());
   OpenResult r = Registry::Instance().Open(name, opts, specified);
   if (!r.store) {
     Throw(env, kErrOptionMismatch,
@@ -165,13 +226,17 @@ Napi::Value Addon::Open(const Napi::CallbackInfo& info) {
   auto* h = new StoreHandle{std::move(r.store), name};
   Napi::External<StoreHandle> ext =
       Napi::External<StoreHandle>::New(env, h, [](Napi::Env, StoreHandle* p) { delete p; });
-  Napi::Array out = Napi::Array::New(env, 6);
+  Napi::Array out = Napi::Array::New(env, 10);
   out.Set(0u, ext);
   out.Set(1u, Napi::Number::New(env, static_cast<double>(have.codec)));
   out.Set(2u, Napi::Number::New(env, have.shards));
   out.Set(3u, Napi::Number::New(env, have.max_key_bytes));
   out.Set(4u, Napi::Number::New(env, have.max_value_bytes));
   out.Set(5u, Napi::Boolean::New(env, r.created));
+  out.Set(6u, Napi::Number::New(env, static_cast<double>(have.max_entries)));
+  out.Set(7u, Napi::Number::New(env, static_cast<double>(have.max_bytes)));
+  out.Set(8u, Napi::Number::New(env, static_cast<double>(have.eviction)));
+  out.Set(9u, Napi::Number::New(env, static_cast<double>(have.ttl_ms)));
   return out;
 }
 
@@ -237,7 +302,9 @@ Napi::Value Addon::Set(const Napi::CallbackInfo& info) {
   Store& store = Resolve(env, info[0]);
   KeyArg key(env, info[1], store);
   EntryPtr e = MakeValueEntry(env, key, info[2], store);
-  if (store.Put(key.hash(), std::move(e)) == Status::kDestroyed) Throw(env, kErrDestroyed, {.store = store.name()});
+  e->expires_at = ExpiryArg(info[3]);
+  const double cost = static_cast<double>(Store::Cost(*e));
+  CheckWrite(env, store, store.Put(key.hash(), std::move(e)), key.js(), cost);
   return env.Undefined();
 }
 
@@ -287,6 +354,49 @@ Napi::Value Addon::Memory(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// ttl(handle, key) -> milliseconds left (Infinity: no expiry), or undefined
+// when absent
+Napi::Value Addon::Ttl(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Store& store = Resolve(env, info[0]);
+  KeyArg key(env, info[1], store);
+  int64_t deadline = kNoExpiry;
+  const Status st = store.Read(key.view(), key.hash(), [&](const Entry& e) { deadline = e.expires_at; });
+  if (st == Status::kDestroyed) ThrowDestroyed(env, store);
+  if (st == Status::kNotFound) return env.Undefined();
+  if (deadline <= 0 || deadline == std::numeric_limits<int64_t>::max())
+    return Napi::Number::New(env, std::numeric_limits<double>::infinity());
+  const double left = static_cast<double>(deadline - SteadyNowNs()) / 1e6;
+  return Napi::Number::New(env, left > 0 ? left : 0);
+}
+
+// expire(handle, key, ttlMs) -> whether the key was present
+Napi::Value Addon::Expire(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Store& store = Resolve(env, info[0]);
+  KeyArg key(env, info[1], store);
+  const double ms = info[2].As<Napi::Number>().DoubleValue();
+  const int64_t deadline = std::isinf(ms) ? kNoExpiry : Store::DeadlineIn(ms);
+  const Status st = store.Expire(key.view(), key.hash(), deadline);
+  if (st == Status::kDestroyed) ThrowDestroyed(env, store);
+  return Napi::Boolean::New(env, st == Status::kOk);
+}
+
+// stats(handle) -> [entries, bytes, hits, misses, sets, deletes, evictions,
+//   expirations, contendedReads, contendedWrites, shards]
+Napi::Value Addon::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Store& store = Resolve(env, info[0]);
+  StoreStats st;
+  if (store.Stats(&st) == Status::kDestroyed) ThrowDestroyed(env, store);
+  const uint64_t fields[] = {st.entries,   st.bytes,       st.hits,           st.misses,
+                             st.sets,      st.deletes,     st.evictions,      st.expirations,
+                             st.contended_reads, st.contended_writes, store.shard_count()};
+  Napi::Array out = Napi::Array::New(env, std::size(fields));
+  for (uint32_t i = 0; i < std::size(fields); ++i) out.Set(i, Napi::Number::New(env, static_cast<double>(fields[i])));
+  return out;
+}
+
 Napi::Value Addon::Names(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const auto names = Registry::Instance().Names();
@@ -318,8 +428,10 @@ Napi::Value Addon::SetIfAbsent(const Napi::CallbackInfo& info) {
   Store& store = Resolve(env, info[0]);
   KeyArg key(env, info[1], store);
   EntryPtr e = MakeValueEntry(env, key, info[2], store);
+  e->expires_at = ExpiryArg(info[3]);
+  const double cost = static_cast<double>(Store::Cost(*e));
   const Status st = store.Insert(key.hash(), std::move(e));
-  if (st == Status::kDestroyed) ThrowDestroyed(env, store);
+  CheckWrite(env, store, st, key.js(), cost);
   return Napi::Boolean::New(env, st == Status::kOk);
 }
 
@@ -331,10 +443,12 @@ Napi::Value Addon::GetOrSet(const Napi::CallbackInfo& info) {
   Store& store = Resolve(env, info[0]);
   KeyArg key(env, info[1], store);
   EntryPtr e = MakeValueEntry(env, key, info[2], store);
+  e->expires_at = ExpiryArg(info[3]);
+  const double cost = static_cast<double>(Store::Cost(*e));
   Copied c;
   uint64_t version = 0;
   const Status st = store.InsertOrRead(key.hash(), std::move(e), [&](const Entry& cur) { CopyOut(cur, &c); }, &version);
-  if (st == Status::kDestroyed) ThrowDestroyed(env, store);
+  CheckWrite(env, store, st, key.js(), cost);
   if (st == Status::kOk) {
     SetOut(0, 1);
     SetOut(1, static_cast<double>(version));
@@ -353,7 +467,8 @@ Napi::Value Addon::Swap(const Napi::CallbackInfo& info) {
   KeyArg key(env, info[1], store);
   EntryPtr e = MakeValueEntry(env, key, info[2], store);
   EntryPtr old;  // unlinked: ours alone, read after the lock and freed here
-  if (store.Put(key.hash(), std::move(e), nullptr, &old) == Status::kDestroyed) ThrowDestroyed(env, store);
+  const double cost = static_cast<double>(Store::Cost(*e));
+  CheckWrite(env, store, store.Put(key.hash(), std::move(e), nullptr, &old), key.js(), cost);
   if (!old) return env.Undefined();
   return Napi::Value(env, ValueToJs(env, store, *old));
 }
@@ -377,8 +492,9 @@ Napi::Value Addon::CompareAndSet(const Napi::CallbackInfo& info) {
   KeyArg key(env, info[1], store);
   const uint64_t expected = ExpectedVersion(env, info[2]);
   EntryPtr e = MakeValueEntry(env, key, info[3], store);
+  const double cost = static_cast<double>(Store::Cost(*e));
   const Status st = store.CompareAndPut(key.hash(), std::move(e), expected);
-  if (st == Status::kDestroyed) ThrowDestroyed(env, store);
+  CheckWrite(env, store, st, key.js(), cost);
   return Napi::Boolean::New(env, st == Status::kOk);
 }
 
@@ -406,11 +522,11 @@ Napi::Value Addon::Increment(const Napi::CallbackInfo& info) {
            .actual = static_cast<double>(kNumberBytes)});
   }
   Number result;
-  switch (store.Increment(key.view(), key.hash(), delta, &result)) {
+  const Status st = store.Increment(key.view(), key.hash(), delta, &result);
+  CheckWrite(env, store, st, key.js(), static_cast<double>(key.view().size() + kNumberBytes + kEntryOverhead));
+  switch (st) {
     case Status::kOk:
       return Napi::Number::New(env, result.value());
-    case Status::kDestroyed:
-      ThrowDestroyed(env, store);
     case Status::kNotNumber:
       Throw(env, kErrNotANumber, {.store = store.name(), .key = key.js(), .actual = delta});
     case Status::kOutOfRange:
@@ -450,15 +566,17 @@ Napi::Value Addon::SetMany(const Napi::CallbackInfo& info) {
   Napi::Array keys = info[1].As<Napi::Array>();
   Napi::Array vals = info[2].As<Napi::Array>();
   const bool atomic = info[3].ToBoolean().Value();
+  const int64_t expiry = ExpiryArg(info[4]);
   const uint32_t n = keys.Length();
   std::vector<HashedEntry> entries;
   entries.reserve(n);
   for (uint32_t i = 0; i < n; ++i) {
     KeyArg key(env, keys.Get(i), store);
     EntryPtr e = MakeValueEntry(env, key, vals.Get(i), store);
+    e->expires_at = expiry;
     entries.push_back({key.hash(), std::move(e)});
   }
-  if (store.PutMany(entries, atomic) == Status::kDestroyed) ThrowDestroyed(env, store);
+  CheckWrite(env, store, store.PutMany(entries, atomic), nullptr, kNoFact);
   return env.Undefined();
 }
 

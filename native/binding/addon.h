@@ -44,6 +44,9 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value Clear(const Napi::CallbackInfo& info);
   Napi::Value Size(const Napi::CallbackInfo& info);
   Napi::Value Memory(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Ttl(const Napi::CallbackInfo& info);
+  Napi::Value Expire(const Napi::CallbackInfo& info);
   Napi::Value Names(const Napi::CallbackInfo& info);
   Napi::Value GetEntry(const Napi::CallbackInfo& info);
   Napi::Value SetIfAbsent(const Napi::CallbackInfo& info);

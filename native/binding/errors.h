@@ -29,6 +29,8 @@ inline constexpr const char* kErrOptionMismatch = "ERR_THREADKV_OPTION_MISMATCH"
 inline constexpr const char* kErrInternal = "ERR_THREADKV_INTERNAL";
 inline constexpr const char* kErrNotANumber = "ERR_THREADKV_NOT_A_NUMBER";
 inline constexpr const char* kErrCounterRange = "ERR_THREADKV_COUNTER_RANGE";
+inline constexpr const char* kErrStoreFull = "ERR_THREADKV_STORE_FULL";
+inline constexpr const char* kErrOverBudget = "ERR_THREADKV_OVER_BUDGET";
 
 // A numeric fact that is absent (passed to JS as undefined).
 inline constexpr double kNoFact = std::numeric_limits<double>::quiet_NaN();

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -28,16 +29,45 @@ enum class Kind : uint8_t {
 // Entry::flags bits.
 inline constexpr uint8_t kFlagLoneSurrogates = 1;  // kString holds a lone surrogate
 
+inline constexpr int64_t kNoExpiry = 0;
+inline constexpr int64_t kDefaultExpiry = -1;
+
+// The monotonic clock every expiry is measured on, in nanoseconds.
+inline int64_t SteadyNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 struct Entry {
   uint64_t version;    // set under the shard's write lock; unique per key
   uint32_t key_size;
   uint32_t value_size;
   Kind kind;
   uint8_t flags;
-  // Set by readers under the shared lock (eviction policies read it); atomic
-  // so that concurrent readers setting it are not a data race.
-  std::atomic<uint8_t> visited{0};
-  uint8_t reserved{0};
+  // True when the entry has a deadline and it has passed (the clock is read
+  // only for entries that have one).
+  bool Expired() const { return expires_at > 0 && expires_at <= SteadyNowNs(); }
+  bool HasDeadline() const { return expires_at > 0; }
+
+  // Set by readers under the shared lock (the SIEVE eviction policy reads
+  // and clears it under the write lock); atomic so that concurrent readers
+  // setting it are not a data race, mutable because readers see a const
+  // Entry. Readers store it relaxed, and only when it is not already set, so
+  // that a hot entry's cache line is not written on every read.
+  mutable std::atomic<uint8_t> visited{0};
+  // Under the write lock only: set while an atomic batch links its entries
+  // in, so that eviction never removes a key of the same batch.
+  uint8_t pinned{0};
+  // The shard's eviction queue (SIEVE), newest at the head: intrusive links,
+  // touched only under the shard's write lock. Null when not queued (a store
+  // with no eviction policy never queues).
+  Entry* newer{nullptr};
+  Entry* older{nullptr};
+  // When the entry expires, on std::chrono::steady_clock in nanoseconds
+  // (SteadyNowNs); kNoExpiry for never, kDefaultExpiry until the store
+  // applies its own ttl_ms when linking the entry in. Written under the
+  // write lock only; read under either lock.
+  int64_t expires_at{kDefaultExpiry};
 
   const char* key_data() const { return reinterpret_cast<const char*>(this + 1); }
   char* key_data() { return reinterpret_cast<char*>(this + 1); }
@@ -51,7 +81,13 @@ struct Entry {
   size_t footprint() const { return sizeof(Entry) + key_size + value_size; }
 };
 
-static_assert(sizeof(Entry) == 24, "Entry header grew; update the memory figures in docs/design.md");
+static_assert(sizeof(Entry) == 48, "Entry header grew; update the per-entry overhead in docs/operations.md");
+
+// What one entry costs beyond its key and value bytes, as a byte limit
+// (Options::max_bytes) counts it: the 48-byte header, one 16-byte table slot
+// (Table::kSlotBytes; the slot array runs at most 3/4 full, so this is a
+// floor) and 8 bytes of malloc's chunk header (glibc). See docs/operations.md.
+inline constexpr size_t kEntryOverhead = sizeof(Entry) + 16 + 8;
 
 struct EntryDeleter {
   void operator()(Entry* e) const noexcept;

@@ -17,6 +17,10 @@ uint32_t FirstMismatch(const Options& have, const Options& want, uint32_t specif
   if ((specified & kOptShards) && have.shards != want.shards) return kOptShards;
   if ((specified & kOptMaxKeyBytes) && have.max_key_bytes != want.max_key_bytes) return kOptMaxKeyBytes;
   if ((specified & kOptMaxValueBytes) && have.max_value_bytes != want.max_value_bytes) return kOptMaxValueBytes;
+  if ((specified & kOptMaxEntries) && have.max_entries != want.max_entries) return kOptMaxEntries;
+  if ((specified & kOptMaxBytes) && have.max_bytes != want.max_bytes) return kOptMaxBytes;
+  if ((specified & kOptEvictionPolicy) && have.eviction != want.eviction) return kOptEvictionPolicy;
+  if ((specified & kOptTtlMs) && have.ttl_ms != want.ttl_ms) return kOptTtlMs;
   return 0;
 }
 
@@ -56,6 +60,14 @@ bool Registry::Destroy(std::string_view name) {
     stores_.erase(it);
   }
   return true;
+}
+
+std::vector<std::shared_ptr<Store>> Registry::Stores() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::shared_ptr<Store>> out;
+  out.reserve(stores_.size());
+  for (const auto& [name, store] : stores_) out.push_back(store);
+  return out;
 }
 
 std::vector<std::string> Registry::Names() const {

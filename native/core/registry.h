@@ -46,6 +46,9 @@ class Registry {
 
   std::vector<std::string> Names() const;
 
+  // Every live store (for the TTL sweeper).
+  std::vector<std::shared_ptr<Store>> Stores() const;
+
  private:
   Registry() = default;
 

@@ -20,6 +20,21 @@
 // start at 1 (0, kExpectAbsent, is never a version) and are only compared:
 // two keys may share one. They stay below 2^53 (exact as JS numbers) for
 // 2^53 writes to one shard: centuries at any real write rate.
+//
+// Capacity limits (Options::max_entries / max_bytes) are split evenly over
+// the shards (ceil(limit / shards) each) and enforced by each write inside
+// its own shard, under the write lock it already holds: policy kNone
+// refuses a write that would pass a limit (kFullEntries / kFullBytes,
+// nothing changed); kSieve evicts other entries of the shard first (SIEVE:
+// readers only set Entry::visited; the writer's hand walks the shard's
+// queue). An entry whose cost alone passes a shard's byte budget is refused
+// (kTooBigForLimit). A write never evicts its own key; an atomic PutMany
+// never evicts a key of its batch.
+//
+// Time to live: Entry::expires_at (SteadyNowNs). Every operation checks it
+// under the lock, so an expired entry is absent for all of them at once; its
+// memory is reclaimed by the process's sweeper thread (sweeper.h) through
+// SweepExpired(), or earlier by a write that meets it.
 #pragma once
 
 #include <algorithm>
@@ -42,13 +57,97 @@
 
 namespace threadkv {
 
-// Cache-line sized so that two shards' locks never share a line.
+// Cache-line aligned so that two shards' locks never share a line. Layout,
+// by who writes what while other threads may be reading:
+//  - line 0: the lock word (a 56-byte pthread_rwlock_t on glibc), and
+//    `hits`, bumped (relaxed) by readers under the shared lock: that line
+//    already bounces between readers for the lock itself, so a hit costs no
+//    extra cache-line transfer. (Were the lock larger, `hits` would move to
+//    line 1: still off the table's line.)
+//  - line 1: the other counters readers bump (misses, contention), so that
+//    they never dirty the line the table's fields live on.
+//  - line 2 on: the table and everything written only under the write lock.
 struct alignas(64) Shard {
   mutable std::shared_mutex mu;
-  Table table;
+  mutable std::atomic<uint64_t> hits{0};
+  alignas(64) mutable std::atomic<uint64_t> misses{0};
+  mutable std::atomic<uint64_t> contended_reads{0};   // try_lock_shared failed before blocking
+  mutable std::atomic<uint64_t> contended_writes{0};  // try_lock failed before blocking
+  alignas(64) Table table;
   uint64_t bytes = 0;         // sum of Entry::footprint() of live entries
   uint64_t last_version = 0;  // versions handed out by this shard (never reset)
   bool dead = false;          // set by Store::Destroy under the write lock
+  // Write-side counters (under the write lock; stats() reads them under the
+  // shared lock).
+  uint64_t sets = 0;
+  uint64_t deletes = 0;
+  uint64_t evictions = 0;
+  uint64_t expirations = 0;
+  // SIEVE queue (only when the store's policy is kSieve): every live entry,
+  // newest at `head`; `hand` is where the next eviction resumes its walk
+  // from the tail toward the head (null: start at the tail).
+  Entry* head = nullptr;
+  Entry* tail = nullptr;
+  Entry* hand = nullptr;
+  // Live entries with a deadline, and where the TTL sweep resumes.
+  uint64_t ttl_entries = 0;
+  size_t sweep_cursor = 0;
+};
+
+// Shard locks, taken with a try first so that stats() can count how often a
+// thread found the lock held (and had to block).
+inline std::shared_lock<std::shared_mutex> ReadLock(const Shard& s) {
+  std::shared_lock<std::shared_mutex> lock(s.mu, std::try_to_lock);
+  if (!lock.owns_lock()) {
+    s.contended_reads.fetch_add(1, std::memory_order_relaxed);
+    lock.lock();
+  }
+  return lock;
+}
+
+inline std::unique_lock<std::shared_mutex> WriteLock(Shard& s) {
+  std::unique_lock<std::shared_mutex> lock(s.mu, std::try_to_lock);
+  if (!lock.owns_lock()) {
+    s.contended_writes.fetch_add(1, std::memory_order_relaxed);
+    lock.lock();
+  }
+  return lock;
+}
+
+// Work a write leaves for after its shard lock: entries evicted or expired
+// under the lock, chained through their `older` link (no allocation under
+// the lock), and whether the TTL sweeper must be woken. Done when this goes
+// out of scope, which the callers arrange to be after the lock is released.
+class Evicted {
+ public:
+  Evicted() = default;
+  Evicted(const Evicted&) = delete;
+  Evicted& operator=(const Evicted&) = delete;
+  ~Evicted();
+  void Push(EntryPtr e) {
+    Entry* raw = e.release();
+    raw->older = head_;
+    head_ = raw;
+  }
+  void WakeSweeper() { wake_sweeper_ = true; }
+
+ private:
+  Entry* head_ = nullptr;
+  bool wake_sweeper_ = false;
+};
+
+// Counters and sizes of a store (Store::Stats).
+struct StoreStats {
+  uint64_t entries = 0;
+  uint64_t bytes = 0;  // as the byte limit counts them: keys + values + kEntryOverhead each
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  uint64_t sets = 0;
+  uint64_t deletes = 0;
+  uint64_t evictions = 0;
+  uint64_t expirations = 0;
+  uint64_t contended_reads = 0;
+  uint64_t contended_writes = 0;
 };
 
 struct StoreSizes {
@@ -109,10 +208,14 @@ class Store {
   template <class Fn>
   Status Read(std::string_view key, uint64_t hash, Fn&& fn) const {
     const Shard& s = ShardFor(hash);
-    std::shared_lock lock(s.mu);
+    auto lock = ReadLock(s);
     if (s.dead) return Status::kDestroyed;
     const Entry* e = s.table.Find(hash, key);
-    if (e == nullptr) return Status::kNotFound;
+    if (e == nullptr || e->Expired()) {
+      s.misses.fetch_add(1, std::memory_order_relaxed);
+      return Status::kNotFound;
+    }
+    Touch(s, *e);
     fn(*e);
     return Status::kOk;
   }
@@ -138,26 +241,26 @@ class Store {
     Shard& s = ShardFor(hash);
     {
       // Present already (the common case of get-or-set): a shared lock will do.
-      std::shared_lock lock(s.mu);
+      auto lock = ReadLock(s);
       if (s.dead) return Status::kDestroyed;
-      if (const Entry* cur = s.table.Find(hash, e->key())) {
+      const Entry* cur = s.table.Find(hash, e->key());
+      if (cur != nullptr && !cur->Expired()) {
+        Touch(s, *cur);
         fn(*cur);
         return Status::kExists;
       }
     }
-    const uint64_t added = e->footprint();
-    std::unique_lock lock(s.mu);
+    if (TooBig(*e)) return Status::kTooBigForLimit;
+    Evicted evicted;  // freed after `lock`
+    auto lock = WriteLock(s);
     if (s.dead) return Status::kDestroyed;
-    if (const Entry* cur = s.table.Find(hash, e->key())) {
+    const Entry* cur = s.table.Find(hash, e->key());
+    if (cur != nullptr && !cur->Expired()) {
       fn(*cur);
       return Status::kExists;  // `e` is freed after `lock` is released
     }
-    const uint64_t v = ++s.last_version;
-    e->version = v;
-    (void)s.table.Upsert(hash, std::move(e));  // absent: nothing is replaced
-    s.bytes += added;
-    if (version != nullptr) *version = v;
-    return Status::kOk;
+    EntryPtr none;  // absent: nothing is replaced
+    return LinkLocked(s, hash, e, &none, &evicted, version);
   }
 
   // Puts `e` only if the key's current version is `expected`, or, with
@@ -194,11 +297,17 @@ class Store {
     std::vector<std::shared_lock<std::shared_mutex>> locks;
     locks.reserve(order.size());
     for (uint32_t i : order) {
-      locks.emplace_back(shards_[i].mu);
+      locks.push_back(ReadLock(shards_[i]));
       if (shards_[i].dead) return Status::kDestroyed;
     }
     for (size_t i = 0; i < keys.size(); ++i) {
-      const Entry* e = ShardFor(keys[i].hash).table.Find(keys[i].hash, keys[i].key);
+      const Shard& s = ShardFor(keys[i].hash);
+      const Entry* e = s.table.Find(keys[i].hash, keys[i].key);
+      if (e != nullptr && e->Expired()) e = nullptr;
+      if (e != nullptr)
+        Touch(s, *e);
+      else
+        s.misses.fetch_add(1, std::memory_order_relaxed);
       fn(i, e);
     }
     return Status::kOk;
@@ -227,10 +336,10 @@ class Store {
   Status Scan(uint32_t shard, std::string_view prefix, Fn&& fn) const {
     if (shard > shard_mask_) return Status::kNotFound;
     const Shard& s = shards_[shard];
-    std::shared_lock lock(s.mu);
+    auto lock = ReadLock(s);
     if (s.dead) return Status::kDestroyed;
     s.table.ForEach([&](const Entry& e) {
-      if (e.key().starts_with(prefix)) fn(e);
+      if (e.key().starts_with(prefix) && !e.Expired()) fn(e);
     });
     return Status::kOk;
   }
@@ -243,6 +352,38 @@ class Store {
 
   // Entry count and memory, atomically with respect to every other operation.
   Status Sizes(StoreSizes* out) const;
+
+  // Counters and sizes summed over the shards, each read under its shard's
+  // shared lock in turn (not one atomic snapshot of the whole store).
+  Status Stats(StoreStats* out) const;
+
+  // ---- Time to live ----
+
+  // Sets the deadline of `key` (kNoExpiry: never expires): kOk, or
+  // kNotFound when absent (or already expired).
+  Status Expire(std::string_view key, uint64_t hash, int64_t deadline);
+
+  // The deadline `ttl_ms` milliseconds from now (ttl_ms > 0), on SteadyNowNs.
+  static int64_t DeadlineIn(double ttl_ms);
+
+  // True while some entry of the store may have a deadline (the sweeper
+  // visits only such stores).
+  bool has_ttl() const { return has_ttl_.load(std::memory_order_acquire); }
+
+  // One sweep pass: walks every shard with entries that have a deadline,
+  // `batch` slots per hold of its write lock, and removes the expired
+  // entries (freed after each lock hold). Clears has_ttl() when no entry
+  // with a deadline is left. Returns how many entries it removed.
+  size_t SweepExpired(size_t batch = 256);
+
+  // Per-shard capacity limits: ceil(limit / shards), 0 for none.
+  uint64_t shard_max_entries() const { return shard_max_entries_; }
+  uint64_t shard_max_bytes() const { return shard_max_bytes_; }
+  bool limited() const { return shard_max_entries_ != 0 || shard_max_bytes_ != 0; }
+  // What `e` costs against the byte limit.
+  static uint64_t Cost(const Entry& e) { return uint64_t{e.key_size} + e.value_size + kEntryOverhead; }
+  // True when `e` alone is over a shard's byte budget: never storable.
+  bool TooBig(const Entry& e) const { return shard_max_bytes_ != 0 && Cost(e) > shard_max_bytes_; }
 
   // Marks every shard dead and moves all entries into `drained`, for the
   // caller to free outside its locks. Called once, by the Registry, under its
@@ -271,6 +412,45 @@ class Store {
     return order;
   }
 
+  // A read hit: counted, and marked visited for SIEVE (a relaxed store, and
+  // only when not already set, so re-reads do not write the entry's line).
+  void Touch(const Shard& s, const Entry& e) const {
+    s.hits.fetch_add(1, std::memory_order_relaxed);
+    if (sieve_ && e.visited.load(std::memory_order_relaxed) == 0) e.visited.store(1, std::memory_order_relaxed);
+  }
+
+  // Under s's write lock: bookkeeping of an entry just linked into / just
+  // unlinked from s's table (the SIEVE queue, the count of entries with a
+  // deadline).
+  void OnLink(Shard& s, Entry* e, Evicted* after);
+  void OnUnlink(Shard& s, Entry* e) const;
+  // Gives `e` the store's default deadline if it still has kDefaultExpiry.
+  void ResolveExpiry(Entry* e) const;
+  // Under s's write lock: removes every expired entry of s into `out`.
+  void PurgeExpiredLocked(Shard& s, Evicted* out) const;
+
+  // Under s's write lock: links `e` in with a new version (into *version),
+  // replacing the entry of the same key (handed back in *old), and keeps
+  // the shard within its limits: with policy kNone it refuses a write past
+  // a limit (kFullEntries / kFullBytes, nothing changed, `e` kept); with
+  // kSieve it evicts other entries into `evicted` (never `e` itself).
+  Status LinkLocked(Shard& s, uint64_t hash, EntryPtr& e, EntryPtr* old, Evicted* evicted, uint64_t* version);
+  // kNone's check: would linking `e` (replacing `cur`, or null) pass a limit?
+  Status CheckFits(const Shard& s, uint64_t add_entries, uint64_t add_cost, uint64_t sub_cost) const;
+  // Bytes of a shard as the byte limit counts them.
+  static uint64_t Charged(const Shard& s) {
+    return s.bytes + s.table.size() * (kEntryOverhead - sizeof(Entry));
+  }
+  bool OverLimit(const Shard& s) const {
+    return (shard_max_entries_ != 0 && s.table.size() > shard_max_entries_) ||
+           (shard_max_bytes_ != 0 && Charged(s) > shard_max_bytes_);
+  }
+  // SIEVE queue maintenance (no-ops unless the policy is kSieve).
+  void Enqueue(Shard& s, Entry* e) const;
+  void Dequeue(Shard& s, Entry* e) const;
+  // Evicts unpinned entries (SIEVE) until the shard is within its limits.
+  void EvictToFit(Shard& s, Evicted* evicted) const;
+
   // Takes every shard's write lock in index order and moves every table into
   // `tables` (marking the shards dead if `kill`); the caller frees them after
   // the locks are released.
@@ -280,6 +460,10 @@ class Store {
   const Options options_;
   const uint64_t seed_;
   const uint64_t shard_mask_;
+  const uint64_t shard_max_entries_;
+  const uint64_t shard_max_bytes_;
+  const bool sieve_;
+  std::atomic<bool> has_ttl_{false};
   std::unique_ptr<Shard[]> shards_;
   std::atomic<bool> destroyed_{false};
 };

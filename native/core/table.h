@@ -64,6 +64,10 @@ class Table {
   size_t capacity() const { return mask_ == 0 && slots_ == nullptr ? 0 : mask_ + 1; }
   size_t slot_bytes() const { return capacity() * kSlotBytes; }
 
+  // The entry in slot i (i < capacity()), or null (the TTL sweep walks the
+  // slots a few at a time).
+  Entry* SlotEntry(size_t i) const { return slots_[i].entry; }
+
   template <class Fn>
   void ForEach(Fn&& fn) const {
     if (slots_ == nullptr) return;

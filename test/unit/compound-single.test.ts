@@ -56,10 +56,26 @@ describe('compound single-key operations', () => {
   });
 
   describe('getOrSet()', () => {
+    it('returns on insert exactly what get returns afterwards, under every codec', () => {
+      const name = `getorset-codecs-${process.pid}`;
+      const j = Store.open(`${name}-json`, { codec: 'json' });
+      assert.equal(j.getOrSet('d', new Date(0) as unknown), '1970-01-01T00:00:00.000Z');
+      assert.ok(Object.is(j.getOrSet('z', -0 as unknown), 0));
+      assert.deepEqual(j.getOrSet('d', 'other'), j.get('d'));
+      const b = Store.open(`${name}-buffer`, { codec: 'buffer' });
+      const inserted = b.getOrSet('k', new Uint16Array([1, 2]) as unknown);
+      assert.ok(Buffer.isBuffer(inserted));
+      assert.deepEqual(inserted, b.get('k'));
+      Store.destroy(`${name}-json`);
+      Store.destroy(`${name}-buffer`);
+    });
+
     it('with a value: stores and returns it when absent, returns a copy of the present one otherwise', () => {
       const s = open();
       const v = { n: 1 };
-      assert.equal(s.getOrSet('k', v), v); // the very value, on insert
+      const inserted = s.getOrSet('k', v);
+      assert.deepEqual(inserted, v); // equal to what was stored...
+      assert.notEqual(inserted, v); // ...but a copy, like every read
       const again = s.getOrSet('k', { n: 2 });
       assert.deepEqual(again, { n: 1 });
       assert.notEqual(again, v); // a copy
