@@ -179,8 +179,8 @@ export class Store<V = unknown> {
   }
 
   /** Same as `set`. */
-  put(key: string, value: V): this {
-    return this.set(key, value);
+  put(key: string, value: V, options?: WriteOptions): this {
+    return this.set(key, value, options);
   }
 
   /** Whether `key` is present. */
