@@ -65,11 +65,24 @@ w.on('exit', (code) => {
   assert.match(loaded, /prebuilds[\\\\/]linux-x64[\\\\/]threadkv/);
   console.log('cjs ok ' + process.version + ' ' + loaded.slice(loaded.indexOf('prebuilds')));
 });
+// The Keyv adapter entry point (keyv itself is not installed: the adapter needs none).
+const { KeyvThreadKv } = require('threadkv/keyv');
+const adapter = new KeyvThreadKv('smoke-keyv');
+assert.ok(adapter.store instanceof Store);
+adapter.set('keyv:k', 'v', 60000).then(() => adapter.get('keyv:k')).then((v) => {
+  assert.equal(v, 'v');
+  console.log('cjs threadkv/keyv ok');
+});
 `;
 const smokeMjs = `
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { Store } from 'threadkv';
+import { KeyvThreadKv } from 'threadkv/keyv';
+const adapter = new KeyvThreadKv({ name: 'smoke-keyv-esm' });
+assert.ok(adapter.store instanceof Store);
+await adapter.set('keyv:k', { n: 1 });
+assert.deepEqual(await adapter.get('keyv:k'), { n: 1 });
 const s = Store.open('smoke-esm', { codec: 'json' });
 s.set('k', { n: 1 });
 const w = new Worker(new URL('./worker.mjs', import.meta.url));
@@ -122,7 +135,7 @@ try {
   run('npm', ['pack', '--pack-destination', stage], { cwd: src });
   const tarball = fs.readdirSync(stage).find((f) => f.endsWith('.tgz'));
   const listing = execFileSync('tar', ['tzf', path.join(stage, tarball)], { encoding: 'utf8' });
-  for (const must of ['package/prebuilds/linux-x64/', 'package/dist/index.js', 'package/dist/index.mjs', 'package/dist/index.d.ts', 'package/scripts/install.js', 'package/CMakeLists.txt', 'package/native/core/store.h']) {
+  for (const must of ['package/prebuilds/linux-x64/', 'package/dist/index.js', 'package/dist/index.mjs', 'package/dist/index.d.ts', 'package/dist/keyv.js', 'package/dist/keyv.mjs', 'package/dist/keyv.d.ts', 'package/scripts/install.js', 'package/CMakeLists.txt', 'package/native/core/store.h']) {
     if (!listing.includes(must)) throw new Error(`the tarball lacks ${must}`);
   }
   if (listing.includes('package/test/') || listing.includes('package/node_modules/')) throw new Error('the tarball ships tests or node_modules');

@@ -1,0 +1,125 @@
+// Type tests of the main entry point, 'threadkv' (a CommonJS consumer: this
+// .ts file is CommonJS under "module": "nodenext", as the repository's
+// package.json has no "type"). Checked by `npm run test:types`, never run.
+import { ErrorCode, Store } from 'threadkv';
+import type {
+  BatchOptions,
+  CodecName,
+  IterateOptions,
+  ResolvedStoreOptions,
+  StoreOptions,
+  StoreStats,
+  ThreadKvError,
+  VersionedEntry,
+  WriteOptions,
+} from 'threadkv';
+import { type Equal, expectType, typeOf } from './helpers';
+
+interface User {
+  a: number;
+}
+
+// ---- Generics flow through Store.open<V> ----
+const s = Store.open<User>('types-user');
+expectType<Equal<typeof s, Store<User>>>(true);
+const v: User | undefined = s.get('k');
+expectType<Equal<ReturnType<typeof s.get>, User | undefined>>(true);
+void v;
+expectType<Equal<typeof s.set, (key: string, value: User, options?: WriteOptions) => Store<User>>>(true);
+s.set('k', { a: 1 }).set('k2', { a: 2 }, { ttlMs: 1000 }); // chainable
+expectType<Equal<ReturnType<typeof s.take>, User | undefined>>(true);
+expectType<Equal<ReturnType<typeof s.swap>, User | undefined>>(true);
+expectType<Equal<ReturnType<typeof s.getEntry>, VersionedEntry<User> | undefined>>(true);
+expectType<Equal<ReturnType<typeof s.getMany>, (User | undefined)[]>>(true);
+expectType<Equal<ReturnType<typeof s.values>, IterableIterator<User>>>(true);
+expectType<Equal<ReturnType<typeof s.entries>, IterableIterator<[string, User]>>>(true);
+expectType<Equal<ReturnType<typeof s.keys>, IterableIterator<string>>>(true);
+for (const [key, user] of s) {
+  expectType<Equal<typeof key, string>>(true);
+  expectType<Equal<typeof user, User>>(true);
+}
+const made = s.getOrSet('k', (key) => ({ a: key.length }));
+expectType<Equal<typeof made, User>>(true);
+const given = s.getOrSet('k', { a: 1 }, { ttlMs: 10 });
+expectType<Equal<typeof given, User>>(true);
+const next = s.update('k', (old) => {
+  expectType<Equal<typeof old, User | undefined>>(true);
+  return old === undefined ? { a: 0 } : { a: old.a + 1 };
+}, { maxRetries: 5 });
+expectType<Equal<typeof next, User | undefined>>(true);
+const entry = s.getEntry('k');
+if (entry !== undefined) {
+  expectType<Equal<typeof entry.value, User>>(true);
+  expectType<Equal<typeof entry.version, number>>(true);
+  const stored: boolean = s.compareAndSet('k', entry.version, { a: 3 });
+  void stored;
+}
+s.compareAndSet('k', null, { a: 4 });
+s.setMany([['a', { a: 1 }], ['b', { a: 2 }]], { atomic: true, ttlMs: 5 } satisfies BatchOptions);
+const deleted: number = s.deleteMany(new Set(['a', 'b']));
+void deleted;
+const prefixed: string[] = [...s.keys({ prefix: 'user:' } satisfies IterateOptions)];
+void prefixed;
+const n: number = Store.open<number>('types-counter').increment('hits', 2);
+void n;
+// The default value type is unknown: narrow before use.
+const anything = Store.open('types-unknown').get('k');
+expectType<Equal<typeof anything, unknown>>(true);
+
+// ---- Options and results ----
+const opts: StoreOptions = { codec: 'json', shards: 8, maxEntries: 1000, maxBytes: 1 << 20, evictionPolicy: 'sieve', ttlMs: 60_000 };
+Store.open('types-opts', opts);
+const resolved: ResolvedStoreOptions = s.options;
+expectType<Equal<typeof resolved.codec, CodecName>>(true);
+expectType<Equal<CodecName, 'v8' | 'json' | 'string' | 'buffer'>>(true);
+const stats: StoreStats = s.stats();
+void stats.hits;
+const names: string[] = Store.list();
+const existed: boolean = Store.destroy('types-opts');
+void names, existed;
+
+// ---- Errors ----
+try {
+  s.get('k');
+} catch (err) {
+  const e = err as ThreadKvError;
+  if (e.code === ErrorCode.KEY_TYPE || e.code === ErrorCode.UPDATE_CONTENDED) void e.message;
+  // @ts-expect-error: not an ErrorCode
+  if (e.code === 'ERR_SOMETHING_ELSE') void 0;
+}
+
+// ---- Wrong arguments are compile errors ----
+// @ts-expect-error: keys are strings
+s.get(1);
+// @ts-expect-error: keys are strings
+s.set(42, { a: 1 });
+// @ts-expect-error: the value must be a User
+s.set('k', { a: 'one' });
+// @ts-expect-error: the value must be a User
+s.set('k', 'text');
+// @ts-expect-error: the factory must return a User
+s.getOrSet('k', () => 'text');
+// @ts-expect-error: update's function must return a User or undefined
+s.update('k', () => 5);
+// @ts-expect-error: setMany takes [key, value] pairs of User
+s.setMany([['k', 1]]);
+// @ts-expect-error: a version is a number or null
+s.compareAndSet('k', '3', { a: 1 });
+// @ts-expect-error: unknown option
+Store.open('types-bad', { unknownOption: true });
+// @ts-expect-error: no such codec
+Store.open('types-bad', { codec: 'msgpack' });
+// @ts-expect-error: shards is a number
+Store.open('types-bad', { shards: '64' });
+// @ts-expect-error: no such eviction policy
+Store.open('types-bad', { evictionPolicy: 'lru' });
+// @ts-expect-error: the name is a string
+Store.open(1);
+// @ts-expect-error: ttlMs is a number
+s.set('k', { a: 1 }, { ttlMs: '10' });
+// @ts-expect-error: keys() takes an options object
+s.keys('user:');
+// @ts-expect-error: name and options are readonly
+s.name = 'other';
+// @ts-expect-error: the constructor is private: use Store.open
+new Store();
