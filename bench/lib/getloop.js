@@ -1,0 +1,60 @@
+'use strict';
+// A single-thread get (or set) loop for instruction counting under callgrind
+// (bench/profile.js).
+//   node bench/lib/getloop.js --target=threadkv|map|v8-deserialize --codec=string|v8 --kind=S|M [--op=get|set] --n=N
+
+const v8 = require('node:v8');
+const vm = require('node:vm');
+const { valueOf } = require('./common');
+const { parseArgs } = require('./stats');
+
+const args = parseArgs(process.argv.slice(2));
+const target = args.target || 'threadkv';
+const kind = args.kind || 'S';
+const n = Number(args.n || 0);
+const nkeys = Number(args.keys || 10000);
+const warm = Number(args.warm || 30000);
+const op = args.op || 'get';
+
+const keys = [];
+for (let i = 0; i < nkeys; i++) keys.push('k:' + i);
+
+const pool = [];
+for (let i = 0; i < 64; i++) pool.push(valueOf(kind, 1000000 + i));
+let w = 0;
+
+let get;
+if (target === 'threadkv') {
+  const { Store } = require('threadkv');
+  const s = Store.open('getloop', args.codec ? { codec: args.codec } : undefined);
+  for (let i = 0; i < nkeys; i++) s.set(keys[i], valueOf(kind, i));
+  get = op === 'set' ? (k) => s.set(k, pool[w++ & 63]) : (k) => s.get(k);
+} else if (target === 'map') {
+  const m = new Map();
+  for (let i = 0; i < nkeys; i++) m.set(keys[i], valueOf(kind, i));
+  get = op === 'set' ? (k) => m.set(k, pool[w++ & 63]) : (k) => m.get(k);
+} else if (target === 'v8-deserialize') {
+  const bytes = new Uint8Array(v8.serialize(valueOf(kind, 1)));
+  get = () => v8.deserialize(bytes);
+} else {
+  throw new Error(`unknown target ${target}`);
+}
+
+function loop(count, start) {
+  let hits = 0;
+  let j = start;
+  for (let i = 0; i < count; i++) {
+    if (get(keys[j]) !== undefined) hits++;
+    j += 7919;
+    if (j >= nkeys) j -= nkeys;
+  }
+  return hits;
+}
+
+let h = loop(warm, 0);
+// The measured loop runs inside vm's RunInContext: bench/profile.js has
+// callgrind collect only inside that C++ frame (--toggle-collect), so the
+// startup, the preload and the warm-up are not counted.
+globalThis.__getloop = loop;
+h += new vm.Script(`__getloop(${n}, 1)`).runInThisContext();
+if (h < 0) console.log(h);

@@ -1,0 +1,118 @@
+'use strict';
+// The issue's performance targets, evaluated on one run's numbers. Ratios
+// between contenders are taken per trial (the two processes ran minutes
+// apart at most, in the same trial) and the median of those ratios is
+// compared with the target; min–max of the per-trial ratios is shown.
+
+const { summary, fmt } = require('./stats');
+
+/** Per-trial values f(resultA, resultB) for two (contender, workload) cells. */
+function paired(trials, a, b, f) {
+  const byTrial = new Map();
+  for (const t of trials) {
+    if (!byTrial.has(t.trial)) byTrial.set(t.trial, new Map());
+    byTrial.get(t.trial).set(t.contender, t);
+  }
+  const xs = [];
+  for (const m of byTrial.values()) {
+    const ca = m.get(a.c);
+    const cb = m.get(b.c);
+    if (!ca || !cb) continue;
+    const ra = ca.results.find((r) => r.id === a.w && !r.skipped);
+    const rb = cb.results.find((r) => r.id === b.w && !r.skipped);
+    if (ra && rb) xs.push(f(ra, rb));
+  }
+  return xs.length ? summary(xs) : null;
+}
+
+const nsRatio = (ra, rb) => ra.nsPerOp / rb.nsPerOp;
+const mopsRatio = (ra, rb) => ra.mops / rb.mops;
+
+function single(trials, c, w, f) {
+  const xs = [];
+  for (const t of trials) {
+    if (t.contender !== c) continue;
+    const r = t.results.find((x) => x.id === w && !x.skipped);
+    if (r) xs.push(f(r));
+  }
+  return xs.length ? summary(xs) : null;
+}
+
+/**
+ * Returns [{ id, target, measured, value, limit, kind: 'max'|'min', met, verdict }]
+ * (value null when the run did not include what the target needs).
+ */
+function evaluate({ trials, memory }) {
+  const out = [];
+  const add = (id, target, s, limit, kind, unit, detail) => {
+    if (!s) {
+      out.push({ id, target, measured: 'not measured in this run', value: null, limit, kind, met: null, verdict: '–' });
+      return;
+    }
+    const v = s.median;
+    const met = kind === 'max' ? v <= limit : v >= limit;
+    let verdict;
+    if (met) verdict = 'met';
+    else if (kind === 'max') verdict = `missed: ${fmt((v / limit - 1) * 100)}% over`;
+    else verdict = `missed: ${fmt((1 - v / limit) * 100)}% short`;
+    // A median on one side with trials on both: say so.
+    if (s.n > 1 && s.min <= limit && s.max >= limit && s.min !== s.max) verdict += ' (trials on both sides)';
+    const range = s.n > 1 ? ` (${fmt(s.min)}–${fmt(s.max)})` : '';
+    out.push({ id, target, measured: `${fmt(v)}${unit}${range}${detail ? `; ${detail}` : ''}`, value: v, limit, kind, met, verdict });
+  };
+
+  add('get-string-vs-map', "pure get S, 1 thread, codec 'string' ≤ 1.5× Map.get", paired(trials, { c: 'threadkv-string', w: 'get-S' }, { c: 'map', w: 'get-S' }, nsRatio), 1.5, 'max', '×');
+  add('get-default-vs-map', 'pure get S, 1 thread, default codec ≤ 2× Map.get', paired(trials, { c: 'threadkv', w: 'get-S' }, { c: 'map', w: 'get-S' }, nsRatio), 2, 'max', '×');
+  add('get-vs-lmdb-latest', 'pure get S, 1 thread ≥ 3× faster than lmdb reading the latest commit', paired(trials, { c: 'lmdb-latest', w: 'get-S' }, { c: 'threadkv', w: 'get-S' }, nsRatio), 3, 'min', '×');
+  add('put-vs-lmdb', 'put S, 1 thread ≥ 10× faster than lmdb putSync', paired(trials, { c: 'lmdb', w: 'put-S' }, { c: 'threadkv', w: 'put-S' }, nsRatio), 10, 'min', '×');
+  add('r95-2w-mops', 'get-heavy 95/5 S, 2 workers ≥ 4 Mops/s', single(trials, 'threadkv', 'r95-S-2w', (r) => r.mops), 4, 'min', ' Mops/s');
+  add('r95-2w-vs-sharedmap', 'get-heavy 95/5 S, 2 workers ≥ 4× sharedmap', paired(trials, { c: 'threadkv', w: 'r95-S-2w' }, { c: 'sharedmap', w: 'r95-S-2w' }, mopsRatio), 4, 'min', '×');
+  const latest95 = paired(trials, { c: 'threadkv', w: 'r95-S-2w' }, { c: 'lmdb-latest', w: 'r95-S-2w' }, mopsRatio);
+  add('r95-2w-vs-lmdb', 'get-heavy 95/5 S, 2 workers ≥ 6× lmdb', paired(trials, { c: 'threadkv', w: 'r95-S-2w' }, { c: 'lmdb', w: 'r95-S-2w' }, mopsRatio), 6, 'min', '×', latest95 ? `${fmt(latest95.median)}× lmdb reading the latest commit` : '');
+  add('r50-2w-vs-sharedmap', 'write-heavy 50/50 S, 2 workers ≥ 3× sharedmap', paired(trials, { c: 'threadkv', w: 'r50-S-2w' }, { c: 'sharedmap', w: 'r50-S-2w' }, mopsRatio), 3, 'min', '×');
+  const latest50 = paired(trials, { c: 'threadkv', w: 'r50-S-2w' }, { c: 'lmdb-latest', w: 'r50-S-2w' }, mopsRatio);
+  add('r50-2w-vs-lmdb', 'write-heavy 50/50 S, 2 workers ≥ 30× lmdb', paired(trials, { c: 'threadkv', w: 'r50-S-2w' }, { c: 'lmdb', w: 'r50-S-2w' }, mopsRatio), 30, 'min', '×', latest50 ? `${fmt(latest50.median)}× lmdb reading the latest commit` : '');
+  add('oversub-95', '8 workers on 2 cores ≥ 0.8× own 2-worker throughput (95/5 S)', paired(trials, { c: 'threadkv', w: 'r95-S-8w' }, { c: 'threadkv', w: 'r95-S-2w' }, mopsRatio), 0.8, 'min', '×');
+  add('oversub-50', '8 workers on 2 cores ≥ 0.8× own 2-worker throughput (50/50 S)', paired(trials, { c: 'threadkv', w: 'r50-S-8w' }, { c: 'threadkv', w: 'r50-S-2w' }, mopsRatio), 0.8, 'min', '×');
+  add('sharded-vs-1shard', 'sharded default ≥ 1.3× shards: 1 at 2 workers 50/50 S', paired(trials, { c: 'threadkv', w: 'r50-S-2w' }, { c: 'threadkv-1shard', w: 'r50-S-2w' }, mopsRatio), 1.3, 'min', '×');
+
+  // M get with v8 ≤ 1.2 × (v8.deserialize alone + the S string get), all
+  // three timed in the same threadkv process, per trial.
+  const perTrial = [];
+  const parts = [];
+  for (const t of trials) {
+    if (t.contender !== 'threadkv') continue;
+    const r = (id) => t.results.find((x) => x.id === id && !x.skipped);
+    const m = r('get-M');
+    const d = r('aux-v8-deserialize-M');
+    const g = r('get-S');
+    if (m && d && g) {
+      perTrial.push(m.nsPerOp / (d.nsPerOp + g.nsPerOp));
+      parts.push([m.nsPerOp, d.nsPerOp, g.nsPerOp]);
+    }
+  }
+  if (perTrial.length) {
+    const med = (i) => summary(parts.map((p) => p[i])).median;
+    add(
+      'get-M-v8',
+      'pure get M, default codec ≤ 1.2× (v8.deserialize alone + S get)',
+      summary(perTrial),
+      1.2,
+      'max',
+      '×',
+      `medians: get M ${fmt(med(0))} ns; v8.deserialize alone ${fmt(med(1))} ns + get S ${fmt(med(2))} ns, same process`,
+    );
+  } else add('get-M-v8', 'pure get M, default codec ≤ 1.2× (v8.deserialize alone + S get)', null, 1.2, 'max', '×');
+
+  if (memory && !memory.error) {
+    const one = (x) => ({ median: x, min: x, max: x, n: 1 });
+    add('memory-store', `per-entry overhead ≤ 64 B beyond key and value, by store.memory() (${memory.entries.toLocaleString('en-US')} entries)`, one(memory.overheadByMemory), 64, 'max', ' B', `header ${fmt(memory.headerBytes)} B + slots ${fmt(memory.slotBytesPerEntry)} B`);
+    add('memory-rss', `per-entry overhead ≤ 64 B beyond key and value, by process RSS (${memory.entries.toLocaleString('en-US')} entries)`, one(memory.overheadByRss), 64, 'max', ' B', `RSS growth minus JS heap growth`);
+  } else {
+    add('memory-store', 'per-entry overhead ≤ 64 B beyond key and value, by store.memory()', null, 64, 'max', ' B');
+    add('memory-rss', 'per-entry overhead ≤ 64 B beyond key and value, by process RSS', null, 64, 'max', ' B');
+  }
+  return out;
+}
+
+module.exports = { evaluate, paired, single };

@@ -1,0 +1,312 @@
+// Lock designs for one in-memory table, measured with std::thread in C++
+// alone (no Node): what the core can do before N-API and codecs add theirs.
+//
+//   mutex-1        one std::mutex around one table (local wrapper)
+//   shared-1       one std::shared_mutex: threadkv::Store with shards = 1
+//   mutex-64       64 shards, each a std::mutex + table (local wrapper)
+//   shared-64      64 shards, each a std::shared_mutex + table: threadkv::Store
+//                  with shards = 64 (the shipped design)
+//
+// Every variant uses the core's Table, Entry and hash. A get hashes the key,
+// takes the lock, finds the entry and copies the value out (as the binding
+// does); a set allocates the entry outside the lock, swaps it in under the
+// lock, and frees the old one after. 100,000 keys `k:<i>`, 16-byte values,
+// uniform keys; 95% get / 5% set and 50/50; 1, 2, 4, 8 threads that meet at a
+// barrier and run for a fixed time.
+//
+//   kvbench [--ms=200] [--runs=1] [--threads=1,2,4,8] [--mixes=95,50]
+//           [--variants=mutex-1,shared-1,mutex-64,shared-64]
+// Prints one JSON object per line: {"variant","threads","mix","run","mops","ops","ns"}.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "core/entry.h"
+#include "core/hash.h"
+#include "core/options.h"
+#include "core/status.h"
+#include "core/store.h"
+#include "core/table.h"
+
+namespace {
+
+using threadkv::Entry;
+using threadkv::EntryPtr;
+using threadkv::Kind;
+using threadkv::Table;
+
+constexpr size_t kKeys = 100000;
+constexpr size_t kValueSize = 16;
+constexpr uint32_t kWriteBit = 0x80000000u;
+constexpr size_t kSeqLen = 1u << 18;
+
+EntryPtr NewEntry(std::string_view key, const char* value, size_t n) {
+  EntryPtr e = threadkv::MakeEntry(key, n, Kind::kString);
+  std::memcpy(e->value_data(), value, n);
+  return e;
+}
+
+// One std::mutex around one table.
+class GlobalMutex {
+ public:
+  const char* name() const { return "mutex-1"; }
+  bool Get(std::string_view key, char* out) {
+    const uint64_t h = threadkv::HashKey(key.data(), key.size());
+    std::lock_guard lock(mu_);
+    const Entry* e = table_.Find(h, key);
+    if (e == nullptr) return false;
+    std::memcpy(out, e->value_data(), e->value_size);
+    return true;
+  }
+  void Put(std::string_view key, const char* value, size_t n) {
+    const uint64_t h = threadkv::HashKey(key.data(), key.size());
+    EntryPtr e = NewEntry(key, value, n);
+    EntryPtr old;
+    {
+      std::lock_guard lock(mu_);
+      old = table_.Upsert(h, std::move(e));
+    }
+  }
+
+ private:
+  std::mutex mu_;
+  Table table_;
+};
+
+// 64 shards, each a std::mutex and a table, on its own cache line.
+class ShardedMutex {
+ public:
+  const char* name() const { return "mutex-64"; }
+  bool Get(std::string_view key, char* out) {
+    const uint64_t h = threadkv::HashKey(key.data(), key.size());
+    Shard& s = shards_[(h >> 48) & 63];
+    std::lock_guard lock(s.mu);
+    const Entry* e = s.table.Find(h, key);
+    if (e == nullptr) return false;
+    std::memcpy(out, e->value_data(), e->value_size);
+    return true;
+  }
+  void Put(std::string_view key, const char* value, size_t n) {
+    const uint64_t h = threadkv::HashKey(key.data(), key.size());
+    EntryPtr e = NewEntry(key, value, n);
+    EntryPtr old;
+    Shard& s = shards_[(h >> 48) & 63];
+    {
+      std::lock_guard lock(s.mu);
+      old = s.table.Upsert(h, std::move(e));
+    }
+  }
+
+ private:
+  struct alignas(64) Shard {
+    std::mutex mu;
+    Table table;
+  };
+  std::unique_ptr<Shard[]> shards_{new Shard[64]};
+};
+
+// threadkv::Store itself: shards of std::shared_mutex + table.
+class CoreStore {
+ public:
+  explicit CoreStore(uint32_t shards) : store_("bench", MakeOptions(shards)), name_(shards == 1 ? "shared-1" : "shared-64") {}
+  const char* name() const { return name_; }
+  bool Get(std::string_view key, char* out) {
+    const uint64_t h = store_.Hash(key);
+    return store_.Read(key, h, [&](const Entry& e) { std::memcpy(out, e.value_data(), e.value_size); }) ==
+           threadkv::Status::kOk;
+  }
+  void Put(std::string_view key, const char* value, size_t n) {
+    const uint64_t h = store_.Hash(key);
+    store_.Put(h, NewEntry(key, value, n));
+  }
+
+ private:
+  static threadkv::Options MakeOptions(uint32_t shards) {
+    threadkv::Options o;
+    o.shards = shards;
+    return o;
+  }
+  threadkv::Store store_;
+  const char* name_;
+};
+
+struct Args {
+  int ms = 200;
+  int runs = 1;
+  std::vector<int> threads{1, 2, 4, 8};
+  std::vector<int> mixes{95, 50};
+  std::vector<std::string> variants{"mutex-1", "shared-1", "mutex-64", "shared-64"};
+};
+
+std::vector<std::string> Split(const std::string& s) {
+  std::vector<std::string> out;
+  size_t a = 0;
+  while (a <= s.size()) {
+    size_t b = s.find(',', a);
+    if (b == std::string::npos) b = s.size();
+    if (b > a) out.push_back(s.substr(a, b - a));
+    a = b + 1;
+  }
+  return out;
+}
+
+std::vector<int> SplitInts(const std::string& s) {
+  std::vector<int> out;
+  for (const auto& p : Split(s)) out.push_back(std::atoi(p.c_str()));
+  return out;
+}
+
+Args Parse(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    std::string s = argv[i];
+    auto val = [&](const char* p) -> const char* {
+      const size_t n = std::strlen(p);
+      return s.compare(0, n, p) == 0 ? s.c_str() + n : nullptr;
+    };
+    if (const char* v = val("--ms=")) a.ms = std::atoi(v);
+    else if (const char* v2 = val("--runs=")) a.runs = std::atoi(v2);
+    else if (const char* v3 = val("--threads=")) a.threads = SplitInts(v3);
+    else if (const char* v4 = val("--mixes=")) a.mixes = SplitInts(v4);
+    else if (const char* v5 = val("--variants=")) a.variants = Split(v5);
+    else {
+      std::fprintf(stderr,
+                   "usage: kvbench [--ms=200] [--runs=1] [--threads=1,2,4,8] [--mixes=95,50] "
+                   "[--variants=mutex-1,shared-1,mutex-64,shared-64]\n");
+      std::exit(s == "--help" ? 0 : 2);
+    }
+  }
+  return a;
+}
+
+uint64_t SplitMix(uint64_t& x) {
+  uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+std::vector<uint32_t> Sequence(int read_pct, uint64_t seed) {
+  std::vector<uint32_t> seq(kSeqLen);
+  for (auto& op : seq) {
+    const uint64_t r = SplitMix(seed);
+    const auto key = static_cast<uint32_t>((r & 0xffffffffu) % kKeys);
+    const bool write = static_cast<int>((r >> 32) % 100) >= read_pct;
+    op = write ? (key | kWriteBit) : key;
+  }
+  return seq;
+}
+
+struct ThreadResult {
+  uint64_t ops = 0;
+  std::chrono::steady_clock::time_point t0, t1;
+  uint64_t hits = 0;
+};
+
+template <class KV>
+void RunCell(KV& kv, const std::vector<std::string>& keys, int threads, int read_pct, int ms, int run) {
+  std::vector<std::vector<uint32_t>> seqs;
+  for (int t = 0; t < threads; ++t) seqs.push_back(Sequence(read_pct, 1000u * static_cast<uint64_t>(run) + static_cast<uint64_t>(t) + 1));
+  std::atomic<int> arrived{0};
+  std::atomic<bool> go{false};
+  std::atomic<bool> stop{false};
+  std::vector<ThreadResult> res(static_cast<size_t>(threads));
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      const auto& seq = seqs[static_cast<size_t>(t)];
+      char out[256];
+      char value[kValueSize];
+      std::memset(value, 'w', sizeof value);
+      value[0] = static_cast<char>('0' + t);
+      size_t i = 0;
+      uint64_t ops = 0;
+      uint64_t hits = 0;
+      arrived.fetch_add(1);
+      while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+      const auto t0 = std::chrono::steady_clock::now();
+      while (!stop.load(std::memory_order_relaxed)) {
+        for (int j = 0; j < 64; ++j) {
+          const uint32_t op = seq[i];
+          i = (i + 1) & (kSeqLen - 1);
+          if (op & kWriteBit) {
+            kv.Put(keys[op & ~kWriteBit], value, sizeof value);
+          } else if (kv.Get(keys[op], out)) {
+            ++hits;
+          }
+        }
+        ops += 64;
+      }
+      const auto t1 = std::chrono::steady_clock::now();
+      res[static_cast<size_t>(t)] = {ops, t0, t1, hits};
+    });
+  }
+  while (arrived.load() < threads) std::this_thread::yield();
+  go.store(true, std::memory_order_release);
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  stop.store(true);
+  for (auto& th : pool) th.join();
+  uint64_t ops = 0;
+  auto t0 = res[0].t0;
+  auto t1 = res[0].t1;
+  for (const auto& r : res) {
+    ops += r.ops;
+    if (r.t0 < t0) t0 = r.t0;
+    if (r.t1 > t1) t1 = r.t1;
+  }
+  const double ns = static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
+  std::printf("{\"variant\":\"%s\",\"threads\":%d,\"mix\":\"%d/%d\",\"run\":%d,\"mops\":%.4f,\"ops\":%llu,\"ns\":%.0f}\n", kv.name(),
+              threads, read_pct, 100 - read_pct, run, static_cast<double>(ops) / ns * 1e3,
+              static_cast<unsigned long long>(ops), ns);
+  std::fflush(stdout);
+}
+
+template <class KV>
+void RunVariant(KV& kv, const std::vector<std::string>& keys, const Args& a, int run) {
+  char value[kValueSize];
+  std::memset(value, 'v', sizeof value);
+  for (const auto& k : keys) kv.Put(k, value, sizeof value);
+  for (int mix : a.mixes)
+    for (int t : a.threads) RunCell(kv, keys, t, mix, a.ms, run);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Args a = Parse(argc, argv);
+  std::vector<std::string> keys;
+  keys.reserve(kKeys);
+  for (size_t i = 0; i < kKeys; ++i) keys.push_back("k:" + std::to_string(i));
+  for (int run = 0; run < a.runs; ++run) {
+    for (const auto& v : a.variants) {
+      // A fresh table per variant and run.
+      if (v == "mutex-1") {
+        auto kv = std::make_unique<GlobalMutex>();
+        RunVariant(*kv, keys, a, run);
+      } else if (v == "mutex-64") {
+        auto kv = std::make_unique<ShardedMutex>();
+        RunVariant(*kv, keys, a, run);
+      } else if (v == "shared-1") {
+        auto kv = std::make_unique<CoreStore>(1);
+        RunVariant(*kv, keys, a, run);
+      } else if (v == "shared-64") {
+        auto kv = std::make_unique<CoreStore>(64);
+        RunVariant(*kv, keys, a, run);
+      } else {
+        std::fprintf(stderr, "unknown variant %s\n", v.c_str());
+        return 2;
+      }
+    }
+  }
+  return 0;
+}
