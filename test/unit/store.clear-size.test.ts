@@ -1,26 +1,11 @@
 import assert from 'node:assert/strict';
 import { Store, type StoreOptions } from 'threadkv';
+import { storeFactory } from '../support/compound-helpers';
 
 // clear(), the size getter and memory(): entry counts and byte accounting.
 
 describe('Store#clear() / Store#size / Store#memory()', () => {
-  let seq = 0;
-  let title = '';
-  const created: string[] = [];
-
-  beforeEach(function () {
-    title = this.currentTest!.title.replace(/[^\w .,:()-]/g, '_').slice(0, 120);
-  });
-
-  afterEach(() => {
-    for (const name of created.splice(0)) Store.destroy(name);
-  });
-
-  function open<V = unknown>(options?: StoreOptions): Store<V> {
-    const name = `store.clear-size#${++seq} ${title}`;
-    created.push(name);
-    return Store.open<V>(name, options);
-  }
+  const open = storeFactory('store.clear-size');
 
   describe('size', () => {
     it('is 0 for a new store', () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import * as v8 from 'node:v8';
 import { Store, ErrorCode, type StoreOptions } from 'threadkv';
+import { storeFactory } from '../support/compound-helpers';
 
 // Every error a handle throws: its class, its code, what its message names
 // (the key, the limit, the actual size, the store), and that the store is
@@ -36,23 +37,7 @@ function snapshot(s: Store, keys: string[]): unknown {
 const utf8 = (s: string): number => Buffer.byteLength(s, 'utf8');
 
 describe('errors', () => {
-  let seq = 0;
-  let title = '';
-  const created: string[] = [];
-
-  beforeEach(function () {
-    title = this.currentTest!.title.replace(/[^\w .,:()-]/g, '_').slice(0, 120);
-  });
-
-  afterEach(() => {
-    for (const name of created.splice(0)) Store.destroy(name);
-  });
-
-  function open<V = unknown>(options?: StoreOptions): Store<V> {
-    const name = `store.errors#${++seq} ${title}`;
-    created.push(name);
-    return Store.open<V>(name, options);
-  }
+  const open = storeFactory('store.errors');
 
   describe('ErrorCode', () => {
     it('has a distinct ERR_THREADKV_* string per error', () => {
@@ -74,7 +59,7 @@ describe('errors', () => {
       ['a boolean', true, /a boolean/],
       ['a bigint', 1n, /a bigint/],
       ['a symbol', Symbol('k'), /a symbol/],
-      ['an object', { toString: () => 'k' }, /object/],
+      ['an object', { toString: () => 'k' }, /an instance of Object/],
       ['an array', ['k'], /an array/],
       ['a String object', new String('k'), /String/],
       ['a Buffer', Buffer.from('k'), /Buffer/],

@@ -1,27 +1,12 @@
 import assert from 'node:assert/strict';
 import { Store, type StoreOptions } from 'threadkv';
+import { storeFactory } from '../support/compound-helpers';
 
 // get / set / put on the default (v8) codec: what goes in comes out, as a
 // fresh copy, overwrites replace, and every handle sees the same data.
 
 describe('Store#get() / Store#set() / Store#put()', () => {
-  let seq = 0;
-  let title = '';
-  const created: string[] = [];
-
-  beforeEach(function () {
-    title = this.currentTest!.title.replace(/[^\w .,:()-]/g, '_').slice(0, 120);
-  });
-
-  afterEach(() => {
-    for (const name of created.splice(0)) Store.destroy(name);
-  });
-
-  function open<V = unknown>(options?: StoreOptions): Store<V> {
-    const name = `store.get-set#${++seq} ${title}`;
-    created.push(name);
-    return Store.open<V>(name, options);
-  }
+  const open = storeFactory('store.get-set');
 
   it('get() of a missing key returns undefined', () => {
     const s = open();

@@ -1,27 +1,12 @@
 import assert from 'node:assert/strict';
 import { Store, type StoreOptions } from 'threadkv';
+import { storeFactory } from '../support/compound-helpers';
 
 // has / delete: presence is independent of the value (falsy values and
 // undefined are present), delete reports whether it removed something.
 
 describe('Store#has() / Store#delete()', () => {
-  let seq = 0;
-  let title = '';
-  const created: string[] = [];
-
-  beforeEach(function () {
-    title = this.currentTest!.title.replace(/[^\w .,:()-]/g, '_').slice(0, 120);
-  });
-
-  afterEach(() => {
-    for (const name of created.splice(0)) Store.destroy(name);
-  });
-
-  function open<V = unknown>(options?: StoreOptions): Store<V> {
-    const name = `store.has-delete#${++seq} ${title}`;
-    created.push(name);
-    return Store.open<V>(name, options);
-  }
+  const open = storeFactory('store.has-delete');
 
   describe('has()', () => {
     it('is false for a key never set', () => {

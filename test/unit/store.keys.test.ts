@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { Store, ErrorCode, type StoreOptions } from 'threadkv';
+import { storeFactory } from '../support/compound-helpers';
 
 // Keys: any JS string, compared exactly (as WTF-8, so lone surrogates are
 // keys of their own), up to maxKeyBytes UTF-8 bytes.
@@ -7,23 +8,7 @@ import { Store, ErrorCode, type StoreOptions } from 'threadkv';
 const utf8 = (s: string): number => Buffer.byteLength(s, 'utf8');
 
 describe('keys', () => {
-  let seq = 0;
-  let title = '';
-  const created: string[] = [];
-
-  beforeEach(function () {
-    title = this.currentTest!.title.replace(/[^\w .,:()-]/g, '_').slice(0, 120);
-  });
-
-  afterEach(() => {
-    for (const name of created.splice(0)) Store.destroy(name);
-  });
-
-  function open<V = unknown>(options?: StoreOptions): Store<V> {
-    const name = `store.keys#${++seq} ${title}`;
-    created.push(name);
-    return Store.open<V>(name, options);
-  }
+  const open = storeFactory('store.keys');
 
   /**
    * Sets every key to its index and checks that each reads back its own
