@@ -208,7 +208,7 @@ EntryPtr MakeValueEntry(Napi::Env env, const KeyArg& key, napi_value value, cons
       if (ReadWtf8(env, value, buf, sizeof buf, &heap, max, &text, &len, &lone) == StrRead::kTooLong)
         too_large(len);
       if (text.size() > max) too_large(text.size());
-      EntryPtr e = MakeEntry(key.view(), text.size(), Kind::kString, lone ? kFlagLoneSurrogates : 0);
+      EntryPtr e = store.NewEntry(key.view(), text.size(), Kind::kString, lone ? kFlagLoneSurrogates : 0);
       if (!text.empty()) std::memcpy(e->value_data(), text.data(), text.size());
       return e;
     }
@@ -216,19 +216,19 @@ EntryPtr MakeValueEntry(Napi::Env env, const KeyArg& key, napi_value value, cons
       double d;
       TKV_NAPI(env, napi_get_value_double(env, value, &d));
       if (sizeof d > max) too_large(sizeof d);
-      EntryPtr e = MakeEntry(key.view(), sizeof d, Kind::kFloat64);
+      EntryPtr e = store.NewEntry(key.view(), sizeof d, Kind::kFloat64);
       std::memcpy(e->value_data(), &d, sizeof d);
       return e;
     }
     case napi_boolean: {
       bool b;
       TKV_NAPI(env, napi_get_value_bool(env, value, &b));
-      return MakeEntry(key.view(), 0, b ? Kind::kTrue : Kind::kFalse);
+      return store.NewEntry(key.view(), 0, b ? Kind::kTrue : Kind::kFalse);
     }
     case napi_null:
-      return MakeEntry(key.view(), 0, Kind::kNull);
+      return store.NewEntry(key.view(), 0, Kind::kNull);
     case napi_undefined:
-      return MakeEntry(key.view(), 0, Kind::kUndefined);
+      return store.NewEntry(key.view(), 0, Kind::kUndefined);
     case napi_object: {
       const uint8_t* data = nullptr;
       size_t size = 0;
@@ -275,7 +275,7 @@ EntryPtr MakeValueEntry(Napi::Env env, const KeyArg& key, napi_value value, cons
         }
       }
       if (size > max) too_large(size);
-      EntryPtr e = MakeEntry(key.view(), size, Kind::kBytes);
+      EntryPtr e = store.NewEntry(key.view(), size, Kind::kBytes);
       if (size != 0) std::memcpy(e->value_data(), data, size);
       return e;
     }

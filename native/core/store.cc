@@ -313,7 +313,7 @@ Status Store::Increment(std::string_view key, uint64_t hash, double delta, Numbe
     }
     // The key is absent (or holds a number in another form, as JSON text):
     // allocate outside the lock, then look again.
-    fresh = MakeEntry(key, kNumberBytes, Kind::kInt64);
+    fresh = NewEntry(key, kNumberBytes, Kind::kInt64);
   }
 }
 

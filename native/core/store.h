@@ -347,6 +347,13 @@ class Store {
   // The shard a key's hash falls in (Scan's index space).
   uint32_t ShardIndex(uint64_t hash) const { return static_cast<uint32_t>((hash >> 48) & shard_mask_); }
 
+  // A new entry for this store, with the layout the store needs (every
+  // entry of a store is made here, so the core decides what a header holds).
+  // The caller fills value_data(); see MakeEntry.
+  EntryPtr NewEntry(std::string_view key, size_t value_size, Kind kind, uint8_t flags = 0) const {
+    return MakeEntry(key, value_size, kind, flags);
+  }
+
   // Removes every entry, atomically with respect to every other operation.
   Status Clear();
 
