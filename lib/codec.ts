@@ -113,7 +113,15 @@ const bufferCodec: Codec = {
     throw valueTypeError(store, key, 'buffer', `expected a TypedArray, DataView, Buffer or ArrayBuffer, got ${describeType(value)}`);
   },
   decode(raw) {
-    return raw;
+    // Bytes come as a view of memory the binding reuses (a plain
+    // Uint8Array): copy them into a Buffer of the caller's (small ones from
+    // Node's Buffer pool, as Buffer.from does; allocUnsafe + set is the
+    // faster way to the same). Values too large for the scratch memory come
+    // as a Buffer of their own already.
+    if (!(raw instanceof Uint8Array) || Buffer.isBuffer(raw)) return raw;
+    const copy = Buffer.allocUnsafe(raw.length); // every byte is written next
+    copy.set(raw);
+    return copy;
   },
 };
 

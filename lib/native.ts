@@ -11,6 +11,17 @@ export type NativeHandle = { readonly __brand: 'threadkv.handle' };
 /** What a value looks like on the native side (see lib/codec.ts). */
 export type NativeValue = string | number | boolean | null | undefined | ArrayBufferView | ArrayBuffer;
 
+/** What `bind` returns: one handle's per-key methods. */
+export type BoundMethods = [
+  get: (key: string) => NativeValue,
+  /** `ttlMs`: milliseconds, Infinity (never), or undefined (the store's default); likewise below. */
+  set: (key: string, value: NativeValue, ttlMs?: number) => void,
+  has: (key: string) => boolean,
+  remove: (key: string) => boolean,
+  /** The value (undefined when absent); out[0] = its version, or 0 when absent. */
+  getEntry: (key: string) => NativeValue,
+];
+
 export interface NativeBinding {
   /** Registers the error factory for this thread; returns this thread's out-cells (see `out`). */
   setup(makeError: (...args: never[]) => Error): Float64Array;
@@ -28,23 +39,21 @@ export interface NativeBinding {
   ): [NativeHandle, number, number, number, number, boolean, number, number, number, number];
   destroy(name: string): boolean;
   close(handle: NativeHandle): void;
-  get(handle: NativeHandle, key: string): NativeValue;
-  /** `ttlMs`: milliseconds, Infinity (never), or undefined (the store's default); likewise below. */
-  set(handle: NativeHandle, key: string, value: NativeValue, ttlMs?: number): void;
+  /**
+   * The per-key hot path of one handle, as functions bound to it (no handle
+   * argument to unwrap on each call): [get, set, has, delete, getEntry].
+   */
+  bind(handle: NativeHandle): BoundMethods;
   /** Milliseconds left (Infinity: no expiry), or undefined when absent. */
   ttl(handle: NativeHandle, key: string): number | undefined;
   /** Sets a present key's time to live (Infinity: none); false when absent. */
   expire(handle: NativeHandle, key: string, ttlMs: number): boolean;
-  has(handle: NativeHandle, key: string): boolean;
-  delete(handle: NativeHandle, key: string): boolean;
   clear(handle: NativeHandle): void;
   size(handle: NativeHandle): number;
   memory(handle: NativeHandle): [number, number, number];
   /** [entries, bytes, hits, misses, sets, deletes, evictions, expirations, contendedReads, contendedWrites, shards] */
   stats(handle: NativeHandle): number[];
   names(): string[];
-  /** The value (undefined when absent); out[0] = its version, or 0 when absent. */
-  getEntry(handle: NativeHandle, key: string): NativeValue;
   /** True if it inserted. */
   setIfAbsent(handle: NativeHandle, key: string, value: NativeValue, ttlMs?: number): boolean;
   /**
@@ -82,7 +91,38 @@ const root = path.join(__dirname, '..');
 export const bindingPath: string = nodeGypBuild.resolve(root);
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-export const native: NativeBinding = require(bindingPath) as NativeBinding;
+const raw = require(bindingPath) as NativeBinding;
+
+// The addon's exports object is in V8's dictionary mode (N-API defines its
+// methods one by one), so every `native.x` load would take the generic
+// property-load path (~70 instructions per call, by callgrind). This literal
+// is an ordinary fast-properties object whose loads the JIT inlines.
+export const native: NativeBinding = {
+  setup: raw.setup,
+  open: raw.open,
+  destroy: raw.destroy,
+  close: raw.close,
+  bind: raw.bind,
+  ttl: raw.ttl,
+  expire: raw.expire,
+  clear: raw.clear,
+  size: raw.size,
+  memory: raw.memory,
+  stats: raw.stats,
+  names: raw.names,
+  setIfAbsent: raw.setIfAbsent,
+  getOrSet: raw.getOrSet,
+  swap: raw.swap,
+  take: raw.take,
+  compareAndSet: raw.compareAndSet,
+  compareAndDelete: raw.compareAndDelete,
+  increment: raw.increment,
+  getMany: raw.getMany,
+  setMany: raw.setMany,
+  deleteMany: raw.deleteMany,
+  scan: raw.scan,
+  ...(raw.racyIncrement !== undefined ? { racyIncrement: raw.racyIncrement } : {}),
+};
 
 /**
  * Second results of native calls (a version, an inserted flag), written by

@@ -72,6 +72,18 @@ double OptionValue(const Options& o, uint32_t bit) {
   }
 }
 
+napi_value Undefined(napi_env env) {
+  napi_value v = nullptr;
+  TKV_NAPI(env, napi_get_undefined(env, &v));
+  return v;
+}
+
+napi_value Boolean(napi_env env, bool b) {
+  napi_value v;
+  TKV_NAPI(env, napi_get_boolean(env, b, &v));
+  return v;
+}
+
 uint32_t U32(const Napi::Value& v) { return v.As<Napi::Number>().Uint32Value(); }
 
 // An expected version from JS: null is "absent"; a number is a version only
@@ -92,9 +104,9 @@ uint64_t ExpectedVersion(Napi::Env env, napi_value v) {
 // A per-write time to live (validated in lib/store.ts): a positive number of
 // milliseconds, Infinity for "never expires", anything else (undefined) for
 // the store's default.
-int64_t ExpiryArg(const Napi::Value& v) {
-  if (!v.IsNumber()) return kDefaultExpiry;
-  const double ms = v.As<Napi::Number>().DoubleValue();
+int64_t ExpiryArg(napi_env env, napi_value v) {
+  double ms;
+  if (napi_get_value_double(env, v, &ms) != napi_ok) return kDefaultExpiry;  // not a number
   if (std::isinf(ms)) return kNoExpiry;
   return Store::DeadlineIn(ms);
 }
@@ -136,10 +148,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
                            InstanceMethod("open", &Addon::Open),
                            InstanceMethod("destroy", &Addon::Destroy),
                            InstanceMethod("close", &Addon::Close),
-                           InstanceMethod("get", &Addon::Get),
-                           InstanceMethod("set", &Addon::Set),
-                           InstanceMethod("has", &Addon::Has),
-                           InstanceMethod("delete", &Addon::Delete),
+                           InstanceMethod("bind", &Addon::Bind),
                            InstanceMethod("clear", &Addon::Clear),
                            InstanceMethod("size", &Addon::Size),
                            InstanceMethod("memory", &Addon::Memory),
@@ -147,7 +156,6 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
                            InstanceMethod("ttl", &Addon::Ttl),
                            InstanceMethod("expire", &Addon::Expire),
                            InstanceMethod("names", &Addon::Names),
-                           InstanceMethod("getEntry", &Addon::GetEntry),
                            InstanceMethod("setIfAbsent", &Addon::SetIfAbsent),
                            InstanceMethod("getOrSet", &Addon::GetOrSet),
                            InstanceMethod("swap", &Addon::Swap),
@@ -169,6 +177,54 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
   out_cells_ = static_cast<double*>(cells.Data());
 }
 
+template <size_t N, napi_value (Addon::*M)(napi_env, StoreHandle&, napi_value*)>
+napi_value Addon::Fast(napi_env env, napi_callback_info info) {
+  napi_value args[N];
+  size_t argc = N;  // missing arguments read as undefined
+  void* data = nullptr;
+  if (napi_get_cb_info(env, info, &argc, args, nullptr, &data) != napi_ok) return nullptr;
+  auto* h = static_cast<StoreHandle*>(data);
+  try {
+    return (h->addon->*M)(env, *h, args);
+  } catch (const Napi::Error& e) {
+    e.ThrowAsJavaScriptException();
+  } catch (const std::bad_alloc&) {
+    napi_throw_error(env, nullptr, "threadkv: out of memory");
+  }
+  return nullptr;
+}
+
+// bind(handle) -> [get, set, has, delete, getEntry]: the handle's per-key
+// methods, as functions whose callback data is the handle: get(key),
+// set(key, value, ttlMs?), has(key), delete(key), getEntry(key). Costs
+// ~8 us per handle (five functions), repaid after a few hundred calls; see
+// StoreHandle for their lifetime.
+Napi::Value Addon::Bind(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  void* data = nullptr;
+  if (napi_get_value_external(env, info[0], &data) != napi_ok || data == nullptr)
+    throw Napi::TypeError::New(env, "threadkv: not a store handle");
+  auto* h = static_cast<StoreHandle*>(data);
+  struct Method {
+    const char* name;
+    napi_callback cb;
+  };
+  static constexpr Method kMethods[] = {
+      {"get", &Fast<1, &Addon::Get>},
+      {"set", &Fast<3, &Addon::Set>},
+      {"has", &Fast<1, &Addon::Has>},
+      {"delete", &Fast<1, &Addon::Delete>},
+      {"getEntry", &Fast<1, &Addon::GetEntry>},
+  };
+  Napi::Array out = Napi::Array::New(env, std::size(kMethods));
+  for (uint32_t i = 0; i < std::size(kMethods); ++i) {
+    napi_value fn;
+    TKV_NAPI(env, napi_create_function(env, kMethods[i].name, NAPI_AUTO_LENGTH, kMethods[i].cb, h, &fn));
+    out.Set(i, Napi::Value(env, fn));
+  }
+  return out;
+}
+
 void Addon::GrowScratch(Napi::Env env, size_t size) {
   if (size <= scratch_size_) return;
   size_t n = scratch_size_ == 0 ? kScratchInitial : scratch_size_;
@@ -183,10 +239,13 @@ Store& Addon::Resolve(Napi::Env env, napi_value handle) {
   void* data = nullptr;
   if (napi_get_value_external(env, handle, &data) != napi_ok || data == nullptr)
     throw Napi::TypeError::New(env, "threadkv: not a store handle");
-  auto* h = static_cast<StoreHandle*>(data);
-  if (!h->store) Throw(env, kErrClosed, {.store = h->name});
-  if (h->store->destroyed()) Throw(env, kErrDestroyed, {.store = h->name});
-  return *h->store;
+  return Resolve(env, *static_cast<StoreHandle*>(data));
+}
+
+Store& Addon::Resolve(Napi::Env env, const StoreHandle& h) {
+  if (!h.store) Throw(env, kErrClosed, {.store = h.name});
+  if (h.store->destroyed()) Throw(env, kErrDestroyed, {.store = h.name});
+  return *h.store;
 }
 
 // setup(makeError) -> out: registers the JS error factory for this
@@ -223,7 +282,7 @@ Napi::Value Addon::Open(const Napi::CallbackInfo& info) {
            .option = OptionName(r.mismatch)});
   }
   const Options& have = r.store->options();
-  auto* h = new StoreHandle{std::move(r.store), name};
+  auto* h = new StoreHandle{std::move(r.store), name, this};
   Napi::External<StoreHandle> ext =
       Napi::External<StoreHandle>::New(env, h, [](Napi::Env, StoreHandle* p) { delete p; });
   Napi::Array out = Napi::Array::New(env, 10);
@@ -266,14 +325,16 @@ void Addon::CopyOut(const Entry& e, Copied* out) const {
   }
 }
 
-napi_value Addon::ValueToJs(Napi::Env env, const Store& store, Kind kind, uint8_t flags, const uint8_t* bytes,
+napi_value Addon::ValueToJs(Napi::Env env, const Store&, Kind kind, uint8_t flags, const uint8_t* bytes,
                             size_t size) {
   if (napi_value v = ScalarToJs(env, kind, flags, bytes, size)) return v;
-  // Opaque bytes. The `buffer` codec hands out a Buffer of its own; the `v8`
-  // codec gets a Uint8Array view of the scratch buffer, which lib/codec.ts
-  // decodes at once (copying any typed arrays out of it).
+  // Opaque bytes: a Uint8Array view of the scratch buffer, which
+  // lib/codec.ts decodes (v8) or copies into a Buffer (buffer) at once. A
+  // Buffer made here would cost a malloc'd backing store and its finalizer
+  // (callgrind: ~3,000 instructions); Buffer.from in JS copies into Node's
+  // pool. Values too large for the scratch buffer get a Buffer of their own.
   napi_value result = nullptr;
-  if (store.options().codec == Codec::kBuffer || size > kScratchMax) {
+  if (size > kScratchMax) {
     TKV_NAPI(env, napi_create_buffer_copy(env, size, bytes, nullptr, &result));
     return result;
   }
@@ -285,45 +346,41 @@ napi_value Addon::ValueToJs(Napi::Env env, const Store& store, Kind kind, uint8_
   return result;
 }
 
-Napi::Value Addon::Get(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Store& store = Resolve(env, info[0]);
-  KeyArg key(env, info[1], store);
+napi_value Addon::Get(napi_env env, StoreHandle& h, napi_value* args) {
+  Store& store = Resolve(env, h);
+  KeyArg key(env, args[0], store);
   Copied c;
   const Status st = store.Read(key.view(), key.hash(), [&](const Entry& e) { CopyOut(e, &c); });
-  if (st == Status::kNotFound) return env.Undefined();
-  if (st == Status::kDestroyed) Throw(env, kErrDestroyed, {.store = store.name()});
+  if (st == Status::kNotFound) return Undefined(env);
+  if (st == Status::kDestroyed) ThrowDestroyed(env, store);
   // The lock is released: now build the JS value.
-  return Napi::Value(env, ValueToJs(env, store, c));
+  return ValueToJs(env, store, c);
 }
 
-Napi::Value Addon::Set(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Store& store = Resolve(env, info[0]);
-  KeyArg key(env, info[1], store);
-  EntryPtr e = MakeValueEntry(env, key, info[2], store);
-  e->expires_at = ExpiryArg(info[3]);
+napi_value Addon::Set(napi_env env, StoreHandle& h, napi_value* args) {
+  Store& store = Resolve(env, h);
+  KeyArg key(env, args[0], store);
+  EntryPtr e = MakeValueEntry(env, key, args[1], store);
+  e->expires_at = ExpiryArg(env, args[2]);
   const double cost = static_cast<double>(Store::Cost(*e));
   CheckWrite(env, store, store.Put(key.hash(), std::move(e)), key.js(), cost);
-  return env.Undefined();
+  return nullptr;  // undefined
 }
 
-Napi::Value Addon::Has(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Store& store = Resolve(env, info[0]);
-  KeyArg key(env, info[1], store);
+napi_value Addon::Has(napi_env env, StoreHandle& h, napi_value* args) {
+  Store& store = Resolve(env, h);
+  KeyArg key(env, args[0], store);
   const Status st = store.Read(key.view(), key.hash(), [](const Entry&) {});
-  if (st == Status::kDestroyed) Throw(env, kErrDestroyed, {.store = store.name()});
-  return Napi::Boolean::New(env, st == Status::kOk);
+  if (st == Status::kDestroyed) ThrowDestroyed(env, store);
+  return Boolean(env, st == Status::kOk);
 }
 
-Napi::Value Addon::Delete(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Store& store = Resolve(env, info[0]);
-  KeyArg key(env, info[1], store);
+napi_value Addon::Delete(napi_env env, StoreHandle& h, napi_value* args) {
+  Store& store = Resolve(env, h);
+  KeyArg key(env, args[0], store);
   const Status st = store.Erase(key.view(), key.hash());
-  if (st == Status::kDestroyed) Throw(env, kErrDestroyed, {.store = store.name()});
-  return Napi::Boolean::New(env, st == Status::kOk);
+  if (st == Status::kDestroyed) ThrowDestroyed(env, store);
+  return Boolean(env, st == Status::kOk);
 }
 
 Napi::Value Addon::Clear(const Napi::CallbackInfo& info) {
@@ -406,20 +463,19 @@ Napi::Value Addon::Names(const Napi::CallbackInfo& info) {
 }
 
 // getEntry(handle, key) -> value; out[0] = its version, or 0 when absent
-Napi::Value Addon::GetEntry(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Store& store = Resolve(env, info[0]);
-  KeyArg key(env, info[1], store);
+napi_value Addon::GetEntry(napi_env env, StoreHandle& h, napi_value* args) {
+  Store& store = Resolve(env, h);
+  KeyArg key(env, args[0], store);
   Copied c;
   const Status st = store.Read(key.view(), key.hash(), [&](const Entry& e) { CopyOut(e, &c); });
   if (st == Status::kDestroyed) ThrowDestroyed(env, store);
   if (st == Status::kNotFound) {
     SetOut(0, 0);
-    return env.Undefined();
+    return Undefined(env);
   }
   napi_value v = ValueToJs(env, store, c);
   SetOut(0, static_cast<double>(c.version));
-  return Napi::Value(env, v);
+  return v;
 }
 
 // setIfAbsent(handle, key, value) -> inserted
@@ -428,7 +484,7 @@ Napi::Value Addon::SetIfAbsent(const Napi::CallbackInfo& info) {
   Store& store = Resolve(env, info[0]);
   KeyArg key(env, info[1], store);
   EntryPtr e = MakeValueEntry(env, key, info[2], store);
-  e->expires_at = ExpiryArg(info[3]);
+  e->expires_at = ExpiryArg(env, info[3]);
   const double cost = static_cast<double>(Store::Cost(*e));
   const Status st = store.Insert(key.hash(), std::move(e));
   CheckWrite(env, store, st, key.js(), cost);
@@ -443,7 +499,7 @@ Napi::Value Addon::GetOrSet(const Napi::CallbackInfo& info) {
   Store& store = Resolve(env, info[0]);
   KeyArg key(env, info[1], store);
   EntryPtr e = MakeValueEntry(env, key, info[2], store);
-  e->expires_at = ExpiryArg(info[3]);
+  e->expires_at = ExpiryArg(env, info[3]);
   const double cost = static_cast<double>(Store::Cost(*e));
   Copied c;
   uint64_t version = 0;
@@ -551,10 +607,9 @@ Napi::Value Addon::GetMany(const Napi::CallbackInfo& info) {
       values.AddAbsent();
   });
   if (st == Status::kDestroyed) ThrowDestroyed(env, store);
-  const Codec codec = store.options().codec;
   Napi::Array out = Napi::Array::New(env, values.size());
   for (size_t i = 0; i < values.size(); ++i)
-    out.Set(static_cast<uint32_t>(i), Napi::Value(env, values.ToJs(env, codec, i)));
+    out.Set(static_cast<uint32_t>(i), Napi::Value(env, values.ToJs(env, i)));
   return out;
 }
 
@@ -566,7 +621,7 @@ Napi::Value Addon::SetMany(const Napi::CallbackInfo& info) {
   Napi::Array keys = info[1].As<Napi::Array>();
   Napi::Array vals = info[2].As<Napi::Array>();
   const bool atomic = info[3].ToBoolean().Value();
-  const int64_t expiry = ExpiryArg(info[4]);
+  const int64_t expiry = ExpiryArg(env, info[4]);
   const uint32_t n = keys.Length();
   std::vector<HashedEntry> entries;
   entries.reserve(n);
@@ -609,7 +664,6 @@ Napi::Value Addon::Scan(const Napi::CallbackInfo& info) {
     if (with_values) values.Add(e);
   });
   if (st == Status::kDestroyed) ThrowDestroyed(env, store);
-  const Codec codec = store.options().codec;
   const size_t per = with_values ? 2 : 1;
   Napi::Array out = Napi::Array::New(env, key_ends.size() * per);
   size_t begin = 0;
@@ -617,7 +671,7 @@ Napi::Value Addon::Scan(const Napi::CallbackInfo& info) {
     const std::string_view k(key_bytes.data() + begin, key_ends[i] - begin);
     begin = key_ends[i];
     out.Set(static_cast<uint32_t>(i * per), Napi::Value(env, KeyToJs(env, k)));
-    if (with_values) out.Set(static_cast<uint32_t>(i * per + 1), Napi::Value(env, values.ToJs(env, codec, i)));
+    if (with_values) out.Set(static_cast<uint32_t>(i * per + 1), Napi::Value(env, values.ToJs(env, i)));
   }
   return out;
 }

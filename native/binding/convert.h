@@ -68,16 +68,15 @@ std::string TextArg(Napi::Env env, napi_value value);
 napi_value KeyToJs(napi_env env, std::string_view wtf8);
 
 // Values copied out of entries under a lock (Add), turned into JS values
-// after it (ToJs). Bytes values of the v8 codec become Uint8Array views into
-// one ArrayBuffer shared by the list (lib/codec.ts copies anything it keeps
-// out of them); the buffer codec gets a Buffer per value.
+// after it (ToJs). Bytes values become Uint8Array views into one ArrayBuffer
+// shared by the list (lib/codec.ts copies anything it keeps out of them).
 class ValueList {
  public:
   void Add(const Entry& e);
   void AddAbsent();
   void Reserve(size_t n) { items_.reserve(n); }
   size_t size() const { return items_.size(); }
-  napi_value ToJs(napi_env env, Codec codec, size_t i);
+  napi_value ToJs(napi_env env, size_t i);
 
  private:
   struct Item {

@@ -28,6 +28,7 @@ enum class Kind : uint8_t {
 
 // Entry::flags bits.
 inline constexpr uint8_t kFlagLoneSurrogates = 1;  // kString holds a lone surrogate
+inline constexpr uint8_t kFlagAscii = 2;           // kString is all ASCII (so also its Latin-1 form)
 
 inline constexpr int64_t kNoExpiry = 0;
 inline constexpr int64_t kDefaultExpiry = -1;

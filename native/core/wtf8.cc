@@ -1,5 +1,7 @@
 #include "wtf8.h"
 
+#include <cstring>
+
 namespace threadkv::wtf8 {
 
 bool MayHaveReplacement(std::string_view s) {
@@ -36,34 +38,116 @@ size_t EncodedLength(const char16_t* u, size_t n) {
   return len;
 }
 
-bool EncodeUtf16(const char16_t* u, size_t n, std::string* out) {
-  bool lone = false;
-  out->reserve(out->size() + EncodedLength(u, n));
+namespace {
+
+// Short strings (keys, small values) dominate: these walk four units per
+// 64-bit word, with no vector prologue or epilogue to pay for.
+constexpr uint64_t kNonAsciiBits = 0xFF80FF80FF80FF80ull;
+
+bool AllAscii(const char16_t* u, size_t n) {
+  if (n < 4) {
+    char16_t any = 0;
+    for (size_t i = 0; i < n; ++i) any |= u[i];
+    return any < 0x80;
+  }
+  // Whole words, the last one overlapping the one before: no scalar tail.
+  uint64_t any = 0;
+  for (size_t i = 0;; i += 4) {
+    if (i + 4 > n) i = n - 4;
+    uint64_t w;
+    std::memcpy(&w, u + i, sizeof w);
+    any |= w;
+    if (i + 4 == n) break;
+  }
+  return (any & kNonAsciiBits) == 0;
+}
+
+// Writes each (ASCII) unit as one byte; same word walk as AllAscii.
+void Narrow(const char16_t* u, size_t n, char* out) {
+  if (n < 4) {
+    for (size_t i = 0; i < n; ++i) out[i] = static_cast<char>(u[i]);
+    return;
+  }
+  for (size_t i = 0;; i += 4) {
+    if (i + 4 > n) i = n - 4;
+    const char b[4] = {static_cast<char>(u[i]), static_cast<char>(u[i + 1]), static_cast<char>(u[i + 2]),
+                       static_cast<char>(u[i + 3])};
+    std::memcpy(out + i, b, sizeof b);
+    if (i + 4 == n) break;
+  }
+}
+
+}  // namespace
+
+Utf16Info Measure(const char16_t* u, size_t n) {
+  Utf16Info info;
+  if (AllAscii(u, n)) {
+    info.bytes = n;
+    return info;
+  }
+  info.ascii = false;
+  for (size_t i = 0; i < n; ++i) {
+    const char16_t c = u[i];
+    if (c < 0x80) {
+      info.bytes += 1;
+    } else if (c < 0x800) {
+      info.bytes += 2;
+    } else if (IsHigh(c) && i + 1 < n && IsLow(u[i + 1])) {
+      info.bytes += 4;
+      ++i;
+    } else {
+      info.bytes += 3;  // BMP character, or a lone surrogate
+      if (c >= 0xD800 && c <= 0xDFFF) info.lone = true;
+    }
+  }
+  return info;
+}
+
+namespace {
+
+// Encodes into `out` (room for EncodedLength bytes); returns the end.
+char* EncodeRaw(const char16_t* u, size_t n, char* out) {
   for (size_t i = 0; i < n; ++i) {
     uint32_t c = u[i];
     if (IsHigh(static_cast<char16_t>(c)) && i + 1 < n && IsLow(u[i + 1])) {
       c = 0x10000 + ((c - 0xD800) << 10) + (u[i + 1] - 0xDC00);
       ++i;
-    } else if (c >= 0xD800 && c <= 0xDFFF) {
-      lone = true;
     }
     if (c < 0x80) {
-      out->push_back(static_cast<char>(c));
+      *out++ = static_cast<char>(c);
     } else if (c < 0x800) {
-      out->push_back(static_cast<char>(0xC0 | (c >> 6)));
-      out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
-    } else if (c < 0x10000) {
-      out->push_back(static_cast<char>(0xE0 | (c >> 12)));
-      out->push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
+      *out++ = static_cast<char>(0xC0 | (c >> 6));
+      *out++ = static_cast<char>(0x80 | (c & 0x3F));
+    } else if (c < 0x10000) {  // lone surrogates too: that is WTF-8
+      *out++ = static_cast<char>(0xE0 | (c >> 12));
+      *out++ = static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+      *out++ = static_cast<char>(0x80 | (c & 0x3F));
     } else {
-      out->push_back(static_cast<char>(0xF0 | (c >> 18)));
-      out->push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
+      *out++ = static_cast<char>(0xF0 | (c >> 18));
+      *out++ = static_cast<char>(0x80 | ((c >> 12) & 0x3F));
+      *out++ = static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+      *out++ = static_cast<char>(0x80 | (c & 0x3F));
     }
   }
-  return lone;
+  return out;
+}
+
+}  // namespace
+
+void EncodeUtf16To(const char16_t* u, size_t n, const Utf16Info& info, char* out) {
+  if (info.ascii) {
+    Narrow(u, n, out);
+    return;
+  }
+  EncodeRaw(u, n, out);
+}
+
+bool EncodeUtf16(const char16_t* u, size_t n, std::string* out) {
+  const Utf16Info info = Measure(u, n);
+  const size_t at = out->size();
+  out->resize(at + info.bytes);
+  EncodeUtf16To(u, n, info, out->data() + at);
+  return info.lone;
 }
 
 void DecodeToUtf16(std::string_view s, std::u16string* out) {

@@ -25,6 +25,21 @@ bool EncodeUtf16(const char16_t* units, size_t count, std::string* out);
 // Bytes EncodeUtf16 would produce.
 size_t EncodedLength(const char16_t* units, size_t count);
 
+// What the WTF-8 encoding of UTF-16 code units will be: its byte length,
+// whether it is all ASCII (then it is also the Latin-1 form, byte for byte),
+// and whether it holds a lone surrogate. One pass; the all-ASCII case is a
+// single OR over the units.
+struct Utf16Info {
+  size_t bytes = 0;
+  bool ascii = true;
+  bool lone = false;
+};
+Utf16Info Measure(const char16_t* units, size_t count);
+
+// Writes the WTF-8 encoding of the units to `out`, which must have room for
+// `info.bytes` (Measure's result for the same units).
+void EncodeUtf16To(const char16_t* units, size_t count, const Utf16Info& info, char* out);
+
 // Decodes WTF-8 into UTF-16 code units (appended to `out`). Input produced by
 // EncodeUtf16 always decodes; malformed bytes decode to U+FFFD.
 void DecodeToUtf16(std::string_view wtf8, std::u16string* out);

@@ -118,9 +118,12 @@ describe("codec 'string'", () => {
     }
   });
 
-  it('strings near the 512-byte inline buffer, with multi-byte characters across the boundary', () => {
+  it('strings near the native inline buffers (256 UTF-16 units in, 512 bytes formerly), with multi-byte characters across the boundary', () => {
     const s = open();
-    for (let n = 500; n <= 515; n++) {
+    const lengths = [];
+    for (let n = 248; n <= 260; n++) lengths.push(n);
+    for (let n = 500; n <= 515; n++) lengths.push(n);
+    for (const n of lengths) {
       for (const tail of ['', '\u00e9', '\u20ac', '\u{1F600}', '\uD800', '\uDFFF', '\uFFFD']) {
         const str = 'x'.repeat(n) + tail + 'y';
         s.set('k', str);
