@@ -102,9 +102,10 @@ uint64_t ExpectedVersion(Napi::Env env, napi_value v) {
 [[noreturn]] void ThrowDestroyed(Napi::Env env, const Store& store) { Throw(env, kErrDestroyed, {.store = store.name()}); }
 
 // A per-write time to live (validated in lib/store.ts): a positive number of
-// milliseconds, Infinity for "never expires", anything else (undefined) for
-// the store's default.
+// milliseconds, Infinity for "never expires", anything else (undefined, or
+// null for an argument left out) for the store's default.
 int64_t ExpiryArg(napi_env env, napi_value v) {
+  if (v == nullptr) return kDefaultExpiry;  // left out
   double ms;
   if (napi_get_value_double(env, v, &ms) != napi_ok) return kDefaultExpiry;  // not a number
   if (std::isinf(ms)) return kNoExpiry;
@@ -183,6 +184,9 @@ napi_value Addon::Fast(napi_env env, napi_callback_info info) {
   size_t argc = N;  // missing arguments read as undefined
   void* data = nullptr;
   if (napi_get_cb_info(env, info, &argc, args, nullptr, &data) != napi_ok) return nullptr;
+  // Arguments left out are null rather than undefined, so that an optional
+  // one costs nothing to skip (see ExpiryArg); lib/ always passes the others.
+  for (size_t i = argc; i < N; ++i) args[i] = nullptr;
   auto* h = static_cast<StoreHandle*>(data);
   try {
     return (h->addon->*M)(env, *h, args);

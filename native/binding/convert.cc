@@ -198,18 +198,17 @@ napi_value ValueList::ToJs(napi_env env, size_t i) {
 }
 
 EntryPtr MakeValueEntry(Napi::Env env, const KeyArg& key, napi_value value, const Store& store) {
-  napi_valuetype type;
-  TKV_NAPI(env, napi_typeof(env, value, &type));
   const size_t max = store.options().max_value_bytes;
   auto too_large = [&](size_t actual) {
     Throw(env, kErrValueTooLarge,
           {.store = store.name(), .key = key.js(), .limit = static_cast<double>(max),
            .actual = static_cast<double>(actual)});
   };
-  switch (type) {
-    case napi_string: {
-      Units<256> units;
-      units.Read(env, value);
+  {
+    // Strings first, without napi_typeof: reading the units is the type
+    // check (the commonest value kind pays one N-API call, not two).
+    Units<256> units;
+    if (units.Read(env, value)) {
       const wtf8::Utf16Info info = wtf8::Measure(units.data(), units.size());
       if (info.bytes > max) too_large(info.bytes);
       const uint8_t flags = (info.lone ? kFlagLoneSurrogates : 0) | (info.ascii ? kFlagAscii : 0);
@@ -217,6 +216,10 @@ EntryPtr MakeValueEntry(Napi::Env env, const KeyArg& key, napi_value value, cons
       wtf8::EncodeUtf16To(units.data(), units.size(), info, reinterpret_cast<char*>(e->value_data()));
       return e;
     }
+  }
+  napi_valuetype type;
+  TKV_NAPI(env, napi_typeof(env, value, &type));
+  switch (type) {
     case napi_number: {
       double d;
       TKV_NAPI(env, napi_get_value_double(env, value, &d));

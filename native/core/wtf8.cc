@@ -2,6 +2,10 @@
 
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace threadkv::wtf8 {
 
 bool MayHaveReplacement(std::string_view s) {
@@ -45,12 +49,26 @@ namespace {
 constexpr uint64_t kNonAsciiBits = 0xFF80FF80FF80FF80ull;
 
 bool AllAscii(const char16_t* u, size_t n) {
+#if defined(__SSE2__)
+  if (n >= 8) {
+    // Eight units per 16-byte load, the last load overlapping the one
+    // before: no scalar tail.
+    __m128i any = _mm_setzero_si128();
+    for (size_t i = 0;; i += 8) {
+      if (i + 8 > n) i = n - 8;
+      any = _mm_or_si128(any, _mm_loadu_si128(reinterpret_cast<const __m128i*>(u + i)));
+      if (i + 8 == n) break;
+    }
+    const __m128i high = _mm_and_si128(any, _mm_set1_epi16(static_cast<int16_t>(0xFF80)));
+    return _mm_movemask_epi8(_mm_cmpeq_epi16(high, _mm_setzero_si128())) == 0xFFFF;
+  }
+#endif
   if (n < 4) {
     char16_t any = 0;
     for (size_t i = 0; i < n; ++i) any |= u[i];
     return any < 0x80;
   }
-  // Whole words, the last one overlapping the one before: no scalar tail.
+  // Whole 64-bit words, the last one overlapping the one before.
   uint64_t any = 0;
   for (size_t i = 0;; i += 4) {
     if (i + 4 > n) i = n - 4;
@@ -62,19 +80,20 @@ bool AllAscii(const char16_t* u, size_t n) {
   return (any & kNonAsciiBits) == 0;
 }
 
-// Writes each (ASCII) unit as one byte; same word walk as AllAscii.
+// Writes each (ASCII) unit as one byte; same walk as AllAscii.
 void Narrow(const char16_t* u, size_t n, char* out) {
-  if (n < 4) {
-    for (size_t i = 0; i < n; ++i) out[i] = static_cast<char>(u[i]);
+#if defined(__SSE2__)
+  if (n >= 8) {
+    for (size_t i = 0;; i += 8) {
+      if (i + 8 > n) i = n - 8;
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(u + i));
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(out + i), _mm_packus_epi16(v, v));
+      if (i + 8 == n) break;
+    }
     return;
   }
-  for (size_t i = 0;; i += 4) {
-    if (i + 4 > n) i = n - 4;
-    const char b[4] = {static_cast<char>(u[i]), static_cast<char>(u[i + 1]), static_cast<char>(u[i + 2]),
-                       static_cast<char>(u[i + 3])};
-    std::memcpy(out + i, b, sizeof b);
-    if (i + 4 == n) break;
-  }
+#endif
+  for (size_t i = 0; i < n; ++i) out[i] = static_cast<char>(u[i]);
 }
 
 }  // namespace
