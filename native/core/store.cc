@@ -16,7 +16,10 @@ Store::Store(std::string name, const Options& options)
       shard_max_entries_(options.max_entries == 0 ? 0 : (options.max_entries + shard_mask_) / (shard_mask_ + 1)),
       shard_max_bytes_(options.max_bytes == 0 ? 0 : (options.max_bytes + shard_mask_) / (shard_mask_ + 1)),
       sieve_(options.eviction == EvictionPolicy::kSieve && (options.max_entries != 0 || options.max_bytes != 0)),
-      shards_(new Shard[shard_mask_ + 1]) {}
+      shards_(new Shard[shard_mask_ + 1]) {
+  // Huge tables recompute home slots from keys: with this store's seed.
+  for (size_t i = 0; i <= shard_mask_; ++i) shards_[i].table = Table(seed_);
+}
 
 Store::~Store() = default;
 

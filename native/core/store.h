@@ -164,6 +164,11 @@ inline constexpr uint64_t kExpectNever = ~uint64_t{0};
 // Number.MAX_SAFE_INTEGER, 2^53 - 1).
 inline constexpr int64_t kMaxSafeInteger = (int64_t{1} << 53) - 1;
 
+// The fixed per-entry charge (entry.h) covers what an entry really costs:
+// its header, a table slot and malloc's 8-byte chunk header.
+static_assert(kEntryOverhead >= sizeof(Entry) + Table::kSlotBytes + 8,
+              "kEntryOverhead no longer covers an entry's real overhead");
+
 // A key and its hash (Store::Hash), for the batch operations.
 struct KeyRef {
   std::string_view key;
