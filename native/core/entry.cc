@@ -11,8 +11,9 @@
 namespace threadkv {
 
 void EntryDeleter::operator()(Entry* e) const noexcept {
+  void* block = e->has_links() ? static_cast<void*>(&e->links()) : static_cast<void*>(e);
   e->~Entry();
-  std::free(e);
+  std::free(block);
 }
 
 namespace {
@@ -43,14 +44,17 @@ void* AllocateBlock(size_t size) {
 
 }  // namespace
 
-EntryPtr MakeEntry(std::string_view key, size_t value_size, Kind kind, uint8_t flags) {
-  void* mem = AllocateBlock(sizeof(Entry) + key.size() + value_size);
-  auto* e = new (mem) Entry();
+EntryPtr MakeEntry(std::string_view key, size_t value_size, Kind kind, uint8_t flags, bool with_links) {
+  const size_t prefix = with_links ? sizeof(EntryLinks) : 0;
+  char* block = static_cast<char*>(AllocateBlock(prefix + sizeof(Entry) + key.size() + value_size));
+  if (with_links) new (block) EntryLinks();
+  auto* e = new (block + prefix) Entry();
   e->version = 0;
   e->key_size = static_cast<uint32_t>(key.size());
   e->value_size = static_cast<uint32_t>(value_size);
   e->kind = kind;
   e->flags = flags;
+  e->layout = with_links ? kLayoutLinks : 0;
   if (!key.empty()) std::memcpy(e->key_data(), key.data(), key.size());
   return EntryPtr(e);
 }

@@ -46,7 +46,7 @@ TEST(Store, ReadSeesKindFlagsAndVersion) {
   Store s("t", SmallOptions());
   uint64_t version = 0;
   const uint64_t h = s.Hash("k");
-  EXPECT_EQ(s.Put(h, MakeValueEntry("k", "\xED\xA0\x80", Kind::kString, kFlagLoneSurrogates), &version), Status::kOk);
+  EXPECT_EQ(s.Put(h, MakeValueEntry(s, "k", "\xED\xA0\x80", Kind::kString, kFlagLoneSurrogates), &version), Status::kOk);
   bool called = false;
   EXPECT_EQ(s.Read("k", h, [&](const Entry& e) {
     called = true;
@@ -60,7 +60,7 @@ TEST(Store, ReadSeesKindFlagsAndVersion) {
   // The callback is not called for an absent key.
   EXPECT_EQ(s.Read("absent", s.Hash("absent"), [](const Entry&) { ADD_FAILURE() << "called"; }), Status::kNotFound);
   // Value-less kinds.
-  EXPECT_EQ(s.Put(s.Hash("t"), MakeValueEntry("t", "", Kind::kTrue)), Status::kOk);
+  EXPECT_EQ(s.Put(s.Hash("t"), MakeValueEntry(s, "t", "", Kind::kTrue)), Status::kOk);
   EXPECT_EQ(s.Read("t", s.Hash("t"), [](const Entry& e) {
     EXPECT_EQ(e.kind, Kind::kTrue);
     EXPECT_EQ(e.value_size, 0u);
@@ -221,7 +221,7 @@ TEST(Store, CallerChosenHashCollisions) {
   // the same one (one shard, one probe cluster).
   Store s("t", SmallOptions(8));
   for (int i = 0; i < 300; ++i)
-    ASSERT_EQ(s.Put(0xABCD'0000'0000'0007ULL, MakeValueEntry(Cat("k", i), std::to_string(i))), Status::kOk);
+    ASSERT_EQ(s.Put(0xABCD'0000'0000'0007ULL, MakeValueEntry(s, Cat("k", i), std::to_string(i))), Status::kOk);
   for (int i = 0; i < 300; i += 2) ASSERT_EQ(s.Erase(Cat("k", i), 0xABCD'0000'0000'0007ULL), Status::kOk);
   for (int i = 0; i < 300; ++i) {
     const std::string k = Cat("k", i);
@@ -274,11 +274,11 @@ TEST(Store, CompoundOperationsAfterKillReturnDestroyed) {
   std::vector<Table> drained;
   s.Kill(&drained);
   const uint64_t h = s.Hash("k");
-  EXPECT_EQ(s.Insert(h, MakeValueEntry("k", "v")), Status::kDestroyed);
-  EXPECT_EQ(s.Insert(s.Hash("new"), MakeValueEntry("new", "v")), Status::kDestroyed);
-  EXPECT_EQ(s.InsertOrRead(h, MakeValueEntry("k", "v"), [](const Entry&) { ADD_FAILURE() << "called"; }),
+  EXPECT_EQ(s.Insert(h, MakeValueEntry(s, "k", "v")), Status::kDestroyed);
+  EXPECT_EQ(s.Insert(s.Hash("new"), MakeValueEntry(s, "new", "v")), Status::kDestroyed);
+  EXPECT_EQ(s.InsertOrRead(h, MakeValueEntry(s, "k", "v"), [](const Entry&) { ADD_FAILURE() << "called"; }),
             Status::kDestroyed);
-  EXPECT_EQ(s.CompareAndPut(h, MakeValueEntry("k", "v"), kExpectAbsent), Status::kDestroyed);
+  EXPECT_EQ(s.CompareAndPut(h, MakeValueEntry(s, "k", "v"), kExpectAbsent), Status::kDestroyed);
   EXPECT_EQ(s.CompareAndErase("k", h, 1), Status::kDestroyed);
   const KeyRef refs[] = {{"k", h}, {"other", s.Hash("other")}};
   for (const bool atomic : {false, true}) {
