@@ -110,8 +110,9 @@ EntryPtr Table::Upsert(uint64_t hash, EntryPtr e) {
       ++size_;
       return nullptr;
     }
-    if ((s & kTagMask) == tag && EntryOf(s)->key() == key) {
-      EntryPtr old(EntryOf(s));
+    const Slot x = s ^ tag;  // the entry's address when the tags match
+    if ((x & kTagMask) == 0 && reinterpret_cast<Entry*>(x)->key() == key) {
+      EntryPtr old(reinterpret_cast<Entry*>(x));
       s = packed;
       e.release();
       return old;
@@ -136,7 +137,8 @@ EntryPtr Table::Erase(uint64_t hash, std::string_view key) {
   for (;;) {
     const Slot s = slots_[i];
     if (s == 0) return nullptr;
-    if ((s & kTagMask) == tag && EntryOf(s)->key() == key) break;
+    const Slot x = s ^ tag;  // the entry's address when the tags match
+    if ((x & kTagMask) == 0 && reinterpret_cast<Entry*>(x)->key() == key) break;
     i = (i + 1) & mask_;
   }
   EntryPtr removed(EntryOf(slots_[i]));

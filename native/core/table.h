@@ -3,11 +3,12 @@
 // probe lengths do not decay under churn).
 //
 // A slot is 8 bytes: the Entry pointer with the low 20 bits of the key's
-// hash (the tag) packed into bits the pointer does not use: hash bits 0-3 in
-// its low 4 bits (every entry block is 16-byte aligned, see MakeEntry) and
-// hash bits 4-19 in its top 16 bits (user-space addresses on x86-64 and
-// arm64 are below 2^48). Zero is an empty slot. A probe compares tags in the
-// slot array and touches an entry (one cache miss) only when they match.
+// hash (the tag) packed into bits the pointer does not use: hash bits 0-15
+// in its top 16 bits (user-space addresses on x86-64 and arm64 are below
+// 2^48) and hash bits 16-19 in its low 4 bits (every entry block is 16-byte
+// aligned, see MakeEntry); rotating the hash left by 48 puts them there.
+// Zero is an empty slot. A probe compares tags in the slot array and touches
+// an entry (one cache miss) only when they match.
 // The home slot of a key is `hash & mask`, so while the capacity is at most
 // 2^20 the tag holds the whole home index, and growing, shrinking and
 // backward-shift deletion never read an entry; the tag bits above the index
@@ -22,6 +23,7 @@
 // Not thread-safe: the owning Shard's lock protects every call.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -64,8 +66,9 @@ class Table {
     for (;;) {
       const Slot s = slots_[i];
       if (s == 0) return nullptr;
-      if ((s & kTagMask) == tag) {
-        Entry* e = EntryOf(s);
+      const Slot x = s ^ tag;  // the entry's address when the tags match
+      if ((x & kTagMask) == 0) {
+        Entry* e = reinterpret_cast<Entry*>(x);
         if (e->key() == key) return e;
       }
       i = (i + 1) & mask_;
@@ -111,9 +114,9 @@ class Table {
   static constexpr Slot kPointerMask = ~kTagMask;
 
   // The tag of `hash` where it sits in a slot.
-  static Slot TagOf(uint64_t hash) { return (hash & 0xF) | ((hash & 0xF'FFF0) << 44); }
+  static Slot TagOf(uint64_t hash) { return std::rotl(hash, 48) & kTagMask; }
   // The low kTagBits bits of the hash of the entry in a full slot.
-  static uint64_t TagHashOf(Slot s) { return (s & 0xF) | ((s >> 44) & 0xF'FFF0); }
+  static uint64_t TagHashOf(Slot s) { return std::rotl(s & kTagMask, 16); }
   static Entry* EntryOf(Slot s) { return reinterpret_cast<Entry*>(s & kPointerMask); }
   // The slot for `e` whose key hashes to `hash`. Aborts if e's address does
   // not leave the tag bits free.
