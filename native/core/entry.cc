@@ -11,7 +11,10 @@
 namespace threadkv {
 
 void EntryDeleter::operator()(Entry* e) const noexcept {
-  void* block = e->has_links() ? static_cast<void*>(&e->links()) : static_cast<void*>(e);
+  // The block starts at the links when there are any (no branch: this runs
+  // for every entry freed).
+  static_assert(kLayoutLinks == 1);
+  char* block = reinterpret_cast<char*>(e) - (e->layout & kLayoutLinks) * sizeof(EntryLinks);
   e->~Entry();
   std::free(block);
 }

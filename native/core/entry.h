@@ -106,9 +106,10 @@ struct Entry {
   // Bytes of the entry's block in front of its key: the header, and the
   // queue links when it has them.
   size_t header_bytes() const { return sizeof(Entry) + (has_links() ? sizeof(EntryLinks) : 0); }
-  // Bytes of the entry's block (store.memory()'s entryBytes sums them). Not
+  // Bytes of the header, key and value: what every entry has (a store adds
+  // its entries' queue links when it reports memory, see Store::Sizes). Not
   // counted: the allocator's bookkeeping and the table slot (Table::kSlotBytes).
-  size_t footprint() const { return header_bytes() + key_size + value_size; }
+  size_t footprint() const { return sizeof(Entry) + key_size + value_size; }
 };
 
 static_assert(sizeof(Entry) == 32, "Entry header grew; update the per-entry overhead in docs/operations.md");

@@ -18,7 +18,6 @@ Store::Store(std::string name, const Options& options)
       shard_max_entries_(options.max_entries == 0 ? 0 : (options.max_entries + shard_mask_) / (shard_mask_ + 1)),
       shard_max_bytes_(options.max_bytes == 0 ? 0 : (options.max_bytes + shard_mask_) / (shard_mask_ + 1)),
       sieve_(options.eviction == EvictionPolicy::kSieve && (options.max_entries != 0 || options.max_bytes != 0)),
-      header_bytes_(sizeof(Entry) + (sieve_ ? sizeof(EntryLinks) : 0)),
       shards_(new Shard[shard_mask_ + 1]) {
   // Huge tables recompute home slots from keys: with this store's seed.
   for (size_t i = 0; i <= shard_mask_; ++i) shards_[i].table = Table(seed_);
@@ -549,6 +548,8 @@ Status Store::Sizes(StoreSizes* out) const {
       });
     }
   }
+  // Each entry's queue links, for a store whose entries have them.
+  if (sieve_) sum.bytes += sum.entries * sizeof(EntryLinks);
   *out = sum;
   return Status::kOk;
 }

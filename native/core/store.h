@@ -74,7 +74,7 @@ struct alignas(64) Shard {
   mutable std::atomic<uint64_t> contended_reads{0};   // try_lock_shared failed before blocking
   mutable std::atomic<uint64_t> contended_writes{0};  // try_lock failed before blocking
   alignas(64) Table table;
-  uint64_t bytes = 0;         // sum of Entry::footprint() of live entries
+  uint64_t bytes = 0;         // sum of Entry::footprint() of live entries (without queue links)
   uint64_t last_version = 0;  // versions handed out by this shard (never reset)
   bool dead = false;          // set by Store::Destroy under the write lock
   // Write-side counters (under the write lock; stats() reads them under the
@@ -455,10 +455,11 @@ class Store {
   Status LinkLocked(Shard& s, uint64_t hash, EntryPtr& e, EntryPtr* old, Evicted* evicted, uint64_t* version);
   // kNone's check: would linking `e` (replacing `cur`, or null) pass a limit?
   Status CheckFits(const Shard& s, uint64_t add_entries, uint64_t add_cost, uint64_t sub_cost) const;
-  // Bytes of a shard as the byte limit counts them: s.bytes holds the
-  // entries' footprints, each its key, value and header_bytes(), which is
-  // the same for every entry of the store (NewEntry's layout).
-  uint64_t Charged(const Shard& s) const { return s.bytes + s.table.size() * (kEntryOverhead - header_bytes_); }
+  // Bytes of a shard as the byte limit counts them (s.bytes holds the
+  // entries' footprints: header, key and value).
+  static uint64_t Charged(const Shard& s) {
+    return s.bytes + s.table.size() * (kEntryOverhead - sizeof(Entry));
+  }
   // Aborts unless `e` has the layout of NewEntry's entries.
   void CheckLayout(const Entry& e) const {
     if (e.has_links() != sieve_) [[unlikely]]
@@ -487,7 +488,6 @@ class Store {
   const uint64_t shard_max_entries_;
   const uint64_t shard_max_bytes_;
   const bool sieve_;
-  const uint64_t header_bytes_;  // Entry::header_bytes() of this store's entries
   std::atomic<bool> has_ttl_{false};
   std::unique_ptr<Shard[]> shards_;
   std::atomic<bool> destroyed_{false};
