@@ -39,8 +39,9 @@ export interface StoreOptions {
   /**
    * Most bytes the store's entries may take: an integer from 1 to 2^53 - 1.
    * Default: no limit. An entry counts its key (UTF-8 bytes), its encoded
-   * value and a fixed per-entry overhead of 72 bytes (the 48-byte native
-   * header, a 16-byte hash-table slot and 8 bytes of allocator header). Split
+   * value and a fixed per-entry overhead of 72 bytes (a bound on the native
+   * cost: a 32-byte header, 16 bytes of eviction-queue links when the policy
+   * is 'sieve', an 8-byte hash-table slot and 8 bytes of allocator header). Split
    * over the shards like `maxEntries`: each shard holds at most
    * `Math.ceil(maxBytes / shards)` bytes, and a single entry larger than
    * that is refused with a RangeError (code `ERR_THREADKV_OVER_BUDGET`),

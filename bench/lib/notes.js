@@ -105,7 +105,7 @@ const CAUSES = {
   },
   'memory-store': (ctx) => {
     const m = ctx.memory;
-    return m ? `entry header ${fmt(m.headerBytes)} B + slot array ${fmt(m.slotBytesPerEntry)} B per entry (16-byte slots; tables double at 3/4 load, so they are 37–75% full).` : '';
+    return m ? `entry header ${fmt(m.headerBytes)} B + slot array ${fmt(m.slotBytesPerEntry)} B per entry (8-byte slots; tables double at 3/4 load, so they are 37–75% full).` : '';
   },
   'memory-rss': (ctx) => {
     const m = ctx.memory;
@@ -115,7 +115,7 @@ const CAUSES = {
     const chunk = Math.max(32, Math.ceil((req + 8) / 16) * 16);
     const expected = chunk - m.avgKeyBytes - m.avgValueBytes + m.slotBytesPerEntry;
     const rest = m.overheadByRss - expected;
-    return `each entry is one malloc of ${fmt(req)} B (a ${fmt(m.headerBytes)} B header + key + value) that glibc serves as a ${chunk} B chunk (+${fmt(chunk - req)} B), and the slot arrays add ${fmt(m.slotBytesPerEntry)} B per entry: ${fmt(expected)} B expected${rest > 2 ? `; the remaining ${fmt(rest)} B are most likely slot arrays freed by rehashing that the allocator keeps` : ''}.`;
+    return `each entry is one malloc of ${fmt(req)} B (a ${fmt(m.headerBytes)} B header + key + value) that glibc serves as a ${chunk} B chunk (+${fmt(chunk - req)} B), and the slot arrays add ${fmt(m.slotBytesPerEntry)} B per entry: ${fmt(expected)} B expected${rest > 2 ? `; the remaining ${fmt(rest)} B are mostly the benchmark loop's own (the same loop with no store grew RSS beyond the JS heap by ~6.3 B per key)` : ''}.`;
   },
 };
 

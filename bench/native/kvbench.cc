@@ -29,6 +29,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "core/entry.h"
@@ -127,7 +128,9 @@ class CoreStore {
   }
   void Put(std::string_view key, const char* value, size_t n) {
     const uint64_t h = store_.Hash(key);
-    store_.Put(h, NewEntry(key, value, n));
+    EntryPtr e = store_.NewEntry(key, n, Kind::kString);  // the store's own entry layout
+    std::memcpy(e->value_data(), value, n);
+    store_.Put(h, std::move(e));
   }
 
  private:

@@ -1,6 +1,8 @@
 #include "entry.h"
 
 #include <charconv>
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -9,19 +11,53 @@
 namespace threadkv {
 
 void EntryDeleter::operator()(Entry* e) const noexcept {
+  // The block starts at the links when there are any (no branch: this runs
+  // for every entry freed).
+  static_assert(kLayoutLinks == 1);
+  char* block = reinterpret_cast<char*>(e) - (e->layout & kLayoutLinks) * sizeof(EntryLinks);
   e->~Entry();
-  std::free(e);
+  std::free(block);
 }
 
-EntryPtr MakeEntry(std::string_view key, size_t value_size, Kind kind, uint8_t flags) {
-  void* mem = std::malloc(sizeof(Entry) + key.size() + value_size);
+namespace {
+
+// Every entry block is 16-byte aligned: a table slot keeps 4 bits of the
+// key's hash in the low bits of the entry's address (table.h). malloc gives
+// 16 bytes on every 64-bit platform we build for (glibc, musl, macOS,
+// Windows); this checks rather than assumes, and on POSIX asks for the
+// alignment explicitly should an allocator ever give less. Plain malloc first,
+// because rounding the size up to 16 for aligned_alloc can cost glibc a
+// bigger chunk.
+constexpr size_t kEntryAlign = 16;
+
+void* AllocateBlock(size_t size) {
+  void* mem = std::malloc(size);
   if (mem == nullptr) throw std::bad_alloc();
-  auto* e = new (mem) Entry();
+  if ((reinterpret_cast<uintptr_t>(mem) & (kEntryAlign - 1)) == 0) return mem;
+  std::free(mem);
+#if defined(_WIN32)
+  std::fprintf(stderr, "threadkv: malloc returned a block that is not 16-byte aligned; aborting\n");
+  std::abort();
+#else
+  mem = std::aligned_alloc(kEntryAlign, (size + kEntryAlign - 1) & ~(kEntryAlign - 1));
+  if (mem == nullptr) throw std::bad_alloc();
+  return mem;
+#endif
+}
+
+}  // namespace
+
+EntryPtr MakeEntry(std::string_view key, size_t value_size, Kind kind, uint8_t flags, bool with_links) {
+  const size_t prefix = with_links ? sizeof(EntryLinks) : 0;
+  char* block = static_cast<char*>(AllocateBlock(prefix + sizeof(Entry) + key.size() + value_size));
+  if (with_links) new (block) EntryLinks();
+  auto* e = new (block + prefix) Entry();
   e->version = 0;
   e->key_size = static_cast<uint32_t>(key.size());
   e->value_size = static_cast<uint32_t>(value_size);
   e->kind = kind;
   e->flags = flags;
+  e->layout = with_links ? kLayoutLinks : 0;
   if (!key.empty()) std::memcpy(e->key_data(), key.data(), key.size());
   return EntryPtr(e);
 }

@@ -1,6 +1,8 @@
 #include "store.h"
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <utility>
 
@@ -16,14 +18,17 @@ Store::Store(std::string name, const Options& options)
       shard_max_entries_(options.max_entries == 0 ? 0 : (options.max_entries + shard_mask_) / (shard_mask_ + 1)),
       shard_max_bytes_(options.max_bytes == 0 ? 0 : (options.max_bytes + shard_mask_) / (shard_mask_ + 1)),
       sieve_(options.eviction == EvictionPolicy::kSieve && (options.max_entries != 0 || options.max_bytes != 0)),
-      shards_(new Shard[shard_mask_ + 1]) {}
+      shards_(new Shard[shard_mask_ + 1]) {
+  // Huge tables recompute home slots from keys: with this store's seed.
+  for (size_t i = 0; i <= shard_mask_; ++i) shards_[i].table = Table(seed_);
+}
 
 Store::~Store() = default;
 
 Evicted::~Evicted() {
   EntryDeleter del;
   while (head_ != nullptr) {
-    Entry* next = head_->older;
+    Entry* next = head_->next_unlinked;
     del(head_);
     head_ = next;
   }
@@ -80,23 +85,31 @@ void Store::PurgeExpiredLocked(Shard& s, Evicted* out) const {
   }
 }
 
+void Store::WrongLayout() const {
+  std::fprintf(stderr, "threadkv: store \"%s\" was given an entry not made by its NewEntry (%s queue links); aborting\n",
+               name_.c_str(), sieve_ ? "without" : "with");
+  std::abort();
+}
+
 void Store::Enqueue(Shard& s, Entry* e) const {
   if (!sieve_) return;
-  e->older = s.head;
-  e->newer = nullptr;
-  if (s.head != nullptr) s.head->newer = e;
+  EntryLinks& l = e->links();
+  l.older = s.head;
+  l.newer = nullptr;
+  if (s.head != nullptr) s.head->links().newer = e;
   s.head = e;
   if (s.tail == nullptr) s.tail = e;
 }
 
 void Store::Dequeue(Shard& s, Entry* e) const {
   if (!sieve_ || e == nullptr) return;
-  if (s.hand == e) s.hand = e->newer;
-  if (e->newer != nullptr) e->newer->older = e->older;
-  else s.head = e->older;
-  if (e->older != nullptr) e->older->newer = e->newer;
-  else s.tail = e->newer;
-  e->newer = e->older = nullptr;
+  EntryLinks& l = e->links();
+  if (s.hand == e) s.hand = l.newer;
+  if (l.newer != nullptr) l.newer->links().older = l.older;
+  else s.head = l.older;
+  if (l.older != nullptr) l.older->links().newer = l.newer;
+  else s.tail = l.newer;
+  l.newer = l.older = nullptr;
 }
 
 void Store::EvictToFit(Shard& s, Evicted* evicted) const {
@@ -114,10 +127,10 @@ void Store::EvictToFit(Shard& s, Evicted* evicted) const {
         break;
       }
       if (o->pinned == 0) o->visited.store(0, std::memory_order_relaxed);
-      o = o->newer != nullptr ? o->newer : s.tail;
+      o = o->links().newer != nullptr ? o->links().newer : s.tail;
     }
     if (victim == nullptr) return;  // only pinned entries left (callers make this impossible)
-    s.hand = victim->newer;
+    s.hand = victim->links().newer;
     const bool expired = victim->Expired();
     OnUnlink(s, victim);
     EntryPtr gone = s.table.Erase(Hash(victim->key()), victim->key());
@@ -137,6 +150,7 @@ Status Store::CheckFits(const Shard& s, uint64_t add_entries, uint64_t add_cost,
 }
 
 Status Store::LinkLocked(Shard& s, uint64_t hash, EntryPtr& e, EntryPtr* old, Evicted* evicted, uint64_t* version) {
+  CheckLayout(*e);
   if (limited()) {
     if (TooBig(*e)) return Status::kTooBigForLimit;
     if (!sieve_) {
@@ -332,7 +346,10 @@ Status Store::PutMany(std::span<HashedEntry> entries, bool atomic) {
     return static_cast<size_t>(std::lower_bound(order.begin(), order.end(), ShardIndex(hash)) - order.begin());
   };
   std::vector<size_t> counts(order.size(), 0);
-  for (const HashedEntry& he : entries) ++counts[slot_of(he.hash)];
+  for (const HashedEntry& he : entries) {
+    CheckLayout(*he.entry);
+    ++counts[slot_of(he.hash)];
+  }
   // With a limit: the batch's distinct keys (a later duplicate wins), and
   // what they add per shard. A batch that alone passes a shard's budget can
   // never fit (its own keys are never evicted for it): refused up front.
@@ -531,6 +548,8 @@ Status Store::Sizes(StoreSizes* out) const {
       });
     }
   }
+  // Each entry's queue links, for a store whose entries have them.
+  if (sieve_) sum.bytes += sum.entries * sizeof(EntryLinks);
   *out = sum;
   return Status::kOk;
 }

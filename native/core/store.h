@@ -74,7 +74,7 @@ struct alignas(64) Shard {
   mutable std::atomic<uint64_t> contended_reads{0};   // try_lock_shared failed before blocking
   mutable std::atomic<uint64_t> contended_writes{0};  // try_lock failed before blocking
   alignas(64) Table table;
-  uint64_t bytes = 0;         // sum of Entry::footprint() of live entries
+  uint64_t bytes = 0;         // sum of Entry::footprint() of live entries (without queue links)
   uint64_t last_version = 0;  // versions handed out by this shard (never reset)
   bool dead = false;          // set by Store::Destroy under the write lock
   // Write-side counters (under the write lock; stats() reads them under the
@@ -83,9 +83,10 @@ struct alignas(64) Shard {
   uint64_t deletes = 0;
   uint64_t evictions = 0;
   uint64_t expirations = 0;
-  // SIEVE queue (only when the store's policy is kSieve): every live entry,
-  // newest at `head`; `hand` is where the next eviction resumes its walk
-  // from the tail toward the head (null: start at the tail).
+  // SIEVE queue (only when the store's policy is kSieve), linked through the
+  // entries' EntryLinks: every live entry, newest at `head`; `hand` is where
+  // the next eviction resumes its walk from the tail toward the head (null:
+  // start at the tail).
   Entry* head = nullptr;
   Entry* tail = nullptr;
   Entry* hand = nullptr;
@@ -115,9 +116,10 @@ inline std::unique_lock<std::shared_mutex> WriteLock(Shard& s) {
 }
 
 // Work a write leaves for after its shard lock: entries evicted or expired
-// under the lock, chained through their `older` link (no allocation under
-// the lock), and whether the TTL sweeper must be woken. Done when this goes
-// out of scope, which the callers arrange to be after the lock is released.
+// under the lock, chained through their `next_unlinked` word (no allocation
+// under the lock; an unlinked entry's version is dead), and whether the TTL
+// sweeper must be woken. Done when this goes out of scope, which the callers
+// arrange to be after the lock is released.
 class Evicted {
  public:
   Evicted() = default;
@@ -126,7 +128,7 @@ class Evicted {
   ~Evicted();
   void Push(EntryPtr e) {
     Entry* raw = e.release();
-    raw->older = head_;
+    raw->next_unlinked = head_;
     head_ = raw;
   }
   void WakeSweeper() { wake_sweeper_ = true; }
@@ -163,6 +165,11 @@ inline constexpr uint64_t kExpectNever = ~uint64_t{0};
 // Counters hold integers within +-kMaxSafeInteger exactly (JS's
 // Number.MAX_SAFE_INTEGER, 2^53 - 1).
 inline constexpr int64_t kMaxSafeInteger = (int64_t{1} << 53) - 1;
+
+// The fixed per-entry charge (entry.h) covers what an entry really costs:
+// the widest header, a table slot and malloc's 8-byte chunk header.
+static_assert(kEntryOverhead >= sizeof(EntryLinks) + sizeof(Entry) + Table::kSlotBytes + 8,
+              "kEntryOverhead no longer covers an entry's real overhead");
 
 // A key and its hash (Store::Hash), for the batch operations.
 struct KeyRef {
@@ -348,11 +355,15 @@ class Store {
   uint32_t ShardIndex(uint64_t hash) const { return static_cast<uint32_t>((hash >> 48) & shard_mask_); }
 
   // A new entry for this store, with the layout the store needs (every
-  // entry of a store is made here, so the core decides what a header holds).
-  // The caller fills value_data(); see MakeEntry.
+  // entry of a store is made here, so the core decides what a header holds):
+  // with the SIEVE policy, the entry carries its queue links. The store takes
+  // only entries made here (or by MakeEntry with the same layout); it aborts
+  // on any other. The caller fills value_data(); see MakeEntry.
   EntryPtr NewEntry(std::string_view key, size_t value_size, Kind kind, uint8_t flags = 0) const {
-    return MakeEntry(key, value_size, kind, flags);
+    return MakeEntry(key, value_size, kind, flags, sieve_);
   }
+  // Whether this store's entries carry queue links (NewEntry's layout).
+  bool entries_have_links() const { return sieve_; }
 
   // Removes every entry, atomically with respect to every other operation.
   Status Clear();
@@ -444,10 +455,17 @@ class Store {
   Status LinkLocked(Shard& s, uint64_t hash, EntryPtr& e, EntryPtr* old, Evicted* evicted, uint64_t* version);
   // kNone's check: would linking `e` (replacing `cur`, or null) pass a limit?
   Status CheckFits(const Shard& s, uint64_t add_entries, uint64_t add_cost, uint64_t sub_cost) const;
-  // Bytes of a shard as the byte limit counts them.
+  // Bytes of a shard as the byte limit counts them (s.bytes holds the
+  // entries' footprints: header, key and value).
   static uint64_t Charged(const Shard& s) {
     return s.bytes + s.table.size() * (kEntryOverhead - sizeof(Entry));
   }
+  // Aborts unless `e` has the layout of NewEntry's entries.
+  void CheckLayout(const Entry& e) const {
+    if (e.has_links() != sieve_) [[unlikely]]
+      WrongLayout();
+  }
+  [[noreturn]] void WrongLayout() const;
   bool OverLimit(const Shard& s) const {
     return (shard_max_entries_ != 0 && s.table.size() > shard_max_entries_) ||
            (shard_max_bytes_ != 0 && Charged(s) > shard_max_bytes_);

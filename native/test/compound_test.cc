@@ -329,7 +329,7 @@ TEST(Counter, IncrementOfASetNumber) {
 
 TEST(Counter, IncrementRefusesNonNumbersAndChangesNothing) {
   Store s("t", SmallOptions());
-  ASSERT_EQ(s.Put(s.Hash("s"), MakeValueEntry("s", "5", Kind::kString)), Status::kOk);
+  ASSERT_EQ(s.Put(s.Hash("s"), MakeValueEntry(s, "s", "5", Kind::kString)), Status::kOk);
   const uint64_t v = VersionOf(s, "s");
   const StoreSizes before = SizesOf(s);
   Number r;
@@ -357,8 +357,8 @@ TEST(Counter, JsonStoreCountsJsonNumberText) {
   Options o = SmallOptions();
   o.codec = Codec::kJson;
   Store s("t", o);
-  ASSERT_EQ(s.Put(s.Hash("n"), MakeValueEntry("n", "5", Kind::kString)), Status::kOk);
-  ASSERT_EQ(s.Put(s.Hash("q"), MakeValueEntry("q", "\"5\"", Kind::kString)), Status::kOk);
+  ASSERT_EQ(s.Put(s.Hash("n"), MakeValueEntry(s, "n", "5", Kind::kString)), Status::kOk);
+  ASSERT_EQ(s.Put(s.Hash("q"), MakeValueEntry(s, "q", "\"5\"", Kind::kString)), Status::kOk);
   Number r;
   EXPECT_EQ(s.Increment("n", s.Hash("n"), 2, &r), Status::kOk);
   EXPECT_EQ(r.value(), 7);

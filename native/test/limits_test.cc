@@ -93,7 +93,7 @@ TEST(Limits, TooBigEntryIsRefusedWhateverThePolicy) {
     Store s("t", Limited(2, 0, 400, p));  // 200 bytes per shard
     ASSERT_EQ(PutString(s, "a", "small"), Status::kOk);
     EXPECT_EQ(PutString(s, "big", std::string(200, 'x')), Status::kTooBigForLimit);
-    EXPECT_EQ(s.Insert(s.Hash("big"), MakeValueEntry("big", std::string(200, 'x'))), Status::kTooBigForLimit);
+    EXPECT_EQ(s.Insert(s.Hash("big"), MakeValueEntry(s, "big", std::string(200, 'x'))), Status::kTooBigForLimit);
     EXPECT_EQ(GetString(s, "big", nullptr), Status::kNotFound);
     EXPECT_EQ(StatsOf(s).entries, 1u);
   }
@@ -104,14 +104,14 @@ TEST(Limits, PolicyNoneRefusesAndChangesNothing) {
   ASSERT_EQ(PutString(s, "a", "1"), Status::kOk);
   ASSERT_EQ(PutString(s, "b", "2"), Status::kOk);
   EXPECT_EQ(PutString(s, "c", "3"), Status::kFullEntries);
-  EXPECT_EQ(s.Insert(s.Hash("c"), MakeValueEntry("c", "3")), Status::kFullEntries);
-  EXPECT_EQ(s.CompareAndPut(s.Hash("c"), MakeValueEntry("c", "3"), kExpectAbsent), Status::kFullEntries);
+  EXPECT_EQ(s.Insert(s.Hash("c"), MakeValueEntry(s, "c", "3")), Status::kFullEntries);
+  EXPECT_EQ(s.CompareAndPut(s.Hash("c"), MakeValueEntry(s, "c", "3"), kExpectAbsent), Status::kFullEntries);
   Number n;
   EXPECT_EQ(s.Increment("c", s.Hash("c"), 1, &n), Status::kFullEntries);
   EXPECT_EQ(PutString(s, "a", "replaced"), Status::kOk);  // a replacement does not grow the count
   std::vector<HashedEntry> batch;
-  batch.push_back({s.Hash("b"), MakeValueEntry("b", "x")});
-  batch.push_back({s.Hash("c"), MakeValueEntry("c", "x")});
+  batch.push_back({s.Hash("b"), MakeValueEntry(s, "b", "x")});
+  batch.push_back({s.Hash("c"), MakeValueEntry(s, "c", "x")});
   EXPECT_EQ(s.PutMany(batch, true), Status::kFullEntries);
   std::string v;
   EXPECT_EQ(GetString(s, "b", &v), Status::kOk);
@@ -137,7 +137,7 @@ TEST(Limits, AtomicBatchNeverEvictsItsOwnKeys) {
   std::vector<HashedEntry> batch;
   for (int i = 0; i < 10; ++i) {
     const std::string k = Cat("b", i);
-    batch.push_back({s.Hash(k), MakeValueEntry(k, "v")});
+    batch.push_back({s.Hash(k), MakeValueEntry(s, k, "v")});
   }
   ASSERT_EQ(s.PutMany(batch, true), Status::kOk);
   for (int i = 0; i < 10; ++i) EXPECT_EQ(GetString(s, Cat("b", i), nullptr), Status::kOk) << i;
@@ -146,7 +146,7 @@ TEST(Limits, AtomicBatchNeverEvictsItsOwnKeys) {
   std::vector<HashedEntry> too_many;
   for (int i = 0; i < 11; ++i) {
     const std::string k = Cat("c", i);
-    too_many.push_back({s.Hash(k), MakeValueEntry(k, "v")});
+    too_many.push_back({s.Hash(k), MakeValueEntry(s, k, "v")});
   }
   EXPECT_EQ(s.PutMany(too_many, true), Status::kTooBigForLimit);
   EXPECT_EQ(GetString(s, "c0", nullptr), Status::kNotFound);
@@ -220,8 +220,8 @@ TEST(Limits, ConcurrentReadersAndEvictingWriters) {
 
 // ---- Time to live ----
 
-EntryPtr WithDeadline(std::string_view key, std::string_view value, int64_t deadline) {
-  EntryPtr e = MakeValueEntry(key, value);
+EntryPtr WithDeadline(const Store& s, std::string_view key, std::string_view value, int64_t deadline) {
+  EntryPtr e = MakeValueEntry(s, key, value);
   e->expires_at = deadline;
   return e;
 }
@@ -229,15 +229,15 @@ EntryPtr WithDeadline(std::string_view key, std::string_view value, int64_t dead
 TEST(Ttl, ExpiredEntryIsInvisibleToEveryOperation) {
   Store s("t", testing::SmallOptions(2));
   const int64_t past = SteadyNowNs() - 1;
-  ASSERT_EQ(s.Put(s.Hash("k"), WithDeadline("k", "v", SteadyNowNs() + 1'000'000'000)), Status::kOk);
+  ASSERT_EQ(s.Put(s.Hash("k"), WithDeadline(s, "k", "v", SteadyNowNs() + 1'000'000'000)), Status::kOk);
   EXPECT_EQ(GetString(s, "k", nullptr), Status::kOk);
   ASSERT_EQ(s.Expire("k", s.Hash("k"), past), Status::kOk);
   EXPECT_EQ(GetString(s, "k", nullptr), Status::kNotFound);
   EXPECT_EQ(s.Expire("k", s.Hash("k"), kNoExpiry), Status::kNotFound);
   EXPECT_EQ(testing::EraseString(s, "k"), Status::kNotFound);  // removed, as an expiration
-  ASSERT_EQ(s.Put(s.Hash("j"), WithDeadline("j", "v", past)), Status::kOk);
+  ASSERT_EQ(s.Put(s.Hash("j"), WithDeadline(s, "j", "v", past)), Status::kOk);
   EXPECT_EQ(testing::SizesOf(s).entries, 0u);
-  EXPECT_EQ(s.Insert(s.Hash("j"), MakeValueEntry("j", "new")), Status::kOk);  // absent: inserts
+  EXPECT_EQ(s.Insert(s.Hash("j"), MakeValueEntry(s, "j", "new")), Status::kOk);  // absent: inserts
   std::string v;
   EXPECT_EQ(GetString(s, "j", &v), Status::kOk);
   EXPECT_EQ(v, "new");
@@ -251,7 +251,7 @@ TEST(Ttl, DefaultTtlAppliesAtLinkAndInfinityOverrides) {
   o.ttl_ms = 1;
   Store s("t", o);
   ASSERT_EQ(PutString(s, "default", "v"), Status::kOk);
-  ASSERT_EQ(s.Put(s.Hash("never"), WithDeadline("never", "v", kNoExpiry)), Status::kOk);
+  ASSERT_EQ(s.Put(s.Hash("never"), WithDeadline(s, "never", "v", kNoExpiry)), Status::kOk);
   Number n;
   ASSERT_EQ(s.Increment("ctr", s.Hash("ctr"), 1, &n), Status::kOk);
   std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -265,7 +265,7 @@ TEST(Ttl, SweepReclaimsExpiredEntriesAndClearsTheFlag) {
   const int64_t later = SteadyNowNs() + 3'600'000'000'000;  // an hour
   for (int i = 0; i < 2000; ++i) {
     const std::string k = Cat("k", i);
-    ASSERT_EQ(s.Put(s.Hash(k), WithDeadline(k, "v", later)), Status::kOk);
+    ASSERT_EQ(s.Put(s.Hash(k), WithDeadline(s, k, "v", later)), Status::kOk);
   }
   ASSERT_EQ(PutString(s, "stay", "v"), Status::kOk);
   EXPECT_TRUE(s.has_ttl());
@@ -287,7 +287,7 @@ TEST(Ttl, SweepReclaimsExpiredEntriesAndClearsTheFlag) {
 TEST(Ttl, SieveEvictsExpiredEntriesFirst) {
   Store s("t", Limited(1, 3, 0));
   ASSERT_EQ(PutString(s, "a", "v"), Status::kOk);
-  ASSERT_EQ(s.Put(s.Hash("b"), WithDeadline("b", "v", SteadyNowNs() - 1)), Status::kOk);
+  ASSERT_EQ(s.Put(s.Hash("b"), WithDeadline(s, "b", "v", SteadyNowNs() - 1)), Status::kOk);
   ASSERT_EQ(PutString(s, "c", "v"), Status::kOk);
   (void)GetString(s, "a", nullptr);
   (void)GetString(s, "c", nullptr);
@@ -314,7 +314,7 @@ TEST(Ttl, ConcurrentSweepReadsAndWrites) {
       for (size_t i = 0; i < iterations; ++i) {
         const std::string k = Cat(Cat("w", t) + "-", i % 700);
         if (i % 2 == 0)
-          (void)s.Put(s.Hash(k), WithDeadline(k, "v", SteadyNowNs() + static_cast<int64_t>(i % 50) * 1000));
+          (void)s.Put(s.Hash(k), WithDeadline(s, k, "v", SteadyNowNs() + static_cast<int64_t>(i % 50) * 1000));
         else
           (void)GetString(s, k, nullptr);
       }
@@ -341,7 +341,7 @@ TEST(Ttl, BackgroundSweeperReclaimsWithoutAccess) {
   const int64_t soon = SteadyNowNs() + 20'000'000;  // 20 ms
   for (int i = 0; i < 1000; ++i) {
     const std::string k = Cat("k", i);
-    ASSERT_EQ(s.Put(s.Hash(k), WithDeadline(k, "v", soon)), Status::kOk);
+    ASSERT_EQ(s.Put(s.Hash(k), WithDeadline(s, k, "v", soon)), Status::kOk);
   }
   const uint64_t removed_before = Sweeper::Removed();
   StoreStats st = StatsOf(s);

@@ -102,7 +102,7 @@ TEST(StressOps, RacingInsertsHaveExactlyOneWinnerPerKey) {
   RunTogether(kThreads, [&](size_t t) {
     for (size_t k = 0; k < kKeys; ++k) {
       const std::string key = Cat("k", k);
-      const Status st = store.Insert(store.Hash(key), MakeValueEntry(key, std::to_string(t)));
+      const Status st = store.Insert(store.Hash(key), MakeValueEntry(store, key, std::to_string(t)));
       won[t][k] = st == Status::kOk ? 1 : st == Status::kExists ? 0 : 2;
     }
   });
@@ -156,7 +156,7 @@ TEST(StressOps, AtomicBatchesAreSeenWholeByReadMany) {
         const std::string gen = std::to_string(id) + Cat(":", b);
         std::vector<HashedEntry> batch;
         batch.reserve(kGroup);
-        for (const auto& k : keys) batch.push_back({store.Hash(k), MakeValueEntry(k, gen)});
+        for (const auto& k : keys) batch.push_back({store.Hash(k), MakeValueEntry(store, k, gen)});
         if (store.PutMany(batch, true) != Status::kOk) failures.Add("put-many failed");
       }
       writers_done.fetch_add(1);

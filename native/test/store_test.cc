@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <new>
 #include <set>
 #include <string>
 #include <vector>
@@ -46,7 +47,7 @@ TEST(Store, ReadSeesKindFlagsAndVersion) {
   Store s("t", SmallOptions());
   uint64_t version = 0;
   const uint64_t h = s.Hash("k");
-  EXPECT_EQ(s.Put(h, MakeValueEntry("k", "\xED\xA0\x80", Kind::kString, kFlagLoneSurrogates), &version), Status::kOk);
+  EXPECT_EQ(s.Put(h, MakeValueEntry(s, "k", "\xED\xA0\x80", Kind::kString, kFlagLoneSurrogates), &version), Status::kOk);
   bool called = false;
   EXPECT_EQ(s.Read("k", h, [&](const Entry& e) {
     called = true;
@@ -60,7 +61,7 @@ TEST(Store, ReadSeesKindFlagsAndVersion) {
   // The callback is not called for an absent key.
   EXPECT_EQ(s.Read("absent", s.Hash("absent"), [](const Entry&) { ADD_FAILURE() << "called"; }), Status::kNotFound);
   // Value-less kinds.
-  EXPECT_EQ(s.Put(s.Hash("t"), MakeValueEntry("t", "", Kind::kTrue)), Status::kOk);
+  EXPECT_EQ(s.Put(s.Hash("t"), MakeValueEntry(s, "t", "", Kind::kTrue)), Status::kOk);
   EXPECT_EQ(s.Read("t", s.Hash("t"), [](const Entry& e) {
     EXPECT_EQ(e.kind, Kind::kTrue);
     EXPECT_EQ(e.value_size, 0u);
@@ -221,7 +222,7 @@ TEST(Store, CallerChosenHashCollisions) {
   // the same one (one shard, one probe cluster).
   Store s("t", SmallOptions(8));
   for (int i = 0; i < 300; ++i)
-    ASSERT_EQ(s.Put(0xABCD'0000'0000'0007ULL, MakeValueEntry(Cat("k", i), std::to_string(i))), Status::kOk);
+    ASSERT_EQ(s.Put(0xABCD'0000'0000'0007ULL, MakeValueEntry(s, Cat("k", i), std::to_string(i))), Status::kOk);
   for (int i = 0; i < 300; i += 2) ASSERT_EQ(s.Erase(Cat("k", i), 0xABCD'0000'0000'0007ULL), Status::kOk);
   for (int i = 0; i < 300; ++i) {
     const std::string k = Cat("k", i);
@@ -274,11 +275,11 @@ TEST(Store, CompoundOperationsAfterKillReturnDestroyed) {
   std::vector<Table> drained;
   s.Kill(&drained);
   const uint64_t h = s.Hash("k");
-  EXPECT_EQ(s.Insert(h, MakeValueEntry("k", "v")), Status::kDestroyed);
-  EXPECT_EQ(s.Insert(s.Hash("new"), MakeValueEntry("new", "v")), Status::kDestroyed);
-  EXPECT_EQ(s.InsertOrRead(h, MakeValueEntry("k", "v"), [](const Entry&) { ADD_FAILURE() << "called"; }),
+  EXPECT_EQ(s.Insert(h, MakeValueEntry(s, "k", "v")), Status::kDestroyed);
+  EXPECT_EQ(s.Insert(s.Hash("new"), MakeValueEntry(s, "new", "v")), Status::kDestroyed);
+  EXPECT_EQ(s.InsertOrRead(h, MakeValueEntry(s, "k", "v"), [](const Entry&) { ADD_FAILURE() << "called"; }),
             Status::kDestroyed);
-  EXPECT_EQ(s.CompareAndPut(h, MakeValueEntry("k", "v"), kExpectAbsent), Status::kDestroyed);
+  EXPECT_EQ(s.CompareAndPut(h, MakeValueEntry(s, "k", "v"), kExpectAbsent), Status::kDestroyed);
   EXPECT_EQ(s.CompareAndErase("k", h, 1), Status::kDestroyed);
   const KeyRef refs[] = {{"k", h}, {"other", s.Hash("other")}};
   for (const bool atomic : {false, true}) {
@@ -296,6 +297,117 @@ TEST(Store, KillOfAnEmptyStore) {
   s.Kill(&drained);
   EXPECT_EQ(drained.size(), 2u);
   EXPECT_EQ(s.Clear(), Status::kDestroyed);
+}
+
+// ---- Entry layout: SIEVE stores' entries carry queue links, others not ----
+
+Options WithPolicy(uint64_t max_entries, EvictionPolicy policy) {
+  Options o = SmallOptions(2);
+  o.max_entries = max_entries;
+  o.eviction = policy;
+  return o;
+}
+
+TEST(Store, EntryLayoutFollowsTheEvictionPolicy) {
+  EXPECT_EQ(sizeof(Entry), 32u);
+  struct Case {
+    const char* what;
+    Options options;
+    bool links;
+  };
+  const Case cases[] = {
+      {"no limit", SmallOptions(2), false},
+      {"sieve without a limit (never evicts)", WithPolicy(0, EvictionPolicy::kSieve), false},
+      {"limit, policy none", WithPolicy(1000, EvictionPolicy::kNone), false},
+      {"limit, sieve", WithPolicy(1000, EvictionPolicy::kSieve), true},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    Store s("t", c.options);
+    EXPECT_EQ(s.entries_have_links(), c.links);
+    EntryPtr e = s.NewEntry("key", 5, Kind::kString, kFlagLoneSurrogates);
+    EXPECT_EQ(e->has_links(), c.links);
+    EXPECT_EQ(e->header_bytes(), c.links ? 48u : 32u);
+    EXPECT_EQ(e->footprint(), sizeof(Entry) + 3 + 5);  // links are counted by the store
+    EXPECT_EQ(e->key(), "key");
+    EXPECT_EQ(e->flags, kFlagLoneSurrogates);
+    EXPECT_EQ(e->kind, Kind::kString);
+    EXPECT_EQ(e->expires_at, kDefaultExpiry);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(e.get()) % 16, 0u);
+    if (c.links) {
+      EXPECT_EQ(e->links().newer, nullptr);
+      EXPECT_EQ(e->links().older, nullptr);
+    }
+    // memory() counts the real block; the byte charge is the same 72 per
+    // entry whatever the layout.
+    ASSERT_EQ(PutString(s, "abc", "12345"), Status::kOk);
+    ASSERT_EQ(PutString(s, "de", ""), Status::kOk);
+    EXPECT_EQ(SizesOf(s).bytes, (c.links ? 48u : 32u) * 2 + 3 + 5 + 2);
+    StoreStats st;
+    ASSERT_EQ(s.Stats(&st), Status::kOk);
+    EXPECT_EQ(st.bytes, 3u + 5u + 2u + 2 * kEntryOverhead);
+    // Entries of either layout survive replacement, erase and clear (ASan
+    // checks that each block is freed from its start).
+    ASSERT_EQ(PutString(s, "abc", "x"), Status::kOk);
+    ASSERT_EQ(EraseString(s, "de"), Status::kOk);
+    std::string v;
+    ASSERT_EQ(GetString(s, "abc", &v), Status::kOk);
+    EXPECT_EQ(v, "x");
+    EXPECT_EQ(s.Clear(), Status::kOk);
+  }
+}
+
+TEST(StoreDeathTest, EntryOfTheWrongLayoutAborts) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        Store s("sieve", WithPolicy(10, EvictionPolicy::kSieve));
+        (void)s.Put(s.Hash("k"), MakeValueEntry("k", "v"));  // no links
+      },
+      "not made by its NewEntry");
+  EXPECT_DEATH(
+      {
+        Store s("plain", SmallOptions(2));
+        (void)s.Put(s.Hash("k"), MakeEntry("k", 0, Kind::kNull, 0, true));  // links it never uses
+      },
+      "not made by its NewEntry");
+  EXPECT_DEATH(
+      {
+        Store s("sieve", WithPolicy(10, EvictionPolicy::kSieve));
+        std::vector<HashedEntry> batch;
+        batch.push_back({s.Hash("k"), MakeValueEntry("k", "v")});
+        (void)s.PutMany(batch, true);
+      },
+      "not made by its NewEntry");
+}
+
+TEST(Store, HugeShardPastTheTagHomeCapacity) {
+  // One shard with more keys than 3/4 of 2^20: its table recomputes home
+  // slots from keys with the store's seed. Erases (backward shifts) and a
+  // TTL sweep run on the huge table, then it shrinks back under it.
+  Options o = SmallOptions(1);
+  Store s("huge", o);
+  const size_t n = Table::kTagHomeCapacity * 3 / 4 + 1000;
+  for (size_t i = 0; i < n; ++i) ASSERT_EQ(PutString(s, Cat("k:", i), "v"), Status::kOk) << i;
+  EXPECT_EQ(SizesOf(s).slot_bytes, 2 * Table::kTagHomeCapacity * Table::kSlotBytes);
+  // Keys i % 4 == 0, 1 erased, 2 expired and swept, 3 kept: a quarter of
+  // the keys is below the 1/8 load of 2^21 slots, so the table shrinks.
+  for (size_t i = 0; i < n; ++i) {
+    const std::string k = Cat("k:", i);
+    if (i % 4 < 2) {
+      ASSERT_EQ(EraseString(s, k), Status::kOk) << i;
+    } else if (i % 4 == 2) {
+      ASSERT_EQ(s.Expire(k, s.Hash(k), 1), Status::kOk) << i;  // a deadline long past
+    }
+  }
+  EXPECT_EQ(s.SweepExpired(1 << 16), (n + 1) / 4);
+  const StoreSizes z = SizesOf(s);
+  EXPECT_EQ(z.entries, n / 4);
+  EXPECT_LE(z.slot_bytes, Table::kTagHomeCapacity * Table::kSlotBytes);
+  for (size_t i = 0; i < n; ++i) {
+    std::string v;
+    ASSERT_EQ(GetString(s, Cat("k:", i), &v), i % 4 == 3 ? Status::kOk : Status::kNotFound) << i;
+  }
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
 // Table: the open-addressing hash table inside one shard. It takes the hash
 // as an argument, so these tests choose hashes directly to force collisions
-// (same full hash, same home slot, clusters that wrap around the array end).
+// (same full hash, same home slot, same slot tag, clusters that wrap around
+// the array end). The tables that recompute home slots from keys (capacity
+// above Table::kTagHomeCapacity, or a lowered threshold) are given the real
+// hashes of their keys.
 #include "core/table.h"
 
 #include <gtest/gtest.h>
@@ -8,9 +11,11 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <new>
 #include <random>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -363,6 +368,177 @@ TEST(Table, ForEachVisitsEachEntryOnce) {
   t.ForEach([&](const Entry& e) { keys.insert(std::string(e.key())); });
   EXPECT_EQ(keys.size(), 300u);
   EXPECT_EQ(std::set<std::string>(keys.begin(), keys.end()).size(), 300u);
+}
+
+// ---- 8-byte slots: tags and the huge-table path ----
+
+// Hashes that agree in their low Table::kTagBits bits (the tag kept in the
+// slot, and so the home slot in every table) and differ only above them.
+uint64_t SameTag(size_t i) { return (static_cast<uint64_t>(i + 1) << Table::kTagBits) | 0xA'BCDEULL; }
+// Same home slot in a table of up to 2^12 slots, different tags.
+uint64_t SameHomeOtherTag(size_t i) { return (static_cast<uint64_t>(i + 1) << 12) | 0x7FFULL; }
+
+TEST(Table, SlotIsOneWord) {
+  EXPECT_EQ(Table::kSlotBytes, 8u);
+  Table t;
+  for (size_t i = 0; i < 7; ++i) t.Upsert(i, MakeValueEntry(Key(i), "v"));
+  EXPECT_EQ(t.slot_bytes(), 16u * 8u);
+}
+
+TEST(Table, TagCollisionsAreResolvedByKey) {
+  // One tag for every key: only the key bytes tell entries apart, and a
+  // probe for an absent key with that tag walks the whole cluster.
+  for (int o = 0; o < 4; ++o) EraseInOrder(60, SameTag, Orders(60, o));
+  Table t;
+  for (size_t i = 0; i < 60; ++i) ASSERT_EQ(t.Upsert(SameTag(i), MakeValueEntry(Key(i), Val(i))), nullptr);
+  for (size_t i = 0; i < 60; ++i) EXPECT_EQ(Lookup(t, SameTag(i), Key(i)), Val(i));
+  EXPECT_EQ(t.Find(SameTag(1000), Key(1000)), nullptr);
+  EXPECT_EQ(t.Find(SameTag(0), "no-such-key"), nullptr);
+  EXPECT_EQ(t.Erase(SameTag(0), "no-such-key"), nullptr);
+  // Replacing under a colliding tag replaces that key only.
+  EntryPtr old = t.Upsert(SameTag(30), MakeValueEntry(Key(30), "new"));
+  ASSERT_NE(old, nullptr);
+  EXPECT_EQ(ValueOf(*old), Val(30));
+  EXPECT_EQ(Lookup(t, SameTag(30), Key(30)), "new");
+  EXPECT_EQ(Lookup(t, SameTag(31), Key(31)), Val(31));
+  EXPECT_EQ(t.size(), 60u);
+}
+
+TEST(Table, TagFiltersSameHomeSlot) {
+  // Same home slot, different tags: found under its own tag only.
+  for (int o = 0; o < 4; ++o) EraseInOrder(40, SameHomeOtherTag, Orders(40, o));
+  Table t;
+  ASSERT_EQ(t.Upsert(SameHomeOtherTag(0), MakeValueEntry("a", "1")), nullptr);
+  ASSERT_EQ(t.Upsert(SameHomeOtherTag(1), MakeValueEntry("b", "2")), nullptr);
+  EXPECT_EQ(Lookup(t, SameHomeOtherTag(0), "a"), "1");
+  EXPECT_EQ(Lookup(t, SameHomeOtherTag(1), "b"), "2");
+  EXPECT_EQ(t.Find(SameHomeOtherTag(1), "a"), nullptr);  // right key, another tag
+  EXPECT_EQ(t.Find(SameHomeOtherTag(0), "b"), nullptr);
+}
+
+TEST(Table, EntriesAreSixteenByteAligned) {
+  for (size_t k = 0; k < 40; ++k) {
+    for (size_t v = 0; v < 40; ++v) {
+      for (bool links : {false, true}) {
+        EntryPtr e = MakeEntry(std::string(k, 'k'), v, Kind::kBytes, 0, links);
+        EXPECT_EQ(reinterpret_cast<uintptr_t>(e.get()) % 16, 0u) << k << " " << v << " " << links;
+      }
+    }
+  }
+}
+
+TEST(TableDeathTest, EntryThatDoesNotFitASlotAborts) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  // An entry at an address that is not 16-byte aligned (MakeEntry never
+  // makes one): the table refuses to pack it, before it changes anything.
+  EXPECT_DEATH(
+      {
+        alignas(16) static char buf[64];
+        Table t;
+        t.Upsert(1, EntryPtr(new (buf + 8) Entry()));
+      },
+      "does not fit an 8-byte table slot");
+}
+
+// Random upserts and erases against a std::unordered_map model, checking
+// every key after each burst: backward-shift deletion under churn, growth
+// and shrinking. `tag_home_capacity` below the table's sizes makes every
+// rehash and backward shift recompute home slots from the keys.
+void ChurnAgainstModel(size_t tag_home_capacity, uint64_t rng_seed) {
+  const uint64_t seed = 0x5EED'0000'0000'0001ULL ^ rng_seed;
+  Table t(seed, tag_home_capacity);
+  EXPECT_EQ(t.seed(), seed);
+  std::unordered_map<std::string, std::string> model;
+  std::mt19937_64 rng(rng_seed);
+  auto hash = [&](const std::string& k) { return HashBytes(k.data(), k.size(), seed); };
+  auto check_all = [&](int step) {
+    ASSERT_EQ(t.size(), model.size()) << "step " << step;
+    for (const auto& [k, v] : model) ASSERT_EQ(Lookup(t, hash(k), k), v) << "step " << step << " key " << k;
+    ExpectShape(t);
+  };
+  // Phases: grow to ~3000 keys, churn at that size, drain to a handful,
+  // regrow: so the table crosses every capacity both ways under churn.
+  const size_t kKeySpace = 4000;
+  int step = 0;
+  for (const auto& [steps, insert_pct] : std::vector<std::pair<int, unsigned>>{
+           {6000, 80}, {8000, 50}, {9000, 15}, {5000, 70}, {3000, 5}}) {
+    for (int n = 0; n < steps; ++n, ++step) {
+      const size_t id = rng() % kKeySpace;
+      const std::string k = Key(id);
+      if (rng() % 100 < insert_pct) {
+        const std::string v = Val(rng() % 100000);
+        EntryPtr old = t.Upsert(hash(k), MakeValueEntry(k, v));
+        auto it = model.find(k);
+        ASSERT_EQ(old != nullptr, it != model.end()) << "step " << step;
+        if (old) {
+          EXPECT_EQ(ValueOf(*old), it->second);
+        }
+        model[k] = v;
+      } else {
+        EntryPtr old = t.Erase(hash(k), k);
+        auto it = model.find(k);
+        ASSERT_EQ(old != nullptr, it != model.end()) << "step " << step;
+        if (old) {
+          EXPECT_EQ(ValueOf(*old), it->second);
+          model.erase(it);
+        }
+      }
+      if (step % 500 == 0 || model.size() < 16) check_all(step);
+    }
+    check_all(step);
+  }
+  // Then erase what is left, in the model's (arbitrary) order.
+  std::vector<std::string> left;
+  for (const auto& kv : model) left.push_back(kv.first);
+  for (const std::string& k : left) {
+    ASSERT_NE(t.Erase(hash(k), k), nullptr) << k;
+    model.erase(k);
+    if (model.size() % 97 == 0) check_all(step);
+  }
+  EXPECT_EQ(t.size(), 0u);
+  EXPECT_EQ(t.capacity(), Table::kMinCapacity);
+}
+
+TEST(Table, ChurnMatchesUnorderedMap) {
+  for (uint64_t r = 1; r <= 3; ++r) ChurnAgainstModel(Table::kTagHomeCapacity, r);
+}
+
+TEST(Table, ChurnMatchesUnorderedMapRecomputingHomes) {
+  // Above 16 slots every home slot comes from rehashing the key.
+  for (uint64_t r = 1; r <= 3; ++r) ChurnAgainstModel(16, r);
+}
+
+TEST(Table, HugeTableRecomputesHomeSlots) {
+  // The real threshold: past 3/4 of 2^20 entries the table grows to 2^21
+  // slots, where the tag no longer holds the whole home index. Then erase
+  // most keys (backward shifts in the huge table) until it shrinks back.
+  const size_t n = Table::kTagHomeCapacity * 3 / 4 + 1000;
+  Table t;  // HashKey's seed
+  auto key = [](size_t i) { return Cat("k:", i); };
+  auto hash = [](const std::string& k) { return HashKey(k.data(), k.size()); };
+  for (size_t i = 0; i < n; ++i) {
+    const std::string k = key(i);
+    ASSERT_EQ(t.Upsert(hash(k), MakeValueEntry(k, "v")), nullptr) << i;
+  }
+  ASSERT_EQ(t.capacity(), 2 * Table::kTagHomeCapacity);
+  for (size_t i = 0; i < n; ++i) {
+    const std::string k = key(i);
+    ASSERT_NE(t.Find(hash(k), k), nullptr) << i;
+  }
+  std::vector<size_t> order = Orders(n, 2);
+  const size_t keep = Table::kTagHomeCapacity / 16;  // 1/16 load: below the 1/8 shrink point
+  for (size_t step = 0; step + keep < n; ++step) {
+    const std::string k = key(order[step]);
+    ASSERT_NE(t.Erase(hash(k), k), nullptr) << "step " << step;
+  }
+  EXPECT_LE(t.capacity(), Table::kTagHomeCapacity);
+  ASSERT_EQ(t.size(), keep);
+  for (size_t step = 0; step < n; ++step) {
+    const std::string k = key(order[step]);
+    const bool present = step + keep >= n;
+    ASSERT_EQ(t.Find(hash(k), k) != nullptr, present) << "step " << step;
+  }
+  ExpectShape(t);
 }
 
 }  // namespace

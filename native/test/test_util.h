@@ -79,6 +79,14 @@ inline EntryPtr MakeValueEntry(std::string_view key, std::string_view value, Kin
   return e;
 }
 
+// The same, laid out for `store` (Store::NewEntry): what a store must be given.
+inline EntryPtr MakeValueEntry(const Store& store, std::string_view key, std::string_view value,
+                               Kind kind = Kind::kBytes, uint8_t flags = 0) {
+  EntryPtr e = store.NewEntry(key, value.size(), kind, flags);
+  if (!value.empty()) std::memcpy(e->value_data(), value.data(), value.size());
+  return e;
+}
+
 inline std::string ValueOf(const Entry& e) {
   return std::string(reinterpret_cast<const char*>(e.value_data()), e.value_size);
 }
@@ -89,7 +97,7 @@ inline uint64_t Footprint(std::string_view key, std::string_view value) {
 
 // Puts key=value into `store` with the store's own hash.
 inline Status PutString(Store& store, std::string_view key, std::string_view value, uint64_t* version = nullptr) {
-  return store.Put(store.Hash(key), MakeValueEntry(key, value), version);
+  return store.Put(store.Hash(key), MakeValueEntry(store, key, value), version);
 }
 
 // Reads key's value (and version) from `store`.
