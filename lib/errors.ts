@@ -137,7 +137,7 @@ export function makeError(
         key === undefined
           ? `the atomic batch does not fit in one shard's share of maxEntries / maxBytes of ${where} on its own ` +
               `(its keys are never evicted for each other); nothing was changed. Split the batch, or raise the limits`
-          : `the entry for key ${showKey(key)} takes ${actual} bytes (key + value + 64 bytes of overhead), over the ` +
+          : `the entry for key ${showKey(key)} takes ${actual} bytes (key + value + 72 bytes of overhead), over the ` +
               `${limit} bytes of one shard's share of maxBytes of ${where}; nothing was changed`,
       );
     default:
