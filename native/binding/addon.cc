@@ -329,7 +329,7 @@ void Addon::CopyOut(const Entry& e, Copied* out) const {
   }
 }
 
-napi_value Addon::ValueToJs(Napi::Env env, const Store&, Kind kind, uint8_t flags, const uint8_t* bytes,
+napi_value Addon::ValueToJs(Napi::Env env, Kind kind, uint8_t flags, const uint8_t* bytes,
                             size_t size) {
   if (napi_value v = ScalarToJs(env, kind, flags, bytes, size)) return v;
   // Opaque bytes: a Uint8Array view of the scratch buffer, which
@@ -358,7 +358,7 @@ napi_value Addon::Get(napi_env env, StoreHandle& h, napi_value* args) {
   if (st == Status::kNotFound) return Undefined(env);
   if (st == Status::kDestroyed) ThrowDestroyed(env, store);
   // The lock is released: now build the JS value.
-  return ValueToJs(env, store, c);
+  return ValueToJs(env, c);
 }
 
 napi_value Addon::Set(napi_env env, StoreHandle& h, napi_value* args) {
@@ -477,7 +477,7 @@ napi_value Addon::GetEntry(napi_env env, StoreHandle& h, napi_value* args) {
     SetOut(0, 0);
     return Undefined(env);
   }
-  napi_value v = ValueToJs(env, store, c);
+  napi_value v = ValueToJs(env, c);
   SetOut(0, static_cast<double>(c.version));
   return v;
 }
@@ -514,7 +514,7 @@ Napi::Value Addon::GetOrSet(const Napi::CallbackInfo& info) {
     SetOut(1, static_cast<double>(version));
     return env.Undefined();
   }
-  napi_value v = ValueToJs(env, store, c);
+  napi_value v = ValueToJs(env, c);
   SetOut(0, 0);
   SetOut(1, static_cast<double>(c.version));
   return Napi::Value(env, v);
@@ -530,7 +530,7 @@ Napi::Value Addon::Swap(const Napi::CallbackInfo& info) {
   const double cost = static_cast<double>(Store::Cost(*e));
   CheckWrite(env, store, store.Put(key.hash(), std::move(e), nullptr, &old), key.js(), cost);
   if (!old) return env.Undefined();
-  return Napi::Value(env, ValueToJs(env, store, *old));
+  return Napi::Value(env, ValueToJs(env, *old));
 }
 
 // take(handle, key) -> removed value | undefined
@@ -542,7 +542,7 @@ Napi::Value Addon::Take(const Napi::CallbackInfo& info) {
   const Status st = store.Erase(key.view(), key.hash(), &old);
   if (st == Status::kDestroyed) ThrowDestroyed(env, store);
   if (st == Status::kNotFound) return env.Undefined();
-  return Napi::Value(env, ValueToJs(env, store, *old));
+  return Napi::Value(env, ValueToJs(env, *old));
 }
 
 // compareAndSet(handle, key, expected: number | null, value) -> written

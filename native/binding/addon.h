@@ -97,16 +97,16 @@ class Addon : public Napi::Addon<Addon> {
     std::string big;                 // values larger than the scratch buffer
   };
   void CopyOut(const Entry& e, Copied* out) const;
-  // The JS value of stored bytes. A kBytes value of the v8 codec becomes a
-  // Uint8Array view of the scratch buffer (valid until the next call; see
-  // lib/codec.ts), of any other codec a Buffer of its own.
-  napi_value ValueToJs(Napi::Env env, const Store& store, Kind kind, uint8_t flags, const uint8_t* bytes,
+  // The JS value of stored bytes. A kBytes value becomes a Uint8Array view
+  // of the scratch buffer (valid until the next call; lib/codec.ts decodes
+  // or copies it at once), or a Buffer of its own when over kScratchMax.
+  napi_value ValueToJs(Napi::Env env, Kind kind, uint8_t flags, const uint8_t* bytes,
                        size_t size);
-  napi_value ValueToJs(Napi::Env env, const Store& store, const Copied& c) {
-    return ValueToJs(env, store, c.kind, c.flags, c.bytes, c.size);
+  napi_value ValueToJs(Napi::Env env, const Copied& c) {
+    return ValueToJs(env, c.kind, c.flags, c.bytes, c.size);
   }
-  napi_value ValueToJs(Napi::Env env, const Store& store, const Entry& e) {
-    return ValueToJs(env, store, e.kind, e.flags, e.value_data(), e.value_size);
+  napi_value ValueToJs(Napi::Env env, const Entry& e) {
+    return ValueToJs(env, e.kind, e.flags, e.value_data(), e.value_size);
   }
 
   Napi::FunctionReference error_factory_;
