@@ -21,11 +21,6 @@ namespace threadkv::binding {
 
 namespace {
 
-constexpr size_t kScratchInitial = 16 << 10;
-// Values up to this size come back through the reused scratch buffer; larger
-// ones get a buffer of their own (the copy dominates the allocation there).
-constexpr size_t kScratchMax = 1 << 20;
-
 const char* OptionName(uint32_t bit) {
   switch (bit) {
     case kOptCodec:
@@ -143,7 +138,7 @@ Napi::Function ErrorFactory(Napi::Env env) {
   return addon == nullptr ? Napi::Function() : addon->error_factory();
 }
 
-Addon::Addon(Napi::Env env, Napi::Object exports) {
+Addon::Addon(Napi::Env env, Napi::Object exports) : values_(env) {
   DefineAddon(exports, {
                            InstanceMethod("setup", &Addon::Setup),
                            InstanceMethod("open", &Addon::Open),
@@ -168,11 +163,11 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
                            InstanceMethod("setMany", &Addon::SetMany),
                            InstanceMethod("deleteMany", &Addon::DeleteMany),
                            InstanceMethod("scan", &Addon::Scan),
+                           InstanceMethod("valueSetup", &Addon::ValueSetup),
 #ifdef THREADKV_TSAN_SELFTEST
                            InstanceMethod("racyIncrement", &Addon::RacyIncrement),
 #endif
                        });
-  GrowScratch(env, kScratchInitial);
   Napi::ArrayBuffer cells = Napi::ArrayBuffer::New(env, kOutCells * sizeof(double));
   out_ = Napi::Persistent(Napi::Float64Array::New(env, kOutCells, cells, 0));
   out_cells_ = static_cast<double*>(cells.Data());
@@ -227,16 +222,6 @@ Napi::Value Addon::Bind(const Napi::CallbackInfo& info) {
     out.Set(i, Napi::Value(env, fn));
   }
   return out;
-}
-
-void Addon::GrowScratch(Napi::Env env, size_t size) {
-  if (size <= scratch_size_) return;
-  size_t n = scratch_size_ == 0 ? kScratchInitial : scratch_size_;
-  while (n < size) n *= 2;
-  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, n);
-  scratch_ = Napi::Persistent(ab);
-  scratch_data_ = static_cast<uint8_t*>(ab.Data());
-  scratch_size_ = n;
 }
 
 Store& Addon::Resolve(Napi::Env env, napi_value handle) {
@@ -315,39 +300,9 @@ Napi::Value Addon::Close(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-void Addon::CopyOut(const Entry& e, Copied* out) const {
-  out->kind = e.kind;
-  out->flags = e.flags;
-  out->size = e.value_size;
-  out->version = e.version;
-  if (out->size <= scratch_size_) {
-    std::memcpy(scratch_data_, e.value_data(), out->size);
-    out->bytes = scratch_data_;
-  } else {
-    out->big.assign(reinterpret_cast<const char*>(e.value_data()), out->size);
-    out->bytes = reinterpret_cast<const uint8_t*>(out->big.data());
-  }
-}
-
-napi_value Addon::ValueToJs(Napi::Env env, Kind kind, uint8_t flags, const uint8_t* bytes,
-                            size_t size) {
-  if (napi_value v = ScalarToJs(env, kind, flags, bytes, size)) return v;
-  // Opaque bytes: a Uint8Array view of the scratch buffer, which
-  // lib/codec.ts decodes (v8) or copies into a Buffer (buffer) at once. A
-  // Buffer made here would cost a malloc'd backing store and its finalizer
-  // (callgrind: ~3,000 instructions); Buffer.from in JS copies into Node's
-  // pool. Values too large for the scratch buffer get a Buffer of their own.
-  napi_value result = nullptr;
-  if (size > kScratchMax) {
-    TKV_NAPI(env, napi_create_buffer_copy(env, size, bytes, nullptr, &result));
-    return result;
-  }
-  if (bytes != scratch_data_) {
-    GrowScratch(env, size);
-    if (size != 0) std::memcpy(scratch_data_, bytes, size);
-  }
-  TKV_NAPI(env, napi_create_typedarray(env, napi_uint8_array, size, scratch_.Value(), 0, &result));
-  return result;
+// valueSetup(newSlab) -> cells: see ValuePath::Setup.
+Napi::Value Addon::ValueSetup(const Napi::CallbackInfo& info) {
+  return Napi::Value(info.Env(), values_.Setup(info.Env(), info[0]));
 }
 
 napi_value Addon::Get(napi_env env, StoreHandle& h, napi_value* args) {
@@ -364,7 +319,7 @@ napi_value Addon::Get(napi_env env, StoreHandle& h, napi_value* args) {
 napi_value Addon::Set(napi_env env, StoreHandle& h, napi_value* args) {
   Store& store = Resolve(env, h);
   KeyArg key(env, args[0], store);
-  EntryPtr e = MakeValueEntry(env, key, args[1], store);
+  EntryPtr e = MakeValueEntry(env, key, args[1], store, InTag());
   e->expires_at = ExpiryArg(env, args[2]);
   const double cost = static_cast<double>(Store::Cost(*e));
   CheckWrite(env, store, store.Put(key.hash(), std::move(e)), key.js(), cost);
@@ -487,7 +442,7 @@ Napi::Value Addon::SetIfAbsent(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Store& store = Resolve(env, info[0]);
   KeyArg key(env, info[1], store);
-  EntryPtr e = MakeValueEntry(env, key, info[2], store);
+  EntryPtr e = MakeValueEntry(env, key, info[2], store, InTag());
   e->expires_at = ExpiryArg(env, info[3]);
   const double cost = static_cast<double>(Store::Cost(*e));
   const Status st = store.Insert(key.hash(), std::move(e));
@@ -502,7 +457,7 @@ Napi::Value Addon::GetOrSet(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Store& store = Resolve(env, info[0]);
   KeyArg key(env, info[1], store);
-  EntryPtr e = MakeValueEntry(env, key, info[2], store);
+  EntryPtr e = MakeValueEntry(env, key, info[2], store, InTag());
   e->expires_at = ExpiryArg(env, info[3]);
   const double cost = static_cast<double>(Store::Cost(*e));
   Copied c;
@@ -525,7 +480,7 @@ Napi::Value Addon::Swap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Store& store = Resolve(env, info[0]);
   KeyArg key(env, info[1], store);
-  EntryPtr e = MakeValueEntry(env, key, info[2], store);
+  EntryPtr e = MakeValueEntry(env, key, info[2], store, InTag());
   EntryPtr old;  // unlinked: ours alone, read after the lock and freed here
   const double cost = static_cast<double>(Store::Cost(*e));
   CheckWrite(env, store, store.Put(key.hash(), std::move(e), nullptr, &old), key.js(), cost);
@@ -551,7 +506,7 @@ Napi::Value Addon::CompareAndSet(const Napi::CallbackInfo& info) {
   Store& store = Resolve(env, info[0]);
   KeyArg key(env, info[1], store);
   const uint64_t expected = ExpectedVersion(env, info[2]);
-  EntryPtr e = MakeValueEntry(env, key, info[3], store);
+  EntryPtr e = MakeValueEntry(env, key, info[3], store, InTag());
   const double cost = static_cast<double>(Store::Cost(*e));
   const Status st = store.CompareAndPut(key.hash(), std::move(e), expected);
   CheckWrite(env, store, st, key.js(), cost);
@@ -613,12 +568,13 @@ Napi::Value Addon::GetMany(const Napi::CallbackInfo& info) {
   if (st == Status::kDestroyed) ThrowDestroyed(env, store);
   Napi::Array out = Napi::Array::New(env, values.size());
   for (size_t i = 0; i < values.size(); ++i)
-    out.Set(static_cast<uint32_t>(i), Napi::Value(env, values.ToJs(env, i)));
+    out.Set(static_cast<uint32_t>(i), Napi::Value(env, values.ToJs(env, values_, i)));
   return out;
 }
 
-// setMany(handle, keys, values, atomic): every key and value is converted
-// (and so checked) before the store is touched.
+// setMany(handle, keys, values, atomic, ttlMs, tags): every key and value is
+// converted (and so checked) before the store is touched; tags[i] is the
+// format of values[i] when it is bytes (values.h).
 Napi::Value Addon::SetMany(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Store& store = Resolve(env, info[0]);
@@ -627,11 +583,17 @@ Napi::Value Addon::SetMany(const Napi::CallbackInfo& info) {
   const bool atomic = info[3].ToBoolean().Value();
   const int64_t expiry = ExpiryArg(env, info[4]);
   const uint32_t n = keys.Length();
+  // The format of each bytes value (values.h), when any value is bytes.
+  const uint8_t* tags = nullptr;
+  if (info[5].IsTypedArray()) {
+    Napi::Uint8Array t = info[5].As<Napi::Uint8Array>();
+    if (t.ElementLength() >= n) tags = t.Data();
+  }
   std::vector<HashedEntry> entries;
   entries.reserve(n);
   for (uint32_t i = 0; i < n; ++i) {
     KeyArg key(env, keys.Get(i), store);
-    EntryPtr e = MakeValueEntry(env, key, vals.Get(i), store);
+    EntryPtr e = MakeValueEntry(env, key, vals.Get(i), store, tags != nullptr ? tags[i] : 0);
     e->expires_at = expiry;
     entries.push_back({key.hash(), std::move(e)});
   }
@@ -675,7 +637,7 @@ Napi::Value Addon::Scan(const Napi::CallbackInfo& info) {
     const std::string_view k(key_bytes.data() + begin, key_ends[i] - begin);
     begin = key_ends[i];
     out.Set(static_cast<uint32_t>(i * per), Napi::Value(env, KeyToJs(env, k)));
-    if (with_values) out.Set(static_cast<uint32_t>(i * per + 1), Napi::Value(env, values.ToJs(env, i)));
+    if (with_values) out.Set(static_cast<uint32_t>(i * per + 1), Napi::Value(env, values.ToJs(env, values_, i)));
   }
   return out;
 }

@@ -1,7 +1,7 @@
 // Per-environment state of the addon (one instance per thread that loads
-// it): the JS error factory, the reusable scratch buffer that small values
-// are copied into on their way out, and the out-cells (a Float64Array) that
-// versions are returned through. Nothing here is shared between threads;
+// it): the JS error factory, the value path (values.h: the reusable scratch
+// buffer that values are copied into on their way out, the result pools),
+// and the out-cells (a Float64Array) that versions are returned through. Nothing here is shared between threads;
 // the only cross-thread state is the core's Registry.
 #pragma once
 
@@ -13,6 +13,7 @@
 #include <string>
 
 #include "../core/store.h"
+#include "values.h"
 
 namespace threadkv::binding {
 
@@ -83,36 +84,20 @@ class Addon : public Napi::Addon<Addon> {
   // The handle's store, or throws the "closed" error.
   Store& Resolve(Napi::Env env, napi_value handle);
   static Store& Resolve(Napi::Env env, const StoreHandle& h);
-  // Makes sure the scratch buffer holds at least `size` bytes.
-  void GrowScratch(Napi::Env env, size_t size);
-
-  // A value copied out of an entry under its lock (CopyOut: plain memory
-  // copies only), to be made a JS value after the lock (ValueToJs).
-  struct Copied {
-    Kind kind = Kind::kUndefined;
-    uint8_t flags = 0;
-    size_t size = 0;
-    uint64_t version = 0;
-    const uint8_t* bytes = nullptr;  // the scratch buffer, or big.data()
-    std::string big;                 // values larger than the scratch buffer
-  };
-  void CopyOut(const Entry& e, Copied* out) const;
-  // The JS value of stored bytes. A kBytes value becomes a Uint8Array view
-  // of the scratch buffer (valid until the next call; lib/codec.ts decodes
-  // or copies it at once), or a Buffer of its own when over kScratchMax.
-  napi_value ValueToJs(Napi::Env env, Kind kind, uint8_t flags, const uint8_t* bytes,
-                       size_t size);
-  napi_value ValueToJs(Napi::Env env, const Copied& c) {
-    return ValueToJs(env, c.kind, c.flags, c.bytes, c.size);
-  }
-  napi_value ValueToJs(Napi::Env env, const Entry& e) {
-    return ValueToJs(env, e.kind, e.flags, e.value_data(), e.value_size);
-  }
+  // The value path (values.h): scratch buffer, result pools, the cells
+  // that carry value formats, shape ids. CopyOut copies a value out of an
+  // entry under its lock (plain memory copies only); ValueToJs makes the JS
+  // value after the lock (a kBytes value: see ValuePath::ToJs).
+  using Copied = ValuePath::Copied;
+  void CopyOut(const Entry& e, Copied* out) { values_.CopyOut(e, out); }
+  napi_value ValueToJs(Napi::Env env, Copied& c) { return values_.ToJs(env, c); }
+  napi_value ValueToJs(Napi::Env env, const Entry& e) { return values_.EntryToJs(env, e); }
+  // The format of the bytes value the current call was given (values.h).
+  int32_t InTag() { return values_.TakeInTag(); }
+  Napi::Value ValueSetup(const Napi::CallbackInfo& info);
 
   Napi::FunctionReference error_factory_;
-  Napi::Reference<Napi::ArrayBuffer> scratch_;
-  uint8_t* scratch_data_ = nullptr;
-  size_t scratch_size_ = 0;
+  ValuePath values_;
   // Second results (a version, a flag) go here rather than into a result
   // array: one allocation less per call. One Float64Array per environment,
   // created here and handed to JS by setup(); written only by this
