@@ -189,7 +189,11 @@ async function main() {
   await nativeBuild;
   const native = await side('native', async () => lastJson(await runNode(path.join(__dirname, 'native', 'run.js'), [...q, '--json'])));
   const memory = await side('memory', async () =>
-    lastJson(await runNode(path.join(__dirname, 'memory.js'), [`--entries=${quick ? 100000 : 1000000}`, '--json'], { nodeArgs: ['--expose-gc'] })),
+    lastJson(
+      await runNode(path.join(__dirname, 'memory.js'), [`--entries=${quick ? 100000 : 1000000}`, `--churn=${quick ? 50000 : 1000000}`, '--json'], {
+        nodeArgs: ['--expose-gc'],
+      }),
+    ),
   );
   const profile = quick
     ? null

@@ -5,6 +5,10 @@
 // one contender or workload never leaks into another.
 
 const NKEYS = 100_000;
+/** Keys preloaded per value kind: S and M 100,000; the large AI payloads 2,000 (12 MiB of vectors). */
+function keyCount(kind) {
+  return kind === 'S' || kind === 'M' ? NKEYS : 2_000;
+}
 const SEQ_LEN = 1 << 20; // precomputed operations, replayed cyclically
 const WRITE_BIT = 0x80000000;
 
@@ -133,7 +137,7 @@ function valueOf(kind, i) {
 
 /** Values that sets write, cycled through (built before the timed phase). */
 function makeWritePool(kind, seed) {
-  const n = kind === 'M' ? 8 : 1024;
+  const n = kind === 'S' ? 1024 : 8;
   const pool = new Array(n);
   for (let i = 0; i < n; i++) pool[i] = valueOf(kind, 1_000_000 + seed * n + i);
   return pool;
@@ -261,6 +265,7 @@ function sleepMs(ms) {
 
 module.exports = {
   NKEYS,
+  keyCount,
   SEQ_LEN,
   WRITE_BIT,
   prng,
