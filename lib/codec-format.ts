@@ -157,10 +157,13 @@ const FALLBACK = { fallback: true };
 /** Thrown by the encoder: the value cannot be stored (a detached view...). */
 export class Unstorable extends Error {}
 
-/** Thrown by the encoder: the value is larger than the limit (at least `bytes`). */
+/** Thrown by the encoder: the value is larger than the limit: `bytes` (exactly, or at least). */
 export class TooLarge extends Error {
-  constructor(readonly bytes: number) {
-    super(`at least ${bytes} bytes`);
+  constructor(
+    readonly bytes: number,
+    readonly exact = false,
+  ) {
+    super(`${exact ? '' : 'at least '}${bytes} bytes`);
   }
 }
 
@@ -245,6 +248,8 @@ function child(node: ShapeNode, key: string): ShapeNode {
 let out = new Uint8Array(1 << 14);
 let view = new DataView(out.buffer);
 let pos = 0;
+// min(out.length, limit + 1): ensure() passes it only to grow or to refuse.
+let cap = 0;
 // The strings: Latin-1 bytes until a character above U+00FF shows up, then
 // UTF-16 units.
 let s8 = new Uint8Array(1 << 12);
@@ -260,19 +265,26 @@ let seenCount = 0;
 let seenSet: Set<object> | null = null;
 let encoding = false;
 
-function grow(need: number): void {
-  const strings = s16 === null ? spos : spos * 2;
-  if (need + strings > limit) throw new TooLarge(need + strings);
-  let size = out.length * 2;
-  while (size < need) size *= 2;
-  const next = new Uint8Array(size);
-  next.set(out.subarray(0, pos));
-  out = next;
-  view = new DataView(next.buffer);
+// The size limit is checked as the value grows: a value past it is refused
+// as soon as the encoder knows (the full value is never encoded), one that
+// ends past it is refused with its exact size. `need`: the room asked for;
+// `min`: the bytes that will be written for certain.
+function grow(need: number, min: number): void {
+  const written = pos + (s16 === null ? spos : spos * 2);
+  if (written + min > limit) throw new TooLarge(written + min);
+  if (need > out.length) {
+    let size = out.length * 2;
+    while (size < need) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(out.subarray(0, pos));
+    out = next;
+    view = new DataView(next.buffer);
+  }
+  cap = Math.min(out.length, limit + 1);
 }
 
-function ensure(n: number): void {
-  if (pos + n > out.length) grow(pos + n);
+function ensure(n: number, min = 1): void {
+  if (pos + n > cap) grow(pos + n, min);
 }
 
 function writeVarint(n: number): void {
@@ -287,15 +299,10 @@ function pad8(): void {
   while ((pos & 7) !== 0) out[pos++] = 0;
 }
 
-// The size limit is checked when a buffer must grow: a value past it is
-// refused before it is all encoded (a smaller one over the limit is refused
-// by the binding, with its exact size).
 function roomForChars(n: number): void {
   const need = spos + n;
-  if (need > (s16 === null ? s8.length : s16.length)) {
-    const bytes = s16 === null ? need : need * 2;
-    if (pos + bytes > limit) throw new TooLarge(pos + bytes);
-  }
+  const bytes = s16 === null ? need : need * 2;
+  if (pos + bytes > limit) throw new TooLarge(pos + bytes);
   if (s16 === null) {
     if (need > s8.length) {
       const next = new Uint8Array(Math.max(need, s8.length * 2));
@@ -505,7 +512,7 @@ function writeArray(a: unknown[]): void {
  * nothing, if an element is not a number.
  */
 function writeNumbers(a: unknown[], n: number): boolean {
-  ensure(16 + n * 8);
+  ensure(16 + n * 8, n + 2);
   const start = pos;
   out[pos++] = T_NUMBERS;
   writeVarint(n);
@@ -607,7 +614,7 @@ function writeCollection(tag: number, c: Map<unknown, unknown> | Set<unknown>, p
 function writeBinary(format: number, v: ArrayBufferView | ArrayBuffer): void {
   if (unreadable(v)) throw new Unstorable('a view of a detached or out-of-bounds ArrayBuffer cannot be stored');
   const len = v.byteLength;
-  ensure(16 + len);
+  ensure(16 + len, len + 3);
   out[pos++] = T_BINARY;
   out[pos++] = format;
   writeVarint(len);
@@ -635,6 +642,7 @@ export function encode(value: unknown, maxBytes: number): number {
   spos = 0;
   s16 = null;
   limit = maxBytes;
+  cap = Math.min(out.length, limit + 1);
   binaries = false;
   try {
     if (HEADER > limit) throw new TooLarge(HEADER);
@@ -669,7 +677,8 @@ function finish(): number {
   }
   const stringsAt = pos;
   const bytes = s16 === null ? spos : spos * 2;
-  ensure(bytes);
+  if (pos + bytes > limit) throw new TooLarge(pos + bytes, true);
+  ensure(bytes, 0);
   if (s16 === null) out.set(s8.subarray(0, spos), pos);
   else out.set(new Uint8Array(s16.buffer, 0, bytes), pos);
   pos += bytes;

@@ -65,8 +65,9 @@ export const OUT_TAG = 1;
 
 // ---- helpers ----------------------------------------------------------------
 
-function tooLarge(store: string, key: string, maxBytes: number, atLeast: number): Error {
-  return makeError(ErrorCode.VALUE_TOO_LARGE, store, key, maxBytes, atLeast, 'atLeast');
+/** `bytes`: the value's size once encoded, or (not `exact`) a lower bound of it. */
+function tooLarge(store: string, key: string, maxBytes: number, bytes: number, exact = false): Error {
+  return makeError(ErrorCode.VALUE_TOO_LARGE, store, key, maxBytes, bytes, exact ? undefined : 'atLeast');
 }
 
 function refuseUnreadable(store: string, key: string, codec: CodecName, v: ArrayBufferView | ArrayBuffer): void {
@@ -155,7 +156,7 @@ function encodeOther(store: string, key: string, value: unknown, maxBytes: numbe
   try {
     n = encodeFormat(value, maxBytes);
   } catch (err) {
-    if (err instanceof TooLarge) throw tooLarge(store, key, maxBytes, err.bytes);
+    if (err instanceof TooLarge) throw tooLarge(store, key, maxBytes, err.bytes, err.exact);
     throw valueTypeError(store, key, 'v8', (err as Error).message);
   }
   if (n >= 0) {
