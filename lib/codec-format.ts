@@ -171,6 +171,10 @@ export class TooLarge extends Error {
 
 class ShapeNode {
   next: Map<string, ShapeNode> | null = null;
+  // The child met last: objects of one shape repeat, and comparing an
+  // internalized key string with the last one is cheaper than a Map lookup.
+  lastKey: string | null = null;
+  lastChild: ShapeNode | null = null;
   /** The encode (stamp) that last used this shape, and its index there. */
   stamp = 0;
   index = 0;
@@ -232,6 +236,14 @@ let shapeRoot = new ShapeNode(null, '', 0);
 let shapeNodes = 0;
 
 function child(node: ShapeNode, key: string): ShapeNode {
+  if (node.lastKey === key) return node.lastChild!;
+  const c = childSlow(node, key);
+  node.lastKey = key;
+  node.lastChild = c;
+  return c;
+}
+
+function childSlow(node: ShapeNode, key: string): ShapeNode {
   let next = node.next;
   if (next === null) next = node.next = new Map();
   let c = next.get(key);
@@ -258,7 +270,9 @@ let spos = 0;
 let limit = 0;
 let binaries = false;
 let stamp = 0;
-let used: ShapeNode[] = [];
+// The shapes this encode used, in index order (the array is reused).
+const used: ShapeNode[] = [];
+let usedCount = 0;
 // Objects met so far (a value met twice, or a cycle, falls back to v8).
 let seen: object[] = [];
 let seenCount = 0;
@@ -580,11 +594,11 @@ function writePlain(o: Record<string, unknown>): void {
   }
   let index = node.index;
   if (node.stamp !== stamp) {
-    index = used.length;
+    index = usedCount;
     if (index > 0xffff) throw FALLBACK;
     node.stamp = stamp;
     node.index = index;
-    used.push(node);
+    used[usedCount++] = node;
   }
   out[at] = index & 0xff;
   out[at + 1] = index >>> 8;
@@ -655,7 +669,8 @@ export function encode(value: unknown, maxBytes: number): number {
     for (let i = 0; i < seenCount; i++) seen[i] = undefined as unknown as object;
     seenCount = 0;
     seenSet = null;
-    used.length = 0;
+    for (let i = 0; i < usedCount; i++) used[i] = undefined as unknown as ShapeNode;
+    usedCount = 0;
     encoding = false;
   }
 }
@@ -666,8 +681,8 @@ function finish(): number {
     out[pos++] = 0;
   }
   const shapesAt = pos;
-  for (const node of used) {
-    const d = node.descriptor();
+  for (let i = 0; i < usedCount; i++) {
+    const d = used[i]!.descriptor();
     ensure(8 + d.length + 3);
     view.setUint32(pos, 0, true);
     view.setUint32(pos + 4, d.length, true);
@@ -688,13 +703,13 @@ function finish(): number {
   out[3] = 0;
   view.setUint32(4, shapesAt, true);
   view.setUint32(8, stringsAt, true);
-  view.setUint32(12, used.length, true);
+  view.setUint32(12, usedCount, true);
   return pos;
 }
 
-/** The bytes of the last encode (valid until the next one). */
-export function encoded(length: number): Uint8Array {
-  return out.subarray(0, length);
+/** The encoder's buffer: the last encode's bytes are its first `length` (valid until the next encode). */
+export function encoderBuffer(): Uint8Array {
+  return out;
 }
 
 /** Whether the last encoded value holds typed arrays (Fmt.ObjectWithBinaries). */
@@ -963,12 +978,12 @@ let lastU8: Uint8Array = new Uint8Array(0);
 let lastDv: DataView = new DataView(new ArrayBuffer(0));
 
 /**
- * The value encoded in `bytes` (this format, shape slots named by the
- * binding, or 0). `pooled`: the bytes are pool memory that typed arrays may
- * view; `own`: every typed array gets an ArrayBuffer of its own.
+ * The value encoded in the `len` bytes at `base` of `buffer` (this format,
+ * shape slots named by the binding, or 0). `pooled`: the bytes are pool
+ * memory that typed arrays may view; `own`: every typed array gets an
+ * ArrayBuffer of its own.
  */
-export function decode(bytes: Uint8Array, pooled: boolean, own: boolean): unknown {
-  const buffer = bytes.buffer;
+export function decode(buffer: ArrayBufferLike, base: number, len: number, pooled: boolean, own: boolean): unknown {
   if (buffer !== lastBuffer) {
     lastBuffer = buffer;
     lastU8 = new Uint8Array(buffer);
@@ -976,9 +991,7 @@ export function decode(bytes: Uint8Array, pooled: boolean, own: boolean): unknow
   }
   const u8 = lastU8;
   const dv = lastDv;
-  const base = bytes.byteOffset;
-  const len = bytes.byteLength;
-  if (len < HEADER || u8[base] !== VERSION) throw corrupt();
+  if (len < HEADER || base + len > u8.length || u8[base] !== VERSION) throw corrupt();
   const shapesAt = base + dv.getUint32(base + 4, true);
   const stringsAt = base + dv.getUint32(base + 8, true);
   const n = dv.getUint32(base + 12, true);

@@ -18,8 +18,8 @@ import {
   binaryValue,
   decode as decodeFormat,
   encode as encodeFormat,
-  encoded,
   encodedFormat,
+  encoderBuffer,
   unreadable,
   viewFormat,
 } from './codec-format';
@@ -32,18 +32,25 @@ export interface Codec {
   /**
    * What to pass to the native side for `value`, refusing it (a TypeError
    * naming `key`) when it cannot be encoded, or (a RangeError) when it is
-   * over `maxBytes`. For bytes, sets cells[IN_TAG] to their format.
+   * over `maxBytes`. For bytes, sets cells[IN_TAG] to their format and
+   * cells[IN_LENGTH] to how many of the view's bytes are the value (0: all;
+   * the encoder passes its reused buffer whole).
    */
   encode(store: string, key: string, value: unknown, maxBytes: number): NativeValue;
-  /** The value of a single-value native result (its format in cells[OUT_TAG]). */
+  /**
+   * The value of a single-value native result (its format in
+   * cells[OUT_TAG]; encoded bytes come as the ArrayBuffer holding them, at
+   * cells[OUT_OFFSET], cells[OUT_LENGTH] long).
+   */
   decode(raw: NativeValue): unknown;
   /** The value of one element of a batch result (bytes as [format, ...bytes]). */
   decodeListed(raw: NativeValue): unknown;
   /**
    * What a read would return for the value `encode` just returned as
-   * `encoded` with format `tag`, without another trip to the store.
+   * `encoded`, with format `tag` and length `length`, without another trip
+   * to the store.
    */
-  storedCopy(encoded: NativeValue, tag: number): unknown;
+  storedCopy(encoded: NativeValue, tag: number, length: number): unknown;
 }
 
 // ---- this thread's pools and cells ------------------------------------------
@@ -62,8 +69,22 @@ function newSlab(size: number): ArrayBuffer {
 export const cells: Int32Array = native.valueSetup(newSlab);
 export const IN_TAG = 0;
 export const OUT_TAG = 1;
+export const IN_LENGTH = 2;
+export const OUT_OFFSET = 3;
+export const OUT_LENGTH = 4;
 
 // ---- helpers ----------------------------------------------------------------
+
+/**
+ * The format and length of the bytes value the next native call gets. Both
+ * cells are written for every bytes value: a call that threw before reading
+ * them (a closed handle, a bad key) must not leave a length that applies to
+ * the next value.
+ */
+function tagBytes(tag: number, length: number): void {
+  cells[IN_TAG] = tag;
+  cells[IN_LENGTH] = length;
+}
 
 /** `bytes`: the value's size once encoded, or (not `exact`) a lower bound of it. */
 function tooLarge(store: string, key: string, maxBytes: number, bytes: number, exact = false): Error {
@@ -90,10 +111,6 @@ function ownCopy(v: unknown): unknown {
   return v; // an ArrayBuffer result is always its own
 }
 
-/** A view at `at` of `len` bytes of a batch result's arena, as a Uint8Array. */
-function listedBytes(raw: Uint8Array): Uint8Array {
-  return new Uint8Array(raw.buffer, raw.byteOffset + 1, raw.byteLength - 1);
-}
 
 /**
  * v8.deserialize() returns typed arrays that alias the input buffer. The
@@ -143,12 +160,12 @@ function encodeOther(store: string, key: string, value: unknown, maxBytes: numbe
   if (typeof value === 'object' && value !== null) {
     if (ArrayBuffer.isView(value)) {
       refuseUnreadable(store, key, 'v8', value);
-      cells[IN_TAG] = Buffer.isBuffer(value) ? Fmt.Buffer : Fmt.DeriveBinary;
+      tagBytes(Buffer.isBuffer(value) ? Fmt.Buffer : Fmt.DeriveBinary, 0);
       return value;
     }
     if (value instanceof ArrayBuffer && !(value as ArrayBuffer & { resizable?: boolean }).resizable) {
       refuseUnreadable(store, key, 'v8', value);
-      cells[IN_TAG] = Fmt.DeriveBinary;
+      tagBytes(Fmt.DeriveBinary, 0);
       return value;
     }
   }
@@ -160,8 +177,8 @@ function encodeOther(store: string, key: string, value: unknown, maxBytes: numbe
     throw valueTypeError(store, key, 'v8', (err as Error).message);
   }
   if (n >= 0) {
-    cells[IN_TAG] = encodedFormat();
-    return encoded(n);
+    tagBytes(encodedFormat(), n);
+    return encoderBuffer();
   }
   let bytes: Buffer;
   try {
@@ -169,7 +186,7 @@ function encodeOther(store: string, key: string, value: unknown, maxBytes: numbe
   } catch (err) {
     throw valueTypeError(store, key, 'v8', (err as Error).message);
   }
-  cells[IN_TAG] = Fmt.Codec;
+  tagBytes(Fmt.Codec, 0);
   return bytes;
 }
 
@@ -183,9 +200,9 @@ function encodeOther(store: string, key: string, value: unknown, maxBytes: numbe
  * existed. Entries of either kind read back with their own decoder.
  */
 function v8Codec(own: boolean): Codec {
-  const fromBytes = (raw: Uint8Array, format: number, pooled: boolean): unknown => {
-    if (format === Fmt.Codec) return deserializeCopy(raw);
-    if (format === Fmt.Object || format === Fmt.ObjectWithBinaries) return decodeFormat(raw, pooled, own);
+  const fromBytes = (buffer: ArrayBufferLike, at: number, len: number, format: number, pooled: boolean): unknown => {
+    if (format === Fmt.Object || format === Fmt.ObjectWithBinaries) return decodeFormat(buffer, at, len, pooled, own);
+    if (format === Fmt.Codec) return deserializeCopy(new Uint8Array(buffer, at, len));
     throw internal();
   };
   return {
@@ -211,7 +228,7 @@ function v8Codec(own: boolean): Codec {
         }
         return own ? ownCopy(raw) : raw;
       }
-      return fromBytes(raw as Uint8Array, format, format === Fmt.ObjectWithBinaries);
+      return fromBytes(raw as ArrayBuffer, cells[OUT_OFFSET]!, cells[OUT_LENGTH]!, format, format === Fmt.ObjectWithBinaries);
     },
     decodeListed(raw) {
       if (typeof raw !== 'object' || raw === null) return raw;
@@ -221,9 +238,9 @@ function v8Codec(own: boolean): Codec {
         // The arena is this call's, untransferable: results may share it.
         return binaryValue(format, u8.buffer as ArrayBuffer, u8.byteOffset + 1, u8.byteLength - 1, !own);
       }
-      return fromBytes(listedBytes(u8), format, true);
+      return fromBytes(u8.buffer, u8.byteOffset + 1, u8.byteLength - 1, format, true);
     },
-    storedCopy(enc, tag) {
+    storedCopy(enc, tag, length) {
       if (typeof enc !== 'object' || enc === null) return enc;
       if (tag === Fmt.DeriveBinary || tag === Fmt.Buffer) {
         const v = enc as ArrayBufferView | ArrayBuffer;
@@ -234,7 +251,8 @@ function v8Codec(own: boolean): Codec {
         return v.slice(0);
       }
       // The encoder's buffer (object format) or v8 bytes: decoded into copies.
-      return fromBytes(enc as Uint8Array, tag, false);
+      const u8 = enc as Uint8Array;
+      return fromBytes(u8.buffer, u8.byteOffset, length > 0 ? length : u8.byteLength, tag, false);
     },
   };
 }
@@ -305,7 +323,7 @@ function bufferCodec(own: boolean): Codec {
     encode(store, key, value) {
       if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
         refuseUnreadable(store, key, 'buffer', value);
-        cells[IN_TAG] = Fmt.DeriveBinary;
+        tagBytes(Fmt.DeriveBinary, 0);
         return value;
       }
       throw valueTypeError(store, key, 'buffer', `expected a TypedArray, DataView, Buffer or ArrayBuffer, got ${describeType(value)}`);
@@ -313,17 +331,20 @@ function bufferCodec(own: boolean): Codec {
     decode(raw) {
       if (typeof raw !== 'object' || raw === null) return raw;
       const format = cells[OUT_TAG]!;
+      if (format === Fmt.Codec) {
+        // Bytes stored before formats existed: the ArrayBuffer the binding
+        // reuses (or one of their own, for large ones): copied.
+        const at = cells[OUT_OFFSET]!;
+        const len = cells[OUT_LENGTH]!;
+        if (own) return asBuffer(raw as ArrayBuffer, at, len, false);
+        const copy = Buffer.allocUnsafe(len); // Node's pool, as Buffer.from does; every byte is written next
+        copy.set(new Uint8Array(raw as ArrayBuffer, at, len));
+        return copy;
+      }
       if (raw instanceof ArrayBuffer) return Buffer.from(raw); // its own
+      // Binary formats come from the pool (or a buffer of their own, when large).
       const v = raw as ArrayBufferView;
-      // Binary formats come from the pool (or a buffer of their own, when
-      // large); the codec's bytes (entries stored before formats existed)
-      // are a view of memory the binding reuses: copied.
-      if (format !== Fmt.Codec) return asBuffer(v.buffer as ArrayBuffer, v.byteOffset, v.byteLength, !own);
-      if (Buffer.isBuffer(raw)) return raw; // too large for the scratch buffer: already its own
-      if (own) return asBuffer(v.buffer as ArrayBuffer, v.byteOffset, v.byteLength, false);
-      const copy = Buffer.allocUnsafe(v.byteLength); // Node's pool, as Buffer.from does; every byte is written next
-      copy.set(raw as Uint8Array);
-      return copy;
+      return asBuffer(v.buffer as ArrayBuffer, v.byteOffset, v.byteLength, !own);
     },
     decodeListed(raw) {
       if (typeof raw !== 'object' || raw === null) return raw;
@@ -341,8 +362,8 @@ function bufferCodec(own: boolean): Codec {
  * `value` as encode() returned it with format `tag`, safe to keep while other
  * values are encoded: the encoder's reused buffer is copied out.
  */
-export function settle(value: NativeValue, tag: number): NativeValue {
-  return tag === Fmt.Object || tag === Fmt.ObjectWithBinaries ? (value as Uint8Array).slice() : value;
+export function settle(value: NativeValue, tag: number, length: number): NativeValue {
+  return tag === Fmt.Object || tag === Fmt.ObjectWithBinaries ? (value as Uint8Array).slice(0, length) : value;
 }
 
 /** The codecs, by name; binary results are views into this thread's pools. */

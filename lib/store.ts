@@ -2,7 +2,7 @@
 // (about 10 us to open: keep one per thread rather than one per request);
 // the data lives in the native registry, shared by every thread.
 import { debuglog } from 'node:util';
-import { cells, codecs, IN_TAG, privateCodecs, settle, type Codec } from './codec';
+import { cells, codecs, IN_LENGTH, IN_TAG, privateCodecs, settle, type Codec } from './codec';
 import { describeType, invalidArgument, updateContended } from './errors';
 import { native, out, type BoundMethods, type NativeHandle, type NativeValue } from './native';
 import { CODECS, EVICTION_POLICIES, normalizeOptions, validateName, validateTtl } from './options';
@@ -291,8 +291,9 @@ export class Store<V = unknown> {
     }
     const encoded = this.#encode(key, value);
     const tag = cells[IN_TAG]!;
+    const length = cells[IN_LENGTH]!;
     const present = native.getOrSet(h, key, encoded, ttl);
-    return out[0] === 1 ? (this.#codec.storedCopy(encoded, tag) as V) : this.#decode(present);
+    return out[0] === 1 ? (this.#codec.storedCopy(encoded, tag, length) as V) : this.#decode(present);
   }
 
   /** Stores `value` and returns the value it replaced (undefined if absent), atomically. */
@@ -447,10 +448,11 @@ export class Store<V = unknown> {
       }
       const key = entry[0];
       cells[IN_TAG] = 0;
+      cells[IN_LENGTH] = 0;
       const value = this.#encode(key, entry[1]);
       const tag = cells[IN_TAG]!;
       // Bytes in the encoder's reused buffer are copied out of it.
-      values.push(settle(value, tag));
+      values.push(settle(value, tag, cells[IN_LENGTH]!));
       tags.push(tag);
       if (tag !== 0) bytes = true;
       keys.push(key);

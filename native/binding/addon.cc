@@ -319,7 +319,7 @@ napi_value Addon::Get(napi_env env, StoreHandle& h, napi_value* args) {
 napi_value Addon::Set(napi_env env, StoreHandle& h, napi_value* args) {
   Store& store = Resolve(env, h);
   KeyArg key(env, args[0], store);
-  EntryPtr e = MakeValueEntry(env, key, args[1], store, InTag());
+  EntryPtr e = MakeValueEntry(env, key, args[1], store, InTag(), InLength());
   e->expires_at = ExpiryArg(env, args[2]);
   const double cost = static_cast<double>(Store::Cost(*e));
   CheckWrite(env, store, store.Put(key.hash(), std::move(e)), key.js(), cost);
@@ -442,7 +442,7 @@ Napi::Value Addon::SetIfAbsent(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Store& store = Resolve(env, info[0]);
   KeyArg key(env, info[1], store);
-  EntryPtr e = MakeValueEntry(env, key, info[2], store, InTag());
+  EntryPtr e = MakeValueEntry(env, key, info[2], store, InTag(), InLength());
   e->expires_at = ExpiryArg(env, info[3]);
   const double cost = static_cast<double>(Store::Cost(*e));
   const Status st = store.Insert(key.hash(), std::move(e));
@@ -457,7 +457,7 @@ Napi::Value Addon::GetOrSet(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Store& store = Resolve(env, info[0]);
   KeyArg key(env, info[1], store);
-  EntryPtr e = MakeValueEntry(env, key, info[2], store, InTag());
+  EntryPtr e = MakeValueEntry(env, key, info[2], store, InTag(), InLength());
   e->expires_at = ExpiryArg(env, info[3]);
   const double cost = static_cast<double>(Store::Cost(*e));
   Copied c;
@@ -480,7 +480,7 @@ Napi::Value Addon::Swap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Store& store = Resolve(env, info[0]);
   KeyArg key(env, info[1], store);
-  EntryPtr e = MakeValueEntry(env, key, info[2], store, InTag());
+  EntryPtr e = MakeValueEntry(env, key, info[2], store, InTag(), InLength());
   EntryPtr old;  // unlinked: ours alone, read after the lock and freed here
   const double cost = static_cast<double>(Store::Cost(*e));
   CheckWrite(env, store, store.Put(key.hash(), std::move(e), nullptr, &old), key.js(), cost);
@@ -506,7 +506,7 @@ Napi::Value Addon::CompareAndSet(const Napi::CallbackInfo& info) {
   Store& store = Resolve(env, info[0]);
   KeyArg key(env, info[1], store);
   const uint64_t expected = ExpectedVersion(env, info[2]);
-  EntryPtr e = MakeValueEntry(env, key, info[3], store, InTag());
+  EntryPtr e = MakeValueEntry(env, key, info[3], store, InTag(), InLength());
   const double cost = static_cast<double>(Store::Cost(*e));
   const Status st = store.CompareAndPut(key.hash(), std::move(e), expected);
   CheckWrite(env, store, st, key.js(), cost);

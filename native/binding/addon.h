@@ -94,6 +94,7 @@ class Addon : public Napi::Addon<Addon> {
   napi_value ValueToJs(Napi::Env env, const Entry& e) { return values_.EntryToJs(env, e); }
   // The format of the bytes value the current call was given (values.h).
   int32_t InTag() { return values_.TakeInTag(); }
+  size_t InLength() { return values_.TakeInLength(); }
   Napi::Value ValueSetup(const Napi::CallbackInfo& info);
 
   Napi::FunctionReference error_factory_;

@@ -290,7 +290,8 @@ bool BinaryArg(napi_env env, napi_value value, const uint8_t** data, size_t* siz
 
 }  // namespace
 
-EntryPtr MakeValueEntry(Napi::Env env, const KeyArg& key, napi_value value, const Store& store, int32_t tag) {
+EntryPtr MakeValueEntry(Napi::Env env, const KeyArg& key, napi_value value, const Store& store, int32_t tag,
+                        size_t length) {
   const size_t max = store.options().max_value_bytes;
   auto too_large = [&](size_t actual) {
     Throw(env, kErrValueTooLarge,
@@ -348,6 +349,8 @@ EntryPtr MakeValueEntry(Napi::Env env, const KeyArg& key, napi_value value, cons
         format = fmt::kBuffer;
       } else if (tag == fmt::kCodec || fmt::IsObject(static_cast<uint8_t>(tag))) {
         format = static_cast<uint8_t>(tag);
+        // lib/ passes its reused encoding buffer whole, with the length used.
+        if (length != 0 && length <= size) size = length;
       } else {
         Throw(env, kErrInternal, {.store = store.name(), .key = key.js()});
       }

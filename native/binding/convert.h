@@ -45,8 +45,10 @@ class ValuePath;
 // for a binary value as it is, fmt::kBuffer for a Node Buffer, fmt::kObject*
 // or fmt::kCodec for bytes lib/ encoded). Throws the JS TypeError/RangeError
 // (naming the key) when the value has another type, is a view of a detached
-// buffer, or is over the store's max_value_bytes.
-EntryPtr MakeValueEntry(Napi::Env env, const KeyArg& key, napi_value value, const Store& store, int32_t tag);
+// buffer, or is over the store's max_value_bytes. `length`, for bytes lib/
+// encoded: how many of the view's bytes are the value (0: all).
+EntryPtr MakeValueEntry(Napi::Env env, const KeyArg& key, napi_value value, const Store& store, int32_t tag,
+                        size_t length = 0);
 
 // The keys of a JS array, read as KeyArg reads one (same errors, naming the
 // offending key), into one buffer. Every key is read before any is used.

@@ -214,7 +214,6 @@ napi_value ValuePath::OwnBuffer(napi_env env, const uint8_t* bytes, size_t size)
 
 napi_value ValuePath::BytesToJs(napi_env env, uint8_t flags, uint8_t* bytes, size_t size, Where where,
                                 size_t offset) {
-  napi_value out = nullptr;
   if (fmt::IsBinary(flags)) {
     cells_[kOutTag] = flags;
     if (size % ElementSize(flags) != 0) Corrupt(env);
@@ -224,31 +223,30 @@ napi_value ValuePath::BytesToJs(napi_env env, uint8_t flags, uint8_t* bytes, siz
     return View(env, flags, OwnBuffer(env, bytes, size), 0, size);
   }
   if (fmt::IsObject(flags)) NameShapes(env, bytes, size);
+  // The codec's bytes or an object value: the ArrayBuffer holding them, their
+  // offset and length in the cells (a typed array made here, and its
+  // .buffer read in JS, would cost ~400 instructions more); lib/codec.ts
+  // decodes (or copies) them at once. An object holding typed arrays goes
+  // to the pool, so that the decoder makes those typed arrays views of it
+  // (out tag kObjectWithBinaries means "the bytes are pool memory"). Other
+  // bytes go to the scratch buffer, or, when larger than it may grow, to a
+  // buffer of their own. A Buffer made here would cost a malloc'd backing
+  // store and its finalizer (callgrind: ~3,000 instructions).
+  cells_[kOutLength] = static_cast<int32_t>(size);
   if (Pooled(flags, size)) {
-    // An object holding typed arrays: its bytes go to the pool, so that the
-    // decoder makes those typed arrays views of them (out tag
-    // kObjectWithBinaries means "the bytes are pool memory").
     cells_[kOutTag] = flags;
     napi_value slab = InPool(env, bytes, size, where, &offset);
-    TKV_NAPI(env, napi_create_typedarray(env, napi_uint8_array, size, slab, offset, &out));
-    return out;
+    cells_[kOutOffset] = static_cast<int32_t>(offset);
+    return slab;
   }
-  // The codec's bytes or an object value: a Uint8Array view of the scratch
-  // buffer, which lib/codec.ts decodes (or copies) at once. A Buffer made
-  // here would cost a malloc'd backing store and its finalizer (callgrind:
-  // ~3,000 instructions). Values too large for the scratch buffer get a
-  // buffer of their own.
   cells_[kOutTag] = fmt::IsObject(flags) ? fmt::kObject : flags;
-  if (size > kScratchMax) {
-    TKV_NAPI(env, napi_create_typedarray(env, napi_uint8_array, size, OwnBuffer(env, bytes, size), 0, &out));
-    return out;
-  }
+  cells_[kOutOffset] = 0;
+  if (size > kScratchMax) return OwnBuffer(env, bytes, size);
   if (bytes != scratch_data_) {
     GrowScratch(env, size);
     if (size != 0) std::memcpy(scratch_data_, bytes, size);
   }
-  TKV_NAPI(env, napi_create_typedarray(env, napi_uint8_array, size, scratch_.Value(), 0, &out));
-  return out;
+  return scratch_.Value();
 }
 
 napi_value ValuePath::ToJs(napi_env env, Copied& c) {

@@ -59,9 +59,14 @@ inline bool IsObject(uint8_t f) { return f == kObject || f == kObjectWithBinarie
 inline constexpr int32_t kTagDeriveBinary = 255;
 
 // Cells shared with JS (an Int32Array per environment, see Setup).
-inline constexpr size_t kInTag = 0;   // JS -> native: the format of the bytes value passed next
-inline constexpr size_t kOutTag = 1;  // native -> JS: the format of the kBytes value just returned
-inline constexpr size_t kValueCells = 4;
+inline constexpr size_t kInTag = 0;     // JS -> native: the format of the bytes value passed next
+inline constexpr size_t kOutTag = 1;    // native -> JS: the format of the kBytes value just returned
+inline constexpr size_t kInLength = 2;  // JS -> native: how many bytes of that value to take (0: all)
+// native -> JS: where an object-format or codec value returned as an
+// ArrayBuffer (out tag kObject*, kCodec) starts in it, and its length.
+inline constexpr size_t kOutOffset = 3;
+inline constexpr size_t kOutLength = 4;
+inline constexpr size_t kValueCells = 8;
 
 // Results up to this size come from the small pool, then the large one.
 inline constexpr size_t kSmallMax = 1024;
@@ -85,6 +90,12 @@ class ValuePath {
     const int32_t t = cells_[kInTag];
     cells_[kInTag] = 0;
     return t;
+  }
+  // The length JS gave with it (0: the whole value), read once likewise.
+  size_t TakeInLength() {
+    const int32_t n = cells_[kInLength];
+    cells_[kInLength] = 0;
+    return n > 0 ? static_cast<size_t>(n) : 0;
   }
 
   // A value copied out of an entry under its lock (CopyOut: memory copies

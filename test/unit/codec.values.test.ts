@@ -172,6 +172,20 @@ describe('codec values: binary values, objects, and their pools', () => {
       }
     });
 
+    it('a call refused before it reads its value leaves no format or length for the next value', () => {
+      const closed = open();
+      closed.close();
+      const s = open();
+      for (const first of [{ a: 'x'.repeat(10) }, new Float32Array(4), /re/]) {
+        assert.throws(() => closed.set('k', first), { code: ErrorCode.CLOSED });
+        assert.throws(() => s.set(5 as unknown as string, first), { code: ErrorCode.KEY_TYPE });
+        for (const next of [/a+b/g, { m: new Map([[1, 2]]) }, Buffer.from('after'), 'text']) {
+          s.set('k', next);
+          assert.equal(cloneMismatch(s.get('k'), next), null, `${String(first)} then ${String(next)}`);
+        }
+      }
+    });
+
     it('a getter that reads and writes the store while its object is encoded', () => {
       const s = open();
       s.set('other', { n: 1 });
@@ -321,6 +335,7 @@ describe('codec values: binary values, objects, and their pools', () => {
       const [, set] = native.bind(handle);
       const old = { a: [1, 2], m: new Map([[1, 'x']]), v: new Float32Array([1.5]) };
       cells[0] = 0; // no tag
+      cells[2] = 0;
       set('old', v8.serialize(old));
       assert.deepEqual(s.get('old'), old);
       assert.deepEqual(s.getMany(['old'])[0], old);
@@ -328,6 +343,7 @@ describe('codec values: binary values, objects, and their pools', () => {
       created.push(b.name);
       const [bh] = native.open(b.name, 3, 64, 65536, 64 << 20, 1, 0, 0, 0, 0);
       cells[0] = 0;
+      cells[2] = 0;
       native.bind(bh)[1]('raw', Uint8Array.from([1, 2, 3]));
       assert.deepEqual(b.get('raw'), Buffer.from([1, 2, 3]));
       assert.deepEqual(b.getMany(['raw'])[0], Buffer.from([1, 2, 3]));
