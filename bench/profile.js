@@ -23,6 +23,13 @@ const CASES = [
   { id: 'map-S-put', title: 'Map.set S', args: ['--target=map', '--kind=S', '--op=set'], n: 20000 },
   { id: 'tkv-v8-M', title: 'threadkv get M, default codec', args: ['--target=threadkv', '--kind=M'], n: 2000 },
   { id: 'v8deser-M', title: 'v8.deserialize(M bytes) alone', args: ['--target=v8-deserialize', '--kind=M'], n: 2000 },
+  // Issue 14's payloads (2,000 iterations; V and C over 2,000 keys).
+  { id: 'tkv-v8-V', title: 'threadkv get V (Float32Array(1536)), default codec', args: ['--target=threadkv', '--kind=V', '--keys=2000'], n: 4000 },
+  { id: 'tkv-v8-V-put', title: 'threadkv put V, default codec', args: ['--target=threadkv', '--kind=V', '--keys=2000', '--op=set'], n: 4000 },
+  { id: 'tkv-v8-C', title: 'threadkv get C (chat completion), default codec', args: ['--target=threadkv', '--kind=C', '--keys=2000'], n: 4000 },
+  { id: 'json-parse-C', title: 'JSON.parse(C text) alone', args: ['--target=json-parse', '--kind=C'], n: 4000 },
+  { id: 'tkv-v8-M-put', title: 'threadkv put M, default codec', args: ['--target=threadkv', '--kind=M', '--op=set'], n: 2000 },
+  { id: 'v8ser-M', title: 'v8.serialize(M) alone', args: ['--target=v8-serialize', '--kind=M'], n: 2000 },
 ];
 
 // First match wins.
