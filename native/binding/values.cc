@@ -153,6 +153,13 @@ void ValuePath::CopyOut(const Entry& e, Copied* out) {
   out->flags = e.flags;
   out->size = e.value_size;
   out->version = e.version;
+  if (e.kind != Kind::kBytes && out->size <= scratch_size_) [[likely]] {
+    // Strings and numbers: the scratch buffer (the S hot path).
+    std::memcpy(scratch_data_, e.value_data(), out->size);
+    out->bytes = scratch_data_;
+    out->where = Where::kScratch;
+    return;
+  }
   if (Pooled(e)) {
     Pool& pool = PoolFor(out->size);
     if (uint8_t* dst = Reserve(pool, out->size, &out->offset)) {
