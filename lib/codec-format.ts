@@ -526,32 +526,25 @@ function writeNumbers(a: unknown[], n: number): boolean {
     return true;
   }
   pos = start;
-  if (min >= -128 && max <= 127) {
-    out[pos++] = T_INT8S;
-    writeVarint(n);
-    for (let i = 0; i < n; i++) out[pos + i] = a[i] as number;
-    pos += n;
-  } else if (min >= -32768 && max <= 32767) {
-    out[pos++] = T_INT16S;
-    writeVarint(n);
-    if ((pos & 1) !== 0) out[pos++] = 0;
-    // The f64 copy sits after `pos` (8-aligned above it): read it before
-    // it is overwritten, front to back.
-    const src = new Float64Array(f.buffer, f.byteOffset, n);
-    const dst = new Int16Array(out.buffer, pos, n);
-    for (let i = 0; i < n; i++) dst[i] = src[i]!;
-    pos += n * 2;
-  } else {
-    out[pos++] = T_INT32S;
-    writeVarint(n);
-    while ((pos & 3) !== 0) out[pos++] = 0;
-    const src = new Float64Array(f.buffer, f.byteOffset, n);
-    const dst = new Int32Array(out.buffer, pos, n);
-    for (let i = 0; i < n; i++) dst[i] = src[i]!;
-    pos += n * 4;
-  }
+  const narrow = min >= -128 && max <= 127 ? INT_BLOCKS[0]! : min >= -32768 && max <= 32767 ? INT_BLOCKS[1]! : INT_BLOCKS[2]!;
+  out[pos++] = narrow.tag;
+  writeVarint(n);
+  while ((pos & (narrow.size - 1)) !== 0) out[pos++] = 0;
+  // The f64 copy sits at or after `pos` (8-aligned above it): each element
+  // is read before the narrower write that may cover it, front to back.
+  const dst = new narrow.Ctor(out.buffer, pos, n);
+  for (let i = 0; i < n; i++) dst[i] = f[i]!;
+  pos += n * narrow.size;
   return true;
 }
+
+type IntArrayCtor = new (b: ArrayBufferLike, at: number, n: number) => Int8Array | Int16Array | Int32Array;
+/** The integer blocks, narrowest first. */
+const INT_BLOCKS: { tag: number; size: number; Ctor: IntArrayCtor }[] = [
+  { tag: T_INT8S, size: 1, Ctor: Int8Array },
+  { tag: T_INT16S, size: 2, Ctor: Int16Array },
+  { tag: T_INT32S, size: 4, Ctor: Int32Array },
+];
 
 function writePlain(o: Record<string, unknown>): void {
   ensure(3);
