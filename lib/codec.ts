@@ -14,7 +14,6 @@ import { markAsUntransferable } from 'node:worker_threads';
 import {
   Fmt,
   TooLarge,
-  Unstorable,
   binaryValue,
   decode as decodeFormat,
   encode as encodeFormat,
@@ -382,4 +381,3 @@ export const privateCodecs: Readonly<Record<CodecName, Codec>> = {
   buffer: bufferCodec(true),
 };
 
-export { Unstorable };
