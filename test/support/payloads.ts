@@ -147,3 +147,36 @@ export function cloneMismatch(got: unknown, input: unknown): string | null {
   }
   return null;
 }
+
+/** Whether the `json` codec can store `v` (JSON.stringify gives text that parses back to a value). */
+function jsonable(v: unknown): boolean {
+  try {
+    return JSON.stringify(v) !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+/** The bytes of a binary value, as a Buffer (what the `buffer` codec reads back). */
+function bytesOf(v: ArrayBufferView | ArrayBuffer): Buffer {
+  return ArrayBuffer.isView(v) ? Buffer.from(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)) : Buffer.from(new Uint8Array(v));
+}
+
+/**
+ * The payloads a codec other than the default takes, each with what a read
+ * returns: `json` the JSON round trip, `buffer` the bytes as a Buffer,
+ * `string` the string.
+ */
+export function payloadsFor(codec: 'json' | 'buffer' | 'string'): [string, (seed: number) => unknown, (v: unknown) => unknown][] {
+  const out: [string, (seed: number) => unknown, (v: unknown) => unknown][] = [];
+  for (const [name, make] of PAYLOADS) {
+    const v = make(1);
+    if (codec === 'json' && jsonable(v) && !ArrayBuffer.isView(v)) out.push([name, make, (x) => JSON.parse(JSON.stringify(x)) as unknown]);
+    if (codec === 'buffer' && (ArrayBuffer.isView(v) || v instanceof ArrayBuffer)) out.push([name, make, (x) => bytesOf(x as ArrayBufferView)]);
+  }
+  if (codec === 'string') {
+    out.push(['a string with lone surrogates', (s) => `a\uD800b${s}\uDFFF`, (x) => x]);
+    out.push(['the chat completion as JSON text', (s) => JSON.stringify(chatCompletion(s)), (x) => x]);
+  }
+  return out;
+}

@@ -9,7 +9,7 @@ import { ErrorCode, Store, type CodecName, type StoreOptions } from 'threadkv';
 import { cells, OUT_TAG } from '../../dist/codec';
 import { Fmt } from '../../dist/codec-format';
 import { native } from '../../dist/native';
-import { PAYLOADS, chatCompletion, cloneMismatch } from '../support/payloads';
+import { PAYLOADS, chatCompletion, cloneMismatch, payloadsFor } from '../support/payloads';
 import { v8Value } from '../support/values';
 import { fixture, uniqueName } from '../support/workers';
 
@@ -46,7 +46,7 @@ describe('codec values: binary values, objects, and their pools', () => {
       ['getMany', s.getMany(['k', 'absent'])[0]],
       ['entries', [...s.entries()].find(([k]) => k === 'k')![1]],
       ['values', [...s.values()][0]],
-      ['getOrSet (present)', s.getOrSet('k', 0)],
+      ['getOrSet (present)', s.getOrSet('k', value)],
       ['getOrSet (inserted)', s.getOrSet('new', value)],
     ];
     s.delete('new');
@@ -221,6 +221,26 @@ describe('codec values: binary values, objects, and their pools', () => {
       const s = Store.open(name);
       PAYLOADS.forEach(([what, make], i) => assert.equal(cloneMismatch(s.get(`p${i}`), make(7)), null, what));
     });
+  });
+
+  describe('the other codecs, with the payloads each takes', () => {
+    for (const codec of ['json', 'buffer', 'string'] as const) {
+      it(`${codec}: in this thread and written by a worker`, async () => {
+        const s = open({ codec });
+        const name = created[created.length - 1]!;
+        const cases = payloadsFor(codec);
+        assert.ok(cases.length >= 2);
+        for (const [what, make, readBack] of cases) {
+          for (const [how, got] of readsOf(s, make(1))) assert.ok(isDeepStrictEqual(got, readBack(make(1))), `${what} (${how})`);
+        }
+        await new Promise<void>((resolve, reject) => {
+          const w = new Worker(fixture('codec-worker.ts'), { workerData: { store: name, role: 'write-codec', seed: 9, codec } });
+          w.on('error', reject);
+          w.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker exited with ${code}`))));
+        });
+        cases.forEach(([what, make, readBack], i) => assert.ok(isDeepStrictEqual(s.get(`c${i}`), readBack(make(9))), `${what}, from a worker`));
+      });
+    }
   });
 
   describe('pooled results', () => {
