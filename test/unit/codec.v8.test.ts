@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { Store, type StoreOptions } from 'threadkv';
+import { storeFactory } from '../support/store';
 
 // The default codec, 'v8': structured clone through v8.serialize. What goes
 // in comes out equal, as a copy that shares no memory with the store, with
@@ -20,23 +21,8 @@ function bytesOf(view: ArrayBufferView): Uint8Array {
 }
 
 describe("codec 'v8'", () => {
-  let seq = 0;
-  let title = '';
-  const created: string[] = [];
-
-  beforeEach(function () {
-    title = this.currentTest!.title.replace(/[^\w .,:()-]/g, '_').slice(0, 120);
-  });
-
-  afterEach(() => {
-    for (const name of created.splice(0)) Store.destroy(name);
-  });
-
-  function open<V = unknown>(options?: StoreOptions): Store<V> {
-    const name = `codec.v8#${++seq} ${title}`;
-    created.push(name);
-    return Store.open<V>(name, { codec: 'v8', ...options });
-  }
+  const open = storeFactory('codec.v8', { codec: 'v8' });
+  const openPlain = storeFactory('codec.v8-default');
 
   /** set then get, through a fresh store. */
   function roundTrip<T>(value: T): T {
@@ -46,9 +32,7 @@ describe("codec 'v8'", () => {
   }
 
   it('is the default codec', () => {
-    const name = `codec.v8#${++seq} default`;
-    created.push(name);
-    assert.equal(Store.open(name).options.codec, 'v8');
+    assert.equal(openPlain().options.codec, 'v8');
   });
 
   describe('fidelity', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { ErrorCode } from 'threadkv';
-import { CODEC_NAMES, snapshot, storeFactory, throwsUnchanged, throwsWith } from '../support/compound-helpers';
+import { CODEC_NAMES, snapshot, storeFactory, throwsUnchanged, throwsWith } from '../support/store';
 
 // increment() (native counters) and update() (optimistic read-modify-write).
 

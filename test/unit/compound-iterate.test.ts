@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { ErrorCode, Store } from 'threadkv';
-import { CODEC_NAMES, storeFactory, throwsWith } from '../support/compound-helpers';
+import { CODEC_NAMES, storeFactory, throwsWith } from '../support/store';
 
 // keys() / values() / entries() / [Symbol.iterator]: weakly consistent,
 // shard by shard, optionally by prefix.

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { Store, type StoreOptions } from 'threadkv';
-import { storeFactory } from '../support/compound-helpers';
+import { storeFactory } from '../support/store';
 
 // get / set / put on the default (v8) codec: what goes in comes out, as a
 // fresh copy, overwrites replace, and every handle sees the same data.

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { Store, type StoreOptions } from 'threadkv';
-import { storeFactory } from '../support/compound-helpers';
+import { storeFactory } from '../support/store';
 
 // has / delete: presence is independent of the value (falsy values and
 // undefined are present), delete reports whether it removed something.

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { Store, ErrorCode, type StoreOptions } from 'threadkv';
-import { storeFactory } from '../support/compound-helpers';
+import { storeFactory } from '../support/store';
 
 // Keys: any JS string, compared exactly (as WTF-8, so lone surrogates are
 // keys of their own), up to maxKeyBytes UTF-8 bytes.
