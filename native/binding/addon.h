@@ -120,8 +120,8 @@ class Addon : public Napi::Addon<Addon> {
     uint8_t flags = 0;
     size_t size = 0;
     uint64_t version = 0;
-    const uint8_t* bytes = nullptr;  // the scratch buffer, or big.data()
-    std::string big;                 // values larger than the scratch buffer
+    const uint8_t* bytes = nullptr;   // the scratch buffer, or big.get()
+    std::unique_ptr<uint8_t[]> big;   // values larger than the scratch buffer
   };
   void CopyOut(const Entry& e, Copied* out) const;
   // The JS value of stored bytes. A kBytes value becomes a Uint8Array view
@@ -129,9 +129,10 @@ class Addon : public Napi::Addon<Addon> {
   // or copies it at once), or a Buffer of its own when over kScratchMax.
   napi_value ValueToJs(Napi::Env env, Kind kind, uint8_t flags, const uint8_t* bytes,
                        size_t size);
-  napi_value ValueToJs(Napi::Env env, const Copied& c) {
-    return ValueToJs(env, c.kind, c.flags, c.bytes, c.size);
-  }
+  // Large bytes copied out are handed over to JS (an external Buffer that
+  // owns them) rather than copied again: see RemovedToJs.
+  napi_value ValueToJs(Napi::Env env, Copied& c);
+  napi_value RemovedToJs(napi_env env, EntryPtr e);
   napi_value ValueToJs(Napi::Env env, const Entry& e) {
     return ValueToJs(env, e.kind, e.flags, e.value_data(), e.value_size);
   }
