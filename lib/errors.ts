@@ -237,7 +237,7 @@ function buildError(
       return withCode(
         Error,
         code,
-        `out of memory${key === undefined ? '' : ` writing key ${showKey(key)}`} (${where}): native memory could not be ` +
+        `out of memory${key === undefined ? '' : ` at key ${showKey(key)}`} (${where}): native memory could not be ` +
           `allocated; ${partial(stored, key)}`,
       );
     case ErrorCode.INVALID_ARGUMENT:

@@ -53,10 +53,22 @@ const enum Scan {
  * `getOrSet`'s check of its argument: a factory that returns a Promise (or
  * another thenable) is a type error whose message names the way out.
  */
+// What getOrSet takes: a value or a factory of the key. Spelled so that
+// `V | factory` does not collapse to `unknown` when V is unknown (the
+// factory's parameter would then get no type from context).
+// (`{} | null | undefined` is `unknown` for assignability, but keeps the
+// factory member apart.)
+type ValueOrFactory<V> = unknown extends V
+  ? // biome-ignore lint/complexity/noBannedTypes: {} | null | undefined is exactly unknown, spelled as a union
+    {} | null | undefined | ((key: string) => unknown)
+  : V | ((key: string) => unknown);
+
 export type GetOrSetArgument<A, V> = A extends (key: string) => infer R
-  ? R extends PromiseLike<unknown>
-    ? 'getOrSet needs a synchronous factory, and this one returns a Promise: use getOrCompute for an async factory'
-    : (key: string) => V
+  ? [R] extends [never] // a factory that only throws
+    ? unknown
+    : [R] extends [PromiseLike<unknown>]
+      ? 'getOrSet needs a synchronous factory, and this one returns a Promise: use getOrCompute for an async factory'
+      : (key: string) => V
   : unknown;
 
 function isThenable(value: unknown): boolean {
@@ -302,7 +314,7 @@ export class Store<V = unknown> {
    * callers get equal values under every codec: a `json` store returns the
    * JSON round trip, a `buffer` store a Buffer).
    */
-  getOrSet<A extends V | ((key: string) => unknown)>(key: string, valueOrFactory: A & GetOrSetArgument<A, V>, options?: WriteOptions): V;
+  getOrSet<A extends ValueOrFactory<V>>(key: string, valueOrFactory: A & GetOrSetArgument<A, V>, options?: WriteOptions): V;
   getOrSet(key: string, valueOrFactory: V | ((key: string) => V), options?: WriteOptions): V {
     const h = this.#handle;
     const ttl = this.#ttl(options, 'getOrSet');

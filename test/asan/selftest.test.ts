@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 
-describe('asan: self-test', function () {
+describe('asan: self-test', () => {
   before(function () {
     if (process.env.THREADKV_ASAN !== '1') this.skip();
   });

@@ -144,7 +144,9 @@ export class Recorder {
     const r = fn();
     const ret = process.hrtime.bigint();
     const o = outs(r);
-    keys.forEach((key, i) => this.#push(key, op, args?.[i], o?.[i], call, ret));
+    keys.forEach((key, i) => {
+      this.#push(key, op, args?.[i], o?.[i], call, ret);
+    });
     return r;
   }
 
@@ -273,7 +275,10 @@ export class Workload {
     let r = this.#rng.next() * total;
     for (const c of choices) {
       r -= c.weight;
-      if (r < 0) return c.run();
+      if (r < 0) {
+        c.run();
+        return;
+      }
     }
     choices[choices.length - 1]!.run();
   }
@@ -759,7 +764,7 @@ export function brokenStore<T extends object>(
   }
   return new Proxy(real, {
     get(target, prop) {
-      if (typeof prop === 'string' && Object.prototype.hasOwnProperty.call(overrides, prop)) return overrides[prop];
+      if (typeof prop === 'string' && Object.hasOwn(overrides, prop)) return overrides[prop];
       const v: unknown = Reflect.get(target, prop, target);
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },

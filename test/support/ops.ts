@@ -121,7 +121,7 @@ export function getManyValues(result: unknown, keys: readonly string[]): unknown
   if (result instanceof Map) return keys.map((k) => result.get(k));
   if (typeof result === 'object' && result !== null) {
     const rec = result as Record<string, unknown>;
-    return keys.map((k) => (Object.prototype.hasOwnProperty.call(rec, k) ? rec[k] : undefined));
+    return keys.map((k) => (Object.hasOwn(rec, k) ? rec[k] : undefined));
   }
   throw new Error(`getMany returned ${typeof result}, expected an array, a Map or an object`);
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 
-describe('tsan: self-test', function () {
+describe('tsan: self-test', () => {
   before(function () {
     if (process.env.THREADKV_TSAN !== '1') this.skip();
   });

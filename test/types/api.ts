@@ -13,7 +13,7 @@ import type {
   VersionedEntry,
   WriteOptions,
 } from 'threadkv';
-import { type Equal, expectType, typeOf } from './helpers';
+import { type Equal, expectType, } from './helpers';
 
 interface User {
   a: number;
@@ -75,8 +75,9 @@ expectType<Equal<CodecName, 'v8' | 'json' | 'string' | 'buffer'>>(true);
 const stats: StoreStats = s.stats();
 void stats.hits;
 const names: string[] = Store.list();
-const existed: boolean = Store.destroy('types-opts');
-void names, existed;
+const _existed: boolean = Store.destroy('types-opts');
+void names;
+void _existed;
 
 // ---- Errors ----
 try {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { Store, ErrorCode, type StoreOptions } from 'threadkv';
+import { type Store, ErrorCode, type StoreOptions } from 'threadkv';
 import { storeFactory } from '../support/store';
 
 // The 'buffer' codec: the bytes of any TypedArray, DataView or ArrayBuffer

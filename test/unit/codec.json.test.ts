@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { Store, ErrorCode, type StoreOptions } from 'threadkv';
+import { ErrorCode, } from 'threadkv';
 import { storeFactory } from '../support/store';
 
 // The 'json' codec: JSON.stringify in, JSON.parse out, with JSON's own

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { Store, type StoreOptions } from 'threadkv';
 import { storeFactory } from '../support/store';
 
 // The default codec, 'v8': structured clone through v8.serialize. What goes
@@ -136,7 +135,7 @@ describe("codec 'v8'", () => {
     });
 
     it('RegExp with source and flags', () => {
-      for (const r of [/a+b/, /x/gimsuy, /[\u{1F600}-\u{1F64F}]/u, new RegExp('\\/path\\/(\\d+)', 'g'), /(?<year>\d{4})/]) {
+      for (const r of [/a+b/, /x/gimsuy, /[\u{1F600}-\u{1F64F}]/u, /\/path\/(\d+)/g, /(?<year>\d{4})/]) {
         const got = roundTrip(r);
         assert.ok(got instanceof RegExp);
         assert.equal(got.source, r.source);
@@ -476,7 +475,9 @@ describe("codec 'v8'", () => {
     it('reads alternate between small, 20 KB, 2 MB and 5 MB values correctly', () => {
       const s = open<Uint8Array>();
       const sizes = [10, 20 * KB, 2 * MB, 5 * MB, 15 * KB, 900 * KB];
-      sizes.forEach((n, i) => s.set(`k${i}`, pattern(n, i)));
+      sizes.forEach((n, i) => {
+        s.set(`k${i}`, pattern(n, i));
+      });
       for (const order of [[0, 1, 2, 3, 4, 5], [3, 0, 5, 2, 1, 4], [5, 4, 3, 2, 1, 0]]) {
         const got = order.map((i) => [i, s.get(`k${i}`)!] as const);
         for (const [i, g] of got) assert.deepEqual(g, pattern(sizes[i]!, i), `value ${i} (${sizes[i]} bytes)`);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { Store, ErrorCode } from 'threadkv';
+import { ErrorCode } from 'threadkv';
 import { snapshot, storeFactory, throwsWith } from '../support/store';
 
 // evictionPolicy 'none' with a limit: a write past the limit throws a

@@ -167,7 +167,9 @@ describe('model: codec round trips (fast-check)', () => {
       fc.assert(
         fc.property(fc.uniqueArray(anyString({ maxLength: 8 }), { minLength: 1, maxLength: 30 }), (keys) => {
           withStore(codec, (s) => {
-            keys.forEach((k, i) => s.set(k, i));
+            keys.forEach((k, i) => {
+              s.set(k, i);
+            });
             assert.equal(s.size, keys.length, 'every distinct key is its own entry');
             keys.forEach((k, i) => {
               assert.equal(s.get(k), i, `key ${JSON.stringify(k)}`);
@@ -181,7 +183,9 @@ describe('model: codec round trips (fast-check)', () => {
             // Deleting one leaves the others.
             assert.equal(s.delete(keys[0]!), true);
             assert.equal(s.has(keys[0]!), false);
-            keys.slice(1).forEach((k, i) => assert.equal(s.get(k), i + 1));
+            keys.slice(1).forEach((k, i) => {
+              assert.equal(s.get(k), i + 1);
+            });
           });
         }),
         { numRuns: 100 },
@@ -191,9 +195,13 @@ describe('model: codec round trips (fast-check)', () => {
     it('keys differing only in a lone surrogate are distinct from each other and from U+FFFD', () => {
       withStore('string', (s) => {
         const keys = ['\uFFFD', ...LONE_SURROGATES, 'a\uD800', 'a\uDC00', 'a\uFFFD', '\uDE00\uD83D', '\uD83D\uDE00', ''];
-        keys.forEach((k, i) => s.set(k, String(i)));
+        keys.forEach((k, i) => {
+          s.set(k, String(i));
+        });
         assert.equal(s.size, keys.length);
-        keys.forEach((k, i) => assert.equal(s.get(k), String(i), `key ${JSON.stringify(k)}`));
+        keys.forEach((k, i) => {
+          assert.equal(s.get(k), String(i), `key ${JSON.stringify(k)}`);
+        });
       });
     });
   });

@@ -374,7 +374,9 @@ class GetManyCmd implements Cmd {
   check = (): boolean => true;
   run(m: Model, r: Real): void {
     const values = getManyValues(compound(r.store).getMany(this.keys), this.keys);
-    this.keys.forEach((k, i) => expectCurrent(r, m, k, values[i], `getMany[${i}]`));
+    this.keys.forEach((k, i) => {
+      expectCurrent(r, m, k, values[i], `getMany[${i}]`);
+    });
   }
   toString = (): string => `getMany(${show(this.keys)})`;
 }

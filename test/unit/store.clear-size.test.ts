@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { Store, type StoreOptions } from 'threadkv';
+import { Store } from 'threadkv';
 import { storeFactory } from '../support/store';
 
 // clear(), the size getter and memory(): entry counts and byte accounting.

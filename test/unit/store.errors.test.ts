@@ -327,7 +327,7 @@ describe('errors', () => {
     assert.equal(errors.length, 5);
     for (const err of errors as (Error & { code: string })[]) {
       assert.ok(err instanceof Error);
-      assert.ok(Object.prototype.hasOwnProperty.call(err, 'code'));
+      assert.ok(Object.hasOwn(err, 'code'));
       assert.ok(Object.values(ErrorCode).includes(err.code as never), err.code);
       assert.equal(typeof err.stack, 'string');
       assert.ok(err.message.length > 0);

@@ -26,8 +26,12 @@ describe('Store#has() / Store#delete()', () => {
     it('is true for every falsy value and for undefined', () => {
       const s = open();
       const falsy: unknown[] = [undefined, null, false, 0, -0, NaN, '', 0n];
-      falsy.forEach((v, i) => s.set(`f${i}`, v));
-      falsy.forEach((_, i) => assert.equal(s.has(`f${i}`), true, `value #${i}`));
+      falsy.forEach((v, i) => {
+        s.set(`f${i}`, v);
+      });
+      falsy.forEach((_, i) => {
+        assert.equal(s.has(`f${i}`), true, `value #${i}`);
+      });
       assert.equal(s.size, falsy.length);
     });
 
