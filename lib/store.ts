@@ -472,8 +472,14 @@ export class Store<V = unknown> {
    * Stores every [key, value] of `entries` (a later duplicate key wins).
    * Every key and value is checked and encoded first: if any is bad, it
    * throws that error and the store is unchanged. Then, by default, each
-   * entry is stored atomically on its own; with `{ atomic: true }` all of
-   * them are stored as one step, seen at once by every reader.
+   * entry is stored atomically on its own, in order; with `{ atomic: true }`
+   * all of them are stored as one step, seen at once by every reader.
+   *
+   * Refused part-way (a capacity limit with evictionPolicy 'none', an entry
+   * over a shard's byte budget, memory): an atomic batch changes nothing. A
+   * non-atomic one stops at the first refused entry and its error says which
+   * were stored: `err.stored` entries, indices 0 to `err.stored - 1`; the
+   * entry at index `err.stored` was refused and no later one was tried.
    */
   setMany(entries: Iterable<readonly [string, V]>, options?: BatchOptions): void {
     const atomic = this.#atomic(options, 'setMany');

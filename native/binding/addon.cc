@@ -150,23 +150,25 @@ int64_t ExpiryArg(napi_env env, napi_value v) {
 
 // Throws for the outcomes of a write that are errors: a destroyed store, or
 // a capacity limit (`key` is the JS key, or null for a batch; `cost` the
-// entry's cost against the byte limit, or NaN when unknown).
-void CheckWrite(Napi::Env env, const Store& store, Status st, napi_value key, double cost) {
+// entry's cost against the byte limit, or NaN when unknown; `stored`, for a
+// non-atomic batch refused part-way, how many of its first entries were
+// stored).
+void CheckWrite(Napi::Env env, const Store& store, Status st, napi_value key, double cost, double stored = kNoFact) {
   switch (st) {
     case Status::kDestroyed:
       ThrowDestroyed(env, store);
     case Status::kFullEntries:
       Throw(env, kErrStoreFull,
             {.store = store.name(), .key = key, .limit = static_cast<double>(store.shard_max_entries()),
-             .option = "maxEntries"});
+             .option = "maxEntries", .stored = stored});
     case Status::kFullBytes:
       Throw(env, kErrStoreFull,
             {.store = store.name(), .key = key, .limit = static_cast<double>(store.shard_max_bytes()),
-             .option = "maxBytes"});
+             .option = "maxBytes", .stored = stored});
     case Status::kTooBigForLimit:
       Throw(env, kErrOverBudget,
             {.store = store.name(), .key = key, .limit = static_cast<double>(store.shard_max_bytes()), .actual = cost,
-             .option = "maxBytes"});
+             .option = "maxBytes", .stored = stored});
     default:
       return;
   }
@@ -821,7 +823,25 @@ Napi::Value Addon::SetMany(const Napi::CallbackInfo& info) {
     e->expires_at = expiry;
     entries.push_back({key.hash(), std::move(e)});
   }
-  CheckWrite(env, store, store.PutMany(entries, atomic), nullptr, kNoFact);
+  if (atomic) {
+    CheckWrite(env, store, store.PutMany(entries, true), nullptr, kNoFact);
+    return env.Undefined();
+  }
+  // Not atomic: entry by entry, stopping at the first one refused, whose
+  // error says how many were stored before it (a limit, or memory for a
+  // table's growth). One PutMany of one entry each: the core's non-atomic
+  // PutMany, with the count it does not report yet.
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const double cost = static_cast<double>(Store::Cost(*entries[i].entry));
+    Status st;
+    try {
+      st = store.PutMany(std::span<HashedEntry>(&entries[i], 1), false);
+    } catch (const std::bad_alloc&) {
+      ThrowOutOfMemory(env, {.store = store.name(), .key = keys[i], .stored = static_cast<double>(i)});
+      return Napi::Value();
+    }
+    CheckWrite(env, store, st, keys[i], cost, static_cast<double>(i));
+  }
   return env.Undefined();
 }
 
