@@ -61,18 +61,10 @@ export interface OpenRequest {
 }
 
 /** What `open` returns: the handle, and the store's options (0: none). */
-export interface OpenResult {
+export type OpenResult = Omit<OpenRequest, 'name' | 'specified'> & {
   handle: NativeHandle;
   created: boolean;
-  codec: string;
-  shards: number;
-  maxKeyBytes: number;
-  maxValueBytes: number;
-  maxEntries: number;
-  maxBytes: number;
-  evictionPolicy: string;
-  ttlMs: number;
-}
+};
 
 export interface NativeBinding {
   /**
