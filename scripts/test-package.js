@@ -162,7 +162,8 @@ function checkFromSource(src, env) {
   fs.rmSync(path.join(src, 'prebuilds'), { recursive: true, force: true });
   const dir = path.join(stage, 'source-only');
   fs.mkdirSync(dir);
-  run('npm', ['pack', '--pack-destination', dir], { cwd: src });
+  // dist/ is built by the first pack; prepack would load the addon, gone with prebuilds/.
+  run('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], { cwd: src });
   const tarball = path.join(dir, fs.readdirSync(dir).find((f) => f.endsWith('.tgz')));
   const consumer = path.join(stage, 'consumer-source');
   fs.mkdirSync(consumer);
