@@ -22,7 +22,7 @@ if (!fromSource) {
     console.log(`threadkv: using ${path.relative(root, binding)}`);
     process.exit(0);
   } catch (err) {
-    why = `no usable prebuilt binary for ${process.platform}-${process.arch} (${String(err && err.message).split('\n')[0]})`;
+    why = `no usable prebuilt binary for ${process.platform}-${process.arch} (${String(err?.message).split('\n')[0]})`;
   }
 }
 
