@@ -84,7 +84,7 @@ function setup() {
     for (const k of keys) s.set(k, 'v:' + k.padStart(14, '0'));
   }
   // Which keys live in which shard: the iteration order (one native call per shard).
-  const [handle] = native.open('rs-shared', 2, SHARDS, 65536, 64 << 20, 0, 0, 0, 0, 0);
+  const { handle } = native.open({ name: 'rs-shared', codec: 'string', shards: SHARDS, maxKeyBytes: 65536, maxValueBytes: 64 << 20, maxEntries: 0, maxBytes: 0, evictionPolicy: 'none', ttlMs: 0, specified: 0 });
   const half = [[], []];
   for (let shard = 0; shard < SHARDS; shard++) for (const k of native.scan(handle, shard, '', false)) half[shard % 2].push(k);
   native.close(handle);

@@ -283,7 +283,7 @@ let stamp = 0;
 const used: ShapeNode[] = [];
 let usedCount = 0;
 // Objects met so far (a value met twice, or a cycle, falls back to v8).
-let seen: object[] = [];
+const seen: object[] = [];
 let seenCount = 0;
 let seenSet: Set<object> | null = null;
 let encoding = false;

@@ -9,8 +9,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "../core/store.h"
 #include "values.h"
@@ -21,7 +23,9 @@ class Addon;
 
 // What a JS handle (an External) points at, deleted by the External's
 // finalizer. close() drops the reference; the store itself lives on in the
-// Registry. The functions made by bind() point at it too, without a
+// Registry (until Store.destroy), so a call that uses `*store` must not let
+// JavaScript run in between: JavaScript can close() the handle and destroy
+// the store, and the Store is then freed. See "User code" in addon.cc. The functions made by bind() point at it too, without a
 // reference of their own: lib/store.ts keeps them only in private fields of
 // the Store object that also holds the External, so they become unreachable
 // together and no call can reach a deleted handle.
@@ -41,6 +45,15 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Function error_factory() const { return error_factory_.IsEmpty() ? Napi::Function() : error_factory_.Value(); }
 
  private:
+  // Every method of DefineAddon's list goes through this (it hides
+  // InstanceWrap's): it registers Guard with the real method as its data,
+  // so that no exception but a Napi::Error ever leaves a method (node-addon-api
+  // lets any other escape the callback, and the process then aborts in
+  // std::terminate). Methods added to the list later are guarded too.
+  Napi::ClassPropertyDescriptor<Addon> InstanceMethod(const char* name, InstanceMethodCallback method);
+  Napi::Value Guard(const Napi::CallbackInfo& info);
+  std::deque<InstanceMethodCallback> methods_;  // Guard's data (a deque: stable addresses)
+
   Napi::Value Setup(const Napi::CallbackInfo& info);
   Napi::Value Open(const Napi::CallbackInfo& info);
   Napi::Value Destroy(const Napi::CallbackInfo& info);
@@ -77,21 +90,39 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value SetMany(const Napi::CallbackInfo& info);
   Napi::Value DeleteMany(const Napi::CallbackInfo& info);
   Napi::Value Scan(const Napi::CallbackInfo& info);
+  Napi::Value CheckKey(const Napi::CallbackInfo& info);
 #ifdef THREADKV_TSAN_SELFTEST
   Napi::Value RacyIncrement(const Napi::CallbackInfo& info);
 #endif
+#ifdef THREADKV_ASAN_SELFTEST
+  Napi::Value UseAfterFree(const Napi::CallbackInfo& info);
+#endif
 
-  // The handle's store, or throws the "closed" error.
-  Store& Resolve(Napi::Env env, napi_value handle);
+  // The handle behind a JS handle argument, or throws a TypeError.
+  static StoreHandle& Handle(Napi::Env env, napi_value handle);
+  // The handle's store, or throws the "closed" / "destroyed" error. A
+  // reference the handle owns: only for calls that run no JavaScript until
+  // they return (the per-key hot path; see "User code" in addon.cc).
   static Store& Resolve(Napi::Env env, const StoreHandle& h);
+  // The same store, as a reference of the call's own: it stays valid
+  // whatever JavaScript the call runs (everything but the hot path).
+  static std::shared_ptr<Store> Share(Napi::Env env, napi_value handle);
+  // The elements of a JS array argument, read before the store is resolved
+  // (reading one may run a getter); refuses a Proxy or a non-array with a
+  // TypeError (ERR_THREADKV_INVALID_ARGUMENT) naming `what`.
+  static std::vector<napi_value> Elements(Napi::Env env, const StoreHandle& h, napi_value array, const char* what);
+
   // The value path (values.h): scratch buffer, result pools, the cells
   // that carry value formats, shape ids. CopyOut copies a value out of an
   // entry under its lock (plain memory copies only); ValueToJs makes the JS
-  // value after the lock (a kBytes value: see ValuePath::ToJs).
+  // value after the lock (a kBytes value: see ValuePath::ToJs); RemovedToJs
+  // makes the JS value of an entry just removed from the store (take, swap),
+  // handing large bytes over rather than copying them.
   using Copied = ValuePath::Copied;
   void CopyOut(const Entry& e, Copied* out) { values_.CopyOut(e, out); }
   napi_value ValueToJs(Napi::Env env, Copied& c) { return values_.ToJs(env, c); }
   napi_value ValueToJs(Napi::Env env, const Entry& e) { return values_.EntryToJs(env, e); }
+  napi_value RemovedToJs(napi_env env, EntryPtr e) { return values_.RemovedToJs(env, std::move(e)); }
   // The format of the bytes value the current call was given (values.h).
   int32_t InTag() { return values_.TakeInTag(); }
   size_t InLength() { return values_.TakeInLength(); }

@@ -128,14 +128,16 @@ napi_value ValuePath::NewSlab(napi_env env, size_t size, uint8_t** data) {
     bool is = false;
     TKV_NAPI(env, napi_is_arraybuffer(env, ab, &is));
     if (is) TKV_NAPI(env, napi_get_arraybuffer_info(env, ab, &ptr, &got));
-    if (!is || got < size) throw Napi::Error::New(env, "threadkv: the slab factory returned no ArrayBuffer of the size asked");
+    if (!is || got < size)
+      throw Napi::Error::New(env, "threadkv: the slab factory returned no ArrayBuffer of the size asked");
   }
   *data = static_cast<uint8_t*>(ptr);
   return ab;
 }
 
 bool ValuePath::Pooled(uint8_t flags, size_t size) {
-  return size <= kLargeMax && ((fmt::IsBinary(flags) && flags != fmt::kArrayBuffer) || flags == fmt::kObjectWithBinaries);
+  return size <= kLargeMax &&
+         ((fmt::IsBinary(flags) && flags != fmt::kArrayBuffer) || flags == fmt::kObjectWithBinaries);
 }
 
 bool ValuePath::Pooled(const Entry& e) { return e.kind == Kind::kBytes && Pooled(e.flags, e.value_size); }
@@ -174,8 +176,9 @@ void ValuePath::CopyOut(const Entry& e, Copied* out) {
     out->bytes = scratch_data_;
     out->where = Where::kScratch;
   } else {
-    out->big.assign(reinterpret_cast<const char*>(e.value_data()), out->size);
-    out->bytes = reinterpret_cast<uint8_t*>(out->big.data());
+    out->big.reset(new uint8_t[out->size]);
+    std::memcpy(out->big.get(), e.value_data(), out->size);
+    out->bytes = out->big.get();
     out->where = Where::kBig;
   }
 }
@@ -219,15 +222,29 @@ napi_value ValuePath::OwnBuffer(napi_env env, const uint8_t* bytes, size_t size)
   return ab;
 }
 
-napi_value ValuePath::BytesToJs(napi_env env, uint8_t flags, uint8_t* bytes, size_t size, Where where,
-                                size_t offset) {
+napi_value ValuePath::External(napi_env env, uint8_t* data, size_t size, napi_finalize release, void* hint) {
+  napi_value ab = nullptr;
+  if (napi_create_external_arraybuffer(env, data, size, release, hint, &ab) != napi_ok) {
+    // Runtimes that refuse external buffers (a V8 sandbox): the caller copies.
+    bool pending = false;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+      napi_value ignored;
+      napi_get_and_clear_last_exception(env, &ignored);
+    }
+    return nullptr;
+  }
+  return ab;
+}
+
+napi_value ValuePath::BytesToJs(napi_env env, uint8_t flags, uint8_t* bytes, size_t size, Where where, size_t offset,
+                                napi_value own) {
   if (fmt::IsBinary(flags)) {
     cells_[kOutTag] = flags;
     if (size % ElementSize(flags) != 0) Corrupt(env);
-    if (flags == fmt::kArrayBuffer) return OwnBuffer(env, bytes, size);
+    if (flags == fmt::kArrayBuffer) return own != nullptr ? own : OwnBuffer(env, bytes, size);
     // Up to kLargeMax: a view into the pool; larger: a buffer of its own.
     if (Pooled(flags, size)) return View(env, flags, InPool(env, bytes, size, where, &offset), offset, size);
-    return View(env, flags, OwnBuffer(env, bytes, size), 0, size);
+    return View(env, flags, own != nullptr ? own : OwnBuffer(env, bytes, size), 0, size);
   }
   if (fmt::IsObject(flags)) NameShapes(env, bytes, size);
   // The codec's bytes or an object value: the ArrayBuffer holding them, their
@@ -248,7 +265,7 @@ napi_value ValuePath::BytesToJs(napi_env env, uint8_t flags, uint8_t* bytes, siz
   }
   cells_[kOutTag] = fmt::IsObject(flags) ? fmt::kObject : flags;
   cells_[kOutOffset] = 0;
-  if (size > kScratchMax) return OwnBuffer(env, bytes, size);
+  if (size > kScratchMax) return own != nullptr ? own : OwnBuffer(env, bytes, size);
   if (bytes != scratch_data_) {
     GrowScratch(env, size);
     if (size != 0) std::memcpy(scratch_data_, bytes, size);
@@ -258,7 +275,33 @@ napi_value ValuePath::BytesToJs(napi_env env, uint8_t flags, uint8_t* bytes, siz
 
 napi_value ValuePath::ToJs(napi_env env, Copied& c) {
   if (napi_value v = ScalarToJs(env, c.kind, c.flags, c.bytes, c.size)) return v;
-  return BytesToJs(env, c.flags, c.bytes, c.size, c.where, c.offset);
+  napi_value own = nullptr;
+  if (c.where == Where::kBig && c.size > kScratchMax) {
+    own = External(
+        env, c.big.get(), c.size, [](napi_env, void* p, void*) { delete[] static_cast<uint8_t*>(p); }, nullptr);
+    if (own != nullptr) c.big.release();  // the ArrayBuffer's finalizer frees it
+  }
+  return BytesToJs(env, c.flags, c.bytes, c.size, c.where, c.offset, own);
+}
+
+napi_value ValuePath::RemovedToJs(napi_env env, EntryPtr e) {
+  if (e->kind == Kind::kBytes && e->value_size > kScratchMax) {
+    // In place only where the views a read makes will be aligned: typed
+    // arrays of wider elements, and the 8-aligned blocks of the object
+    // format, need an 8-aligned start.
+    uint8_t* data = e->value_data();
+    const bool aligned = reinterpret_cast<uintptr_t>(data) % 8 == 0;
+    if (aligned || (ElementSize(e->flags) == 1 && !fmt::IsObject(e->flags))) {
+      Entry* raw = e.get();
+      if (napi_value own = External(
+              env, data, raw->value_size, [](napi_env, void*, void* hint) { EntryPtr(static_cast<Entry*>(hint)); },
+              raw)) {
+        e.release();  // the ArrayBuffer's finalizer frees it
+        return BytesToJs(env, raw->flags, data, raw->value_size, Where::kBig, 0, own);
+      }
+    }
+  }
+  return EntryToJs(env, *e);
 }
 
 napi_value ValuePath::EntryToJs(napi_env env, const Entry& e) {

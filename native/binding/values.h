@@ -20,6 +20,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -108,13 +109,20 @@ class ValuePath {
     size_t size = 0;
     size_t offset = 0;  // in the pool slab, for kSmallPool / kLargePool
     uint64_t version = 0;
-    uint8_t* bytes = nullptr;  // the copy (scratch, slab, or big.data())
-    std::string big;           // values larger than the scratch buffer
+    uint8_t* bytes = nullptr;        // the copy (scratch, slab, or big.get())
+    std::unique_ptr<uint8_t[]> big;  // values larger than the scratch buffer
   };
   void CopyOut(const Entry& e, Copied* out);
+  // Bytes over kScratchMax copied into `big` are handed over to JS (an
+  // external ArrayBuffer that owns them) rather than copied again.
   napi_value ToJs(napi_env env, Copied& c);
   // The JS value of an entry nobody else can reach (unlinked: swap, take).
   napi_value EntryToJs(napi_env env, const Entry& e);
+  // The same, taking the entry: bytes over kScratchMax are handed over to
+  // JS in place (an external ArrayBuffer that frees the entry), so that a
+  // take never needs the value's size in new memory after the store changed
+  // (V8 aborts the process when it cannot allocate an ArrayBuffer).
+  napi_value RemovedToJs(napi_env env, EntryPtr e);
 
   // Gives the shapes of an object-format value (lib/codec-format.ts) their
   // ids in this environment, written into the value's shape slots. Throws
@@ -145,7 +153,13 @@ class ValuePath {
   napi_value InPool(napi_env env, uint8_t* bytes, size_t size, Where where, size_t* offset);
   // A new ArrayBuffer holding a copy of `bytes`.
   static napi_value OwnBuffer(napi_env env, const uint8_t* bytes, size_t size);
-  napi_value BytesToJs(napi_env env, uint8_t flags, uint8_t* bytes, size_t size, Where where, size_t offset);
+  // `own`: an ArrayBuffer holding exactly these bytes that this result may
+  // keep (large values handed over), or nullptr to copy when one is needed.
+  napi_value BytesToJs(napi_env env, uint8_t flags, uint8_t* bytes, size_t size, Where where, size_t offset,
+                       napi_value own = nullptr);
+  // An external ArrayBuffer over `data` that calls `release(hint)` when
+  // collected, or nullptr where the runtime refuses external buffers.
+  static napi_value External(napi_env env, uint8_t* data, size_t size, napi_finalize release, void* hint);
 
   Napi::Reference<Napi::ArrayBuffer> scratch_;
   uint8_t* scratch_data_ = nullptr;

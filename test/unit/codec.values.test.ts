@@ -5,13 +5,14 @@ import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import fc from 'fast-check';
-import { ErrorCode, Store, type CodecName, type StoreOptions } from 'threadkv';
+import { ErrorCode, Store, type CodecName } from 'threadkv';
 import { cells, OUT_TAG } from '../../dist/codec';
 import { Fmt } from '../../dist/codec-format';
 import { native } from '../../dist/native';
 import { PAYLOADS, chatCompletion, cloneMismatch, payloadsFor } from '../support/payloads';
 import { v8Value } from '../support/values';
-import { fixture, uniqueName } from '../support/workers';
+import { storeFactory } from '../support/store';
+import { fixture } from '../support/workers';
 
 // The value path of issue 14: binary values stored natively and read back
 // from a per-thread pool, the default codec's own object format and its
@@ -27,15 +28,7 @@ if (typeof globalThis.gc !== 'function') {
 const gc = (): void => (globalThis as unknown as { gc: () => void }).gc();
 
 describe('codec values: binary values, objects, and their pools', () => {
-  const created: string[] = [];
-  afterEach(() => {
-    for (const name of created.splice(0)) Store.destroy(name);
-  });
-  function open<V = unknown>(options?: StoreOptions): Store<V> {
-    const name = uniqueName('codec.values');
-    created.push(name);
-    return Store.open<V>(name, options);
-  }
+  const open = storeFactory('codec.values');
 
   /** Every way a value is read back: get, getEntry, getMany, entries, swap, take, getOrSet. */
   function readsOf(s: Store, value: unknown): [string, unknown][] {
@@ -73,7 +66,9 @@ describe('codec values: binary values, objects, and their pools', () => {
         const s = open();
         s.setMany(PAYLOADS.map(([, make], i) => [`p${i}`, make(3)] as [string, unknown]), { atomic });
         const got = s.getMany(PAYLOADS.map((_, i) => `p${i}`));
-        PAYLOADS.forEach(([name, make], i) => assert.equal(cloneMismatch(got[i], make(3)), null, `${name} (atomic: ${atomic})`));
+        PAYLOADS.forEach(([name, make], i) => {
+          assert.equal(cloneMismatch(got[i], make(3)), null, `${name} (atomic: ${atomic})`);
+        });
       }
     });
 
@@ -205,8 +200,7 @@ describe('codec values: binary values, objects, and their pools', () => {
 
   describe('across threads', () => {
     it('values written by one worker read back in another, and in this thread', async () => {
-      const name = uniqueName('codec.values.workers');
-      created.push(name);
+      const name = open().name;
       const run = (role: 'write' | 'read'): Promise<string[]> =>
         new Promise((resolve, reject) => {
           const w = new Worker(fixture('codec-worker.ts'), { workerData: { store: name, role, seed: 7 } });
@@ -219,7 +213,9 @@ describe('codec values: binary values, objects, and their pools', () => {
       assert.deepEqual(await run('read'), []);
       // the writer has exited; this thread reads the same
       const s = Store.open(name);
-      PAYLOADS.forEach(([what, make], i) => assert.equal(cloneMismatch(s.get(`p${i}`), make(7)), null, what));
+      PAYLOADS.forEach(([what, make], i) => {
+        assert.equal(cloneMismatch(s.get(`p${i}`), make(7)), null, what);
+      });
     });
   });
 
@@ -227,7 +223,7 @@ describe('codec values: binary values, objects, and their pools', () => {
     for (const codec of ['json', 'buffer', 'string'] as const) {
       it(`${codec}: in this thread and written by a worker`, async () => {
         const s = open({ codec });
-        const name = created[created.length - 1]!;
+        const name = s.name;
         const cases = payloadsFor(codec);
         assert.ok(cases.length >= 2);
         for (const [what, make, readBack] of cases) {
@@ -238,7 +234,9 @@ describe('codec values: binary values, objects, and their pools', () => {
           w.on('error', reject);
           w.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker exited with ${code}`))));
         });
-        cases.forEach(([what, make, readBack], i) => assert.ok(isDeepStrictEqual(s.get(`c${i}`), readBack(make(9))), `${what}, from a worker`));
+        cases.forEach(([what, make, readBack], i) => {
+          assert.ok(isDeepStrictEqual(s.get(`c${i}`), readBack(make(9))), `${what}, from a worker`);
+        });
       });
     }
   });
@@ -247,7 +245,9 @@ describe('codec values: binary values, objects, and their pools', () => {
     it('a result is never changed by later reads, of any size, however many slabs they fill', () => {
       const s = open();
       const sizes = [1, 7, 100, 1023, 1024, 1025, 6 * KB, 16 * KB, 16 * KB + 8, 40 * KB];
-      sizes.forEach((n, i) => s.set(`k${i}`, Uint8Array.from({ length: n }, (_, j) => (j * 31 + i) & 0xff)));
+      sizes.forEach((n, i) => {
+        s.set(`k${i}`, Uint8Array.from({ length: n }, (_, j) => (j * 31 + i) & 0xff));
+      });
       s.set('obj', { v: new Float32Array([1, 2, 3]), s: 'x' });
       const kept = sizes.map((_, i) => s.get(`k${i}`) as Uint8Array);
       const keptObj = s.get('obj');
@@ -255,7 +255,9 @@ describe('codec values: binary values, objects, and their pools', () => {
         for (let i = 0; i < sizes.length; i++) s.get(`k${i}`);
         s.get('obj');
       }
-      sizes.forEach((n, i) => assert.deepEqual(kept[i], Uint8Array.from({ length: n }, (_, j) => (j * 31 + i) & 0xff), `size ${n}`));
+      sizes.forEach((n, i) => {
+        assert.deepEqual(kept[i], Uint8Array.from({ length: n }, (_, j) => (j * 31 + i) & 0xff), `size ${n}`);
+      });
       assert.deepEqual(keptObj, { v: new Float32Array([1, 2, 3]), s: 'x' });
     });
 
@@ -317,12 +319,14 @@ describe('codec values: binary values, objects, and their pools', () => {
       }
       for (const v of kept) assert.equal(v[5], v[0]! + 5);
       gc();
-      kept.forEach((v) => assert.equal(v[1535], v[0]! + 1535));
+      kept.forEach((v) => {
+        assert.equal(v[1535], v[0]! + 1535);
+      });
     });
 
     it('results read in a worker survive its exit (posted copies), and this thread is unaffected', async () => {
       const s = open();
-      const name = created[created.length - 1]!;
+      const name = s.name;
       s.set('v', Float32Array.from([1, 2, 3]));
       const mine = s.get('v');
       const code = `
@@ -349,22 +353,21 @@ describe('codec values: binary values, objects, and their pools', () => {
   describe('entries written before formats existed stay readable', () => {
     it('v8-serialized bytes with no format tag (how every object was stored before) read back', () => {
       const s = open();
-      const name = created[created.length - 1]!;
+      const name = s.name;
       // What the previous set() did: v8.serialize, stored as bytes with flags 0.
-      const [handle] = native.open(name, 0, 64, 65536, 64 << 20, 0, 0, 0, 0, 0);
-      const [, set] = native.bind(handle);
+      const attach = (store: string, codec: string) =>
+        native.open({ name: store, codec, shards: 64, maxKeyBytes: 65536, maxValueBytes: 64 << 20, maxEntries: 0, maxBytes: 0, evictionPolicy: 'none', ttlMs: 0, specified: 0 }).handle;
+      const [, set] = native.bind(attach(name, 'v8'));
       const old = { a: [1, 2], m: new Map([[1, 'x']]), v: new Float32Array([1.5]) };
       cells[0] = 0; // no tag
       cells[2] = 0;
       set('old', v8.serialize(old));
       assert.deepEqual(s.get('old'), old);
       assert.deepEqual(s.getMany(['old'])[0], old);
-      const b = Store.open(uniqueName('codec.values.buffer'), { codec: 'buffer' });
-      created.push(b.name);
-      const [bh] = native.open(b.name, 3, 64, 65536, 64 << 20, 1, 0, 0, 0, 0);
+      const b = open({ codec: 'buffer' });
       cells[0] = 0;
       cells[2] = 0;
-      native.bind(bh)[1]('raw', Uint8Array.from([1, 2, 3]));
+      native.bind(attach(b.name, 'buffer'))[1]('raw', Uint8Array.from([1, 2, 3]));
       assert.deepEqual(b.get('raw'), Buffer.from([1, 2, 3]));
       assert.deepEqual(b.getMany(['raw'])[0], Buffer.from([1, 2, 3]));
     });
