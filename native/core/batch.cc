@@ -56,20 +56,21 @@ std::vector<uint32_t> Store::LockOrderOf(std::span<const KeyRef> keys) const {
 }
 
 Status Store::PutMany(std::span<HashedEntry> entries, bool atomic, size_t* stored) {
-  size_t n = 0;
-  Status st = Status::kOk;
+  size_t ignored;
+  size_t& n = stored != nullptr ? *stored : ignored;
+  n = 0;
   if (atomic) {
-    st = PutManyAtomic(entries);
+    const Status st = PutManyAtomic(entries);
     if (st == Status::kOk) n = entries.size();
-  } else {
-    for (HashedEntry& he : entries) {
-      st = Put(he.hash, std::move(he.entry));
-      if (st != Status::kOk) break;
-      ++n;
-    }
+    return st;
   }
-  if (stored != nullptr) *stored = n;
-  return st;
+  // Counted as it goes, so that the count holds if std::bad_alloc escapes.
+  for (HashedEntry& he : entries) {
+    const Status st = Put(he.hash, std::move(he.entry));
+    if (st != Status::kOk) return st;
+    ++n;
+  }
+  return Status::kOk;
 }
 
 // An atomic batch, worked out before any lock: the lock order, how many

@@ -17,14 +17,14 @@ namespace threadkv {
 // How the value bytes are to be read back. The binding picks the kind from
 // the JS value; the core only stores it.
 enum class Kind : uint8_t {
-  kBytes = 0,   // opaque bytes (v8-serialized, or a `buffer` codec value)
-  kString,      // WTF-8 text (UTF-8, lone surrogates kept; see wtf8.h)
-  kFloat64,     // 8 bytes, a double
-  kInt64,       // 8 bytes, a signed 64-bit integer (counters)
-  kTrue,        // no bytes
-  kFalse,       // no bytes
-  kNull,        // no bytes
-  kUndefined,   // no bytes
+  kBytes = 0,  // opaque bytes (v8-serialized, or a `buffer` codec value)
+  kString,     // WTF-8 text (UTF-8, lone surrogates kept; see wtf8.h)
+  kFloat64,    // 8 bytes, a double
+  kInt64,      // 8 bytes, a signed 64-bit integer (counters)
+  kTrue,       // no bytes
+  kFalse,      // no bytes
+  kNull,       // no bytes
+  kUndefined,  // no bytes
 };
 
 // Entry::flags bits.

@@ -44,6 +44,17 @@ StoreHook* Shards::ReportTo(const HookList& list, const Shard& s, Change change,
   return list.Report(s.index, change, e, &r->after_);
 }
 
+EntryPtr Retired::TakePrevious() {
+  for (Entry** link = &freed_; previous_ != nullptr && *link != nullptr; link = &(*link)->next_unlinked) {
+    if (*link != previous_) continue;
+    Entry* e = *link;
+    *link = e->next_unlinked;
+    previous_ = nullptr;
+    return EntryPtr(e);
+  }
+  return nullptr;
+}
+
 std::vector<uint32_t> LockOrder(std::vector<uint32_t> indices) {
   std::sort(indices.begin(), indices.end());
   indices.erase(std::unique(indices.begin(), indices.end()), indices.end());
@@ -67,7 +78,8 @@ Shards::Shards(const Options& options, uint64_t seed, StoreHost host, std::strin
 }
 
 void Shards::WrongLayout() const {
-  std::fprintf(stderr, "threadkv: store \"%.*s\" was given an entry not made by its NewEntry (%s queue links); aborting\n",
+  std::fprintf(stderr,
+               "threadkv: store \"%.*s\" was given an entry not made by its NewEntry (%s queue links); aborting\n",
                static_cast<int>(name_.size()), name_.data(), sieve_ ? "without" : "with");
   std::abort();
 }

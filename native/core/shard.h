@@ -153,8 +153,13 @@ class Retired {
   }
 
   // The entry a Put replaced or an Erase removed (never an expired one),
-  // readable until this is destroyed; null if there was none.
+  // readable until this is destroyed; null if there was none. Its version
+  // word is no longer its version (the list is chained through it).
   const Entry* previous() const { return previous_; }
+  // Takes that entry out of the list: the caller owns it (a large value can
+  // then leave without another copy). Null when there is none, or when a
+  // hook kept it (previous() still shows it then).
+  EntryPtr TakePrevious();
 
  private:
   friend class Shards;

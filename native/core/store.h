@@ -137,7 +137,8 @@ class Store {
   // Inserts `e` only if its key is absent: kOk (inserted, with a new
   // version in *version), or kExists (nothing written).
   Status Insert(uint64_t hash, EntryPtr e, uint64_t* version = nullptr) {
-    return InsertOrRead(hash, std::move(e), [](const Entry&) {}, version);
+    return InsertOrRead(
+        hash, std::move(e), [](const Entry&) {}, version);
   }
 
   // Insert(), but when the key is present calls fn(const Entry&) on the
@@ -213,7 +214,9 @@ class Store {
 
   // Puts every entry (moved out of `entries`; a later duplicate key wins).
   // Not atomic: one Put per entry, each atomic alone, stopping at the first
-  // refused one; *stored (if given) counts the entries stored before it.
+  // refused one; *stored (if given) counts the entries stored before it,
+  // kept up to date as they are stored (so it holds if std::bad_alloc
+  // escapes).
   // Atomic: all or nothing, visible at once: the write locks of every shard
   // involved are taken (ascending), room is reserved in each table first (a
   // failed allocation throws std::bad_alloc with nothing changed), then

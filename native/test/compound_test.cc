@@ -117,6 +117,12 @@ TEST(Compound, PutHandsBackTheReplacedEntry) {
   ASSERT_NE(old.previous(), nullptr);
   EXPECT_EQ(testing::ValueOf(*old.previous()), "a");
   EXPECT_EQ(SizesOf(s).bytes, Footprint("k", "bb"));
+  // Or taken out, to be owned by the caller.
+  EntryPtr mine = old.TakePrevious();
+  ASSERT_TRUE(mine);
+  EXPECT_EQ(testing::ValueOf(*mine), "a");
+  EXPECT_EQ(old.previous(), nullptr);
+  EXPECT_FALSE(old.TakePrevious());
 }
 
 TEST(Compound, EraseHandsBackTheRemovedEntry) {
@@ -214,7 +220,7 @@ TEST(Counter, AddToCounterIntegers) {
   const Number min = Number::Int(-kMaxSafeInteger);
   EXPECT_EQ(AddToCounter(&min, -1, &r), Status::kOutOfRange);
   EXPECT_EQ(AddToCounter(nullptr, 9007199254740992.0, &r), Status::kOutOfRange);  // delta 2^53
-  const Number huge = Number::Float(1e20);  // integral, but not a safe integer
+  const Number huge = Number::Float(1e20);                                        // integral, but not a safe integer
   EXPECT_EQ(AddToCounter(&huge, 1, &r), Status::kOutOfRange);
 }
 
@@ -435,10 +441,13 @@ TEST(Scan, EveryShardOnceWithPrefix) {
   std::multiset<std::string> all;
   std::multiset<std::string> p;
   for (uint32_t shard = 0; shard < s.shard_count(); ++shard) {
-    EXPECT_EQ(s.Scan(shard, "", [&](const Entry& e) {
-      EXPECT_EQ((s.Hash(e.key()) >> 48) & (s.shard_count() - 1), shard);  // a key's shard: hash bits 48 up
-      all.insert(std::string(e.key()));
-    }), Status::kOk);
+    EXPECT_EQ(s.Scan(shard, "",
+                     [&](const Entry& e) {
+                       EXPECT_EQ((s.Hash(e.key()) >> 48) & (s.shard_count() - 1),
+                                 shard);  // a key's shard: hash bits 48 up
+                       all.insert(std::string(e.key()));
+                     }),
+              Status::kOk);
     EXPECT_EQ(s.Scan(shard, "p:", [&](const Entry& e) { p.insert(std::string(e.key())); }), Status::kOk);
   }
   EXPECT_EQ(all, std::multiset<std::string>(want_all.begin(), want_all.end()));
@@ -569,9 +578,8 @@ TEST(CompoundThreads, AtomicBatchesAreAllOrNothingAndNeverDeadlock) {
       const std::vector<KeyRef> refs = Refs(s, order);
       while (!done.load()) {
         std::set<std::string> tags;
-        (void)s.ReadMany(refs, [&](size_t, const Entry* e) {
-          tags.insert(e == nullptr ? "<absent>" : testing::ValueOf(*e));
-        });
+        (void)s.ReadMany(
+            refs, [&](size_t, const Entry* e) { tags.insert(e == nullptr ? "<absent>" : testing::ValueOf(*e)); });
         if (tags.size() != 1) failures.Add(Cat("a snapshot saw ", tags.size()) + " batches");
       }
     });

@@ -126,8 +126,8 @@ TEST(Limits, PolicyNoneBytes) {
   Store s("t", Limited(1, 0, 300, EvictionPolicy::kNone));
   ASSERT_EQ(PutString(s, "a", std::string(100, 'x')), Status::kOk);  // 173
   EXPECT_EQ(PutString(s, "b", std::string(100, 'x')), Status::kFullBytes);
-  EXPECT_EQ(PutString(s, "a", std::string(200, 'x')), Status::kOk);  // 273: a replacement that fits
-  EXPECT_EQ(PutString(s, "b", std::string(10, 'x')), Status::kFullBytes);  // 273 + 83 > 300
+  EXPECT_EQ(PutString(s, "a", std::string(200, 'x')), Status::kOk);              // 273: a replacement that fits
+  EXPECT_EQ(PutString(s, "b", std::string(10, 'x')), Status::kFullBytes);        // 273 + 83 > 300
   EXPECT_EQ(PutString(s, "a", std::string(240, 'x')), Status::kTooBigForLimit);  // 313 alone
 }
 

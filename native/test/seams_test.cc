@@ -28,12 +28,18 @@ using testing::SmallOptions;
 
 const char* Name(Change c) {
   switch (c) {
-    case Change::kSet: return "set";
-    case Change::kReplaced: return "replaced";
-    case Change::kDeleted: return "deleted";
-    case Change::kExpired: return "expired";
-    case Change::kEvicted: return "evicted";
-    case Change::kCleared: return "cleared";
+    case Change::kSet:
+      return "set";
+    case Change::kReplaced:
+      return "replaced";
+    case Change::kDeleted:
+      return "deleted";
+    case Change::kExpired:
+      return "expired";
+    case Change::kEvicted:
+      return "evicted";
+    case Change::kCleared:
+      return "cleared";
   }
   return "?";
 }
@@ -89,16 +95,16 @@ TEST(Hook, EveryChangeIsReportedOnceWithItsVersion) {
   ASSERT_EQ(PutString(s, "before", "v"), Status::kOk);  // no hook yet: not reported
   ASSERT_EQ(s.AddHook(hook), Status::kOk);
   EXPECT_EQ(hook->Take(), Log{});
-  ASSERT_EQ(PutString(s, "a", "1"), Status::kOk);                    // version 2
-  ASSERT_EQ(PutString(s, "a", "2"), Status::kOk);                    // 3, replaces 2
+  ASSERT_EQ(PutString(s, "a", "1"), Status::kOk);  // version 2
+  ASSERT_EQ(PutString(s, "a", "2"), Status::kOk);  // 3, replaces 2
   ASSERT_EQ(s.Insert(s.Hash("a"), MakeValueEntry(s, "a", "x")), Status::kExists);
   ASSERT_EQ(testing::EraseString(s, "a"), Status::kOk);
   ASSERT_EQ(testing::EraseString(s, "a"), Status::kNotFound);
   Number n;
-  ASSERT_EQ(s.Increment("c", s.Hash("c"), 1, &n), Status::kOk);     // 4
-  ASSERT_EQ(s.Increment("c", s.Hash("c"), 1, &n), Status::kOk);     // 5: replaced, not in place
-  EXPECT_EQ(hook->Take(), (Log{"set a@2", "replaced a@2", "set a@3", "deleted a@3", "set c@4", "replaced c@4",
-                               "set c@5"}));
+  ASSERT_EQ(s.Increment("c", s.Hash("c"), 1, &n), Status::kOk);  // 4
+  ASSERT_EQ(s.Increment("c", s.Hash("c"), 1, &n), Status::kOk);  // 5: replaced, not in place
+  EXPECT_EQ(hook->Take(),
+            (Log{"set a@2", "replaced a@2", "set a@3", "deleted a@3", "set c@4", "replaced c@4", "set c@5"}));
   EXPECT_EQ(hook->after_calls(), 5);  // once per operation that changed something, after its lock
   ASSERT_EQ(s.Clear(), Status::kOk);
   Log cleared = hook->Take();
@@ -122,7 +128,7 @@ TEST(Hook, ExpiryAndEvictionAreReportedAsSuch) {
   EntryPtr e = MakeValueEntry(s, "ttl", "v");
   e->expires_at = s.DeadlineIn(10);
   ASSERT_EQ(s.Put(s.Hash("ttl"), std::move(e)), Status::kOk);  // 1
-  ASSERT_EQ(PutString(s, "a", "v"), Status::kOk);             // 2
+  ASSERT_EQ(PutString(s, "a", "v"), Status::kOk);              // 2
   clock.Advance(11'000'000);
   ASSERT_EQ(PutString(s, "b", "v"), Status::kOk);  // 3: over the limit; the expired entry goes first
   ASSERT_EQ(PutString(s, "c", "v"), Status::kOk);  // 4: evicts a (never visited)
@@ -142,6 +148,8 @@ TEST(Hook, KeptEntriesAreAdoptedAfterTheLockInsteadOfFreed) {
     ASSERT_EQ(s.Erase("keep1", s.Hash("keep1"), &r), Status::kOk);
     ASSERT_NE(r.previous(), nullptr);
     EXPECT_EQ(testing::ValueOf(*r.previous()), "new");
+    EXPECT_FALSE(r.TakePrevious());  // the hook's: it can be read, not taken
+    EXPECT_NE(r.previous(), nullptr);
     EXPECT_EQ(hook->adopted(), std::vector<std::string>{"keep1=old"});
   }
   EXPECT_EQ(hook->adopted(), (std::vector<std::string>{"keep1=old", "keep1=new"}));
@@ -159,9 +167,9 @@ TEST(Hook, KeptEntriesAreAdoptedAfterTheLockInsteadOfFreed) {
 
 TEST(Hook, SeveralHooksAreAllToldAndTheFirstKeeperAdopts) {
   Store s("t", SmallOptions(1));
-  auto watch = std::make_shared<Recorder>();           // keeps nothing
-  auto snapshot = std::make_shared<Recorder>("k");     // keeps k*
-  auto late = std::make_shared<Recorder>("k");         // would keep k*, but is second
+  auto watch = std::make_shared<Recorder>();        // keeps nothing
+  auto snapshot = std::make_shared<Recorder>("k");  // keeps k*
+  auto late = std::make_shared<Recorder>("k");      // would keep k*, but is second
   ASSERT_EQ(s.AddHook(watch), Status::kOk);
   ASSERT_EQ(s.AddHook(snapshot), Status::kOk);
   ASSERT_EQ(s.AddHook(late), Status::kOk);

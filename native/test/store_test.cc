@@ -47,25 +47,30 @@ TEST(Store, ReadSeesKindFlagsAndVersion) {
   Store s("t", SmallOptions());
   uint64_t version = 0;
   const uint64_t h = s.Hash("k");
-  EXPECT_EQ(s.Put(h, MakeValueEntry(s, "k", "\xED\xA0\x80", Kind::kString, kFlagLoneSurrogates), &version), Status::kOk);
+  EXPECT_EQ(s.Put(h, MakeValueEntry(s, "k", "\xED\xA0\x80", Kind::kString, kFlagLoneSurrogates), &version),
+            Status::kOk);
   bool called = false;
-  EXPECT_EQ(s.Read("k", h, [&](const Entry& e) {
-    called = true;
-    EXPECT_EQ(e.kind, Kind::kString);
-    EXPECT_EQ(e.flags, kFlagLoneSurrogates);
-    EXPECT_EQ(e.version, version);
-    EXPECT_EQ(e.key(), "k");
-    EXPECT_EQ(e.value_size, 3u);
-  }), Status::kOk);
+  EXPECT_EQ(s.Read("k", h,
+                   [&](const Entry& e) {
+                     called = true;
+                     EXPECT_EQ(e.kind, Kind::kString);
+                     EXPECT_EQ(e.flags, kFlagLoneSurrogates);
+                     EXPECT_EQ(e.version, version);
+                     EXPECT_EQ(e.key(), "k");
+                     EXPECT_EQ(e.value_size, 3u);
+                   }),
+            Status::kOk);
   EXPECT_TRUE(called);
   // The callback is not called for an absent key.
   EXPECT_EQ(s.Read("absent", s.Hash("absent"), [](const Entry&) { ADD_FAILURE() << "called"; }), Status::kNotFound);
   // Value-less kinds.
   EXPECT_EQ(s.Put(s.Hash("t"), MakeValueEntry(s, "t", "", Kind::kTrue)), Status::kOk);
-  EXPECT_EQ(s.Read("t", s.Hash("t"), [](const Entry& e) {
-    EXPECT_EQ(e.kind, Kind::kTrue);
-    EXPECT_EQ(e.value_size, 0u);
-  }), Status::kOk);
+  EXPECT_EQ(s.Read("t", s.Hash("t"),
+                   [](const Entry& e) {
+                     EXPECT_EQ(e.kind, Kind::kTrue);
+                     EXPECT_EQ(e.value_size, 0u);
+                   }),
+            Status::kOk);
 }
 
 TEST(Store, EmptyKeyAndBinaryKeys) {

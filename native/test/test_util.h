@@ -52,8 +52,10 @@ inline double StressScale() {
     const double v = std::strtod(env, nullptr);
     if (v > 0) scale = v;
   }
-  if (kTsan) scale *= 0.12;
-  else if (kAsan) scale *= 0.4;
+  if (kTsan)
+    scale *= 0.12;
+  else if (kAsan)
+    scale *= 0.4;
   return scale < 0.01 ? 0.01 : scale;
 }
 
