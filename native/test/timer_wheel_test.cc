@@ -730,13 +730,13 @@ TEST(TimerWheel, ConstMembersRunConcurrentlyUnderASharedLock) {
     // Bounded, and yielding between holds: the writer must get its turn
     // whatever the rwlock's preference.
     readers.emplace_back([&] {
-      int64_t sink = 0;
+      uint64_t sink = 0;  // (unsigned: NextDue() may be kNever)
       for (size_t i = 0; i < rounds / 4; ++i) {
         {
           std::shared_lock lock(mu);
           const int64_t now = w.clock();
-          sink += w.NextDue() + static_cast<int64_t>(w.size() + w.MemoryBytes() + w.CountDue(now + kSec));
-          w.ForEachDue(now + kMin, [&](const TestNode& x) { sink += x.deadline; });
+          sink += static_cast<uint64_t>(w.NextDue()) + w.size() + w.MemoryBytes() + w.CountDue(now + kSec);
+          w.ForEachDue(now + kMin, [&](const TestNode& x) { sink += static_cast<uint64_t>(x.deadline); });
         }
         reads.fetch_add(1, std::memory_order_relaxed);
         std::this_thread::yield();
