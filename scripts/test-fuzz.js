@@ -85,10 +85,20 @@ function parseArgs(argv) {
   return opts;
 }
 
+// llvm-symbolizer of the compiler's own LLVM (Debian installs it only under
+// a versioned name), so that reports show functions and lines.
+let symbolizer = null;
+function findSymbolizer(compiler) {
+  const r = spawnSync(compiler, ['-print-prog-name=llvm-symbolizer'], { encoding: 'utf8' });
+  const p = r.status === 0 ? r.stdout.trim() : '';
+  symbolizer = p && path.isAbsolute(p) && fs.existsSync(p) ? p : null;
+}
+
 function sanitizerEnv(extra = {}) {
   const env = { ...process.env, ...extra };
   for (const [name, { ours, sep }] of Object.entries(SAN_OPTIONS)) {
-    env[name] = env[name] ? `${env[name]}${sep}${ours}` : ours;
+    const mine = symbolizer ? `${ours}${sep}external_symbolizer_path=${symbolizer}` : ours;
+    env[name] = env[name] ? `${env[name]}${sep}${mine}` : mine;
   }
   return env;
 }
@@ -387,6 +397,7 @@ async function main() {
     }
   }
   const compiler = findCompiler();
+  findSymbolizer(compiler);
   if (opts.coverage) process.exit((await coverage(compiler, targets)) ? 0 : 1);
 
   const t0 = Date.now();
