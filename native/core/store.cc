@@ -319,6 +319,9 @@ Status Store::Increment(std::string_view key, uint64_t hash, double delta, Numbe
       }
       if (fresh) {
         WriteNumber(*fresh, next);
+        // A counter keeps its deadline when it changes form (a json store's
+        // text number becomes a native one), as it does when updated in place.
+        if (cur != nullptr) fresh->expires_at = cur->expires_at;
         const Status put = LinkLocked(s, hash, fresh, &old, &evicted, version);
         if (put != Status::kOk) return put;
         *result = next;
