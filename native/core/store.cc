@@ -66,22 +66,27 @@ int64_t Store::DeadlineIn(double ttl_ms) {
 
 void Store::PurgeExpiredLocked(Shard& s, Evicted* out) const {
   if (s.ttl_entries == 0) return;
-  const size_t cap = s.table.capacity();
-  for (size_t i = 0; i < s.table.capacity();) {
+  size_t cap = s.table.capacity();
+  for (size_t i = 0; i < cap;) {
     Entry* e = s.table.SlotEntry(i);
     if (e == nullptr || !e->Expired()) {
       ++i;
       continue;
     }
     // Backward-shift deletion may pull a later entry into slot i: look at it
-    // again. A shrink (capacity change) ends the walk; what is left waits
-    // for the sweeper.
+    // again.
     OnUnlink(s, e);
     EntryPtr gone = s.table.Erase(Hash(e->key()), e->key());
     s.bytes -= gone->footprint();
     ++s.expirations;
     out->Push(std::move(gone));
-    if (s.table.capacity() != cap) return;
+    if (s.table.capacity() != cap) {
+      // The table shrank: walk the new slot array from its start (each
+      // shrink halves it, so this ends). Stopping here would leave expired
+      // entries that make the caller refuse a write that fits.
+      cap = s.table.capacity();
+      i = 0;
+    }
   }
 }
 
