@@ -343,7 +343,7 @@ Observed Observe(const Entry& e) {
 
 class Harness {
  public:
-  Harness(const uint8_t* data, size_t size, const CoreHarnessOptions& options)
+  Harness(const uint8_t* data, size_t size, const HarnessOptions& options)
       : r_(data, size), fault_(options.fault), trace_(options.trace) {}
 
   ~Harness() {
@@ -1521,14 +1521,9 @@ void Harness::Run() {
 
 }  // namespace
 
-std::string RunCoreOps(const uint8_t* data, size_t size, const CoreHarnessOptions& options) {
+std::string RunCoreOps(const uint8_t* data, size_t size, const HarnessOptions& options) {
   Harness h(data, size, options);
-  try {
-    h.Run();
-  } catch (const Mismatch& m) {
-    return m.what();
-  }
-  return "";
+  return RunHarness(h);
 }
 
 }  // namespace threadkv::fuzz

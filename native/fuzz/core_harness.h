@@ -9,19 +9,13 @@
 #include <cstdint>
 #include <string>
 
-namespace threadkv::fuzz {
+#include "fuzz_util.h"
 
-struct CoreHarnessOptions {
-  // Deliberate model faults (to prove that a mismatch is noticed): 0 none;
-  // 1 the model forgets the first successful single-key write.
-  int fault = 0;
-  // Print every decoded operation to stderr.
-  bool trace = false;
-};
+namespace threadkv::fuzz {
 
 // Runs one input. Returns "" when the store and the model agreed on every
 // result, else a report that starts with kMismatchBanner (fuzz_util.h). A
 // memory error or undefined behaviour is left to the sanitizers.
-std::string RunCoreOps(const uint8_t* data, size_t size, const CoreHarnessOptions& options);
+std::string RunCoreOps(const uint8_t* data, size_t size, const HarnessOptions& options);
 
 }  // namespace threadkv::fuzz

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -78,19 +79,42 @@ inline std::string Printable(std::string_view s, size_t max = 40) {
   return out;
 }
 
-// THREADKV_FUZZ_FAULT=<n>: deliberately wrong model behaviour, so that a test
-// can prove that the harness notices a mismatch (see harness_selftest.cc and
-// scripts/test-fuzz.js's canary). 0 (unset): none.
-inline int FaultFromEnv() {
-  const char* v = std::getenv("THREADKV_FUZZ_FAULT");
-  return v == nullptr ? 0 : std::atoi(v);
+// How a harness runs: deliberate model faults (so that a test can prove a
+// mismatch is noticed: see harness_selftest.cc and scripts/test-fuzz.js's
+// canary; 0 none, 1 the model forgets the first successful write), and
+// tracing (every decoded operation printed to stderr, to read a reproducer).
+struct HarnessOptions {
+  int fault = 0;
+  bool trace = false;
+
+  // THREADKV_FUZZ_FAULT=<n> and THREADKV_FUZZ_TRACE=1.
+  static HarnessOptions FromEnv() {
+    HarnessOptions o;
+    if (const char* v = std::getenv("THREADKV_FUZZ_FAULT")) o.fault = std::atoi(v);
+    const char* t = std::getenv("THREADKV_FUZZ_TRACE");
+    o.trace = t != nullptr && *t != '\0' && std::strcmp(t, "0") != 0;
+    return o;
+  }
+};
+
+// Runs h.Run() and returns "" or the report of the Mismatch it threw.
+template <class Harness>
+std::string RunHarness(Harness& h) {
+  try {
+    h.Run();
+  } catch (const Mismatch& m) {
+    return m.what();
+  }
+  return "";
 }
 
-// THREADKV_FUZZ_TRACE=1: print every decoded operation to stderr (to read a
-// reproducer).
-inline bool TraceFromEnv() {
-  const char* v = std::getenv("THREADKV_FUZZ_TRACE");
-  return v != nullptr && *v != '\0' && std::strcmp(v, "0") != 0;
+// For LLVMFuzzerTestOneInput: prints a report and aborts, so that libFuzzer
+// saves the input as a crash-* reproducer (and a replay test fails).
+inline void AbortOnReport(const std::string& report) {
+  if (report.empty()) return;
+  std::fputs(report.c_str(), stderr);
+  std::fflush(stderr);
+  std::abort();
 }
 
 }  // namespace threadkv::fuzz

@@ -35,7 +35,7 @@ uint64_t SerialOf(const Entry& e) {
 
 class TableHarness {
  public:
-  TableHarness(const uint8_t* data, size_t size, const TableHarnessOptions& o)
+  TableHarness(const uint8_t* data, size_t size, const HarnessOptions& o)
       : r_(data, size), fault_(o.fault), trace_(o.trace) {}
   void Run();
 
@@ -350,14 +350,9 @@ void TableHarness::Run() {
 
 }  // namespace
 
-std::string RunTableOps(const uint8_t* data, size_t size, const TableHarnessOptions& options) {
+std::string RunTableOps(const uint8_t* data, size_t size, const HarnessOptions& options) {
   TableHarness h(data, size, options);
-  try {
-    h.Run();
-  } catch (const Mismatch& m) {
-    return m.what();
-  }
-  return "";
+  return RunHarness(h);
 }
 
 }  // namespace threadkv::fuzz

@@ -10,17 +10,12 @@
 #include <cstdint>
 #include <string>
 
-namespace threadkv::fuzz {
+#include "fuzz_util.h"
 
-struct TableHarnessOptions {
-  // 0 none; 1 the model forgets the first insert (to prove that a mismatch
-  // is noticed).
-  int fault = 0;
-  bool trace = false;
-};
+namespace threadkv::fuzz {
 
 // "" when the table and the model agreed throughout, else a report that
 // starts with kMismatchBanner.
-std::string RunTableOps(const uint8_t* data, size_t size, const TableHarnessOptions& options);
+std::string RunTableOps(const uint8_t* data, size_t size, const HarnessOptions& options);
 
 }  // namespace threadkv::fuzz
