@@ -45,32 +45,52 @@ constexpr size_t kMaxOps = 5000;
 
 const char* StatusName(Status s) {
   switch (s) {
-    case Status::kOk: return "kOk";
-    case Status::kNotFound: return "kNotFound";
-    case Status::kDestroyed: return "kDestroyed";
-    case Status::kKeyTooLong: return "kKeyTooLong";
-    case Status::kValueTooLarge: return "kValueTooLarge";
-    case Status::kExists: return "kExists";
-    case Status::kMismatch: return "kMismatch";
-    case Status::kNotNumber: return "kNotNumber";
-    case Status::kOutOfRange: return "kOutOfRange";
-    case Status::kFullEntries: return "kFullEntries";
-    case Status::kFullBytes: return "kFullBytes";
-    case Status::kTooBigForLimit: return "kTooBigForLimit";
+    case Status::kOk:
+      return "kOk";
+    case Status::kNotFound:
+      return "kNotFound";
+    case Status::kDestroyed:
+      return "kDestroyed";
+    case Status::kKeyTooLong:
+      return "kKeyTooLong";
+    case Status::kValueTooLarge:
+      return "kValueTooLarge";
+    case Status::kExists:
+      return "kExists";
+    case Status::kMismatch:
+      return "kMismatch";
+    case Status::kNotNumber:
+      return "kNotNumber";
+    case Status::kOutOfRange:
+      return "kOutOfRange";
+    case Status::kFullEntries:
+      return "kFullEntries";
+    case Status::kFullBytes:
+      return "kFullBytes";
+    case Status::kTooBigForLimit:
+      return "kTooBigForLimit";
   }
   return "Status(?)";
 }
 
 const char* KindName(Kind k) {
   switch (k) {
-    case Kind::kBytes: return "bytes";
-    case Kind::kString: return "string";
-    case Kind::kFloat64: return "float64";
-    case Kind::kInt64: return "int64";
-    case Kind::kTrue: return "true";
-    case Kind::kFalse: return "false";
-    case Kind::kNull: return "null";
-    case Kind::kUndefined: return "undefined";
+    case Kind::kBytes:
+      return "bytes";
+    case Kind::kString:
+      return "string";
+    case Kind::kFloat64:
+      return "float64";
+    case Kind::kInt64:
+      return "int64";
+    case Kind::kTrue:
+      return "true";
+    case Kind::kFalse:
+      return "false";
+    case Kind::kNull:
+      return "null";
+    case Kind::kUndefined:
+      return "undefined";
   }
   return "kind(?)";
 }
@@ -144,14 +164,55 @@ std::string NumberBytes(int64_t v) { return std::string(reinterpret_cast<const c
 std::string NumberBytes(double v) { return std::string(reinterpret_cast<const char*>(&v), sizeof v); }
 
 // Texts a json store's increment must read as numbers (RFC 8259), or not.
-constexpr const char* kJsonTexts[] = {
-    "0", "5", "-1", "1.5", "-1.5e3", "05", " 5", "5 ", "1e400", "1e-400", "123456789012345", "1234567890123456",
-    "9007199254740991", "9007199254740993", "-0", "NaN", "0x1", "1.", "", "1e5", "2.5E-3", "-", "+1", "1e",
-    "0.0", "-9007199254740991", "4e-320", "abc", "1_000", "1E+2", "-0.0e-0", "Infinity"};
+constexpr const char* kJsonTexts[] = {"0",
+                                      "5",
+                                      "-1",
+                                      "1.5",
+                                      "-1.5e3",
+                                      "05",
+                                      " 5",
+                                      "5 ",
+                                      "1e400",
+                                      "1e-400",
+                                      "123456789012345",
+                                      "1234567890123456",
+                                      "9007199254740991",
+                                      "9007199254740993",
+                                      "-0",
+                                      "NaN",
+                                      "0x1",
+                                      "1.",
+                                      "",
+                                      "1e5",
+                                      "2.5E-3",
+                                      "-",
+                                      "+1",
+                                      "1e",
+                                      "0.0",
+                                      "-9007199254740991",
+                                      "4e-320",
+                                      "abc",
+                                      "1_000",
+                                      "1E+2",
+                                      "-0.0e-0",
+                                      "Infinity"};
 
-constexpr int64_t kInts[] = {0,      1,         -1,           2,           42,          -42, kMaxSafe, -kMaxSafe,
-                             kMaxSafe + 1,  -kMaxSafe - 1, std::numeric_limits<int64_t>::max(),
-                             std::numeric_limits<int64_t>::min(), 1000000, -1000000, 7, 1 << 30};
+constexpr int64_t kInts[] = {0,
+                             1,
+                             -1,
+                             2,
+                             42,
+                             -42,
+                             kMaxSafe,
+                             -kMaxSafe,
+                             kMaxSafe + 1,
+                             -kMaxSafe - 1,
+                             std::numeric_limits<int64_t>::max(),
+                             std::numeric_limits<int64_t>::min(),
+                             1000000,
+                             -1000000,
+                             7,
+                             1 << 30};
 
 const double kDoubles[] = {0.0,
                            -0.0,
@@ -441,7 +502,7 @@ class Harness {
   uint32_t shards_ = 1;
   bool json_ = false;
   bool limited_ = false;
-  bool evicting_ = false;  // SIEVE with a limit
+  bool evicting_ = false;     // SIEVE with a limit
   uint64_t max_entries_ = 0;  // per shard, 0: none
   uint64_t max_bytes_ = 0;    // per shard, 0: none
   std::unique_ptr<Store> store_;
@@ -507,9 +568,14 @@ void Harness::DecodeConfig() {
   opts_.max_entries = (limits & 1) != 0 ? 1u + b2 : 0;
   opts_.max_bytes = (limits & 2) != 0 ? 64u + b34 % 16384u : 0;
   switch ((b1 >> 4) & 3) {
-    case 2: opts_.ttl_ms = 1'000'000'000; break;        // about 11.6 days: never passes
-    case 3: opts_.ttl_ms = uint64_t{1} << 62; break;   // saturates to "never"
-    default: opts_.ttl_ms = 0;
+    case 2:
+      opts_.ttl_ms = 1'000'000'000;
+      break;  // about 11.6 days: never passes
+    case 3:
+      opts_.ttl_ms = uint64_t{1} << 62;
+      break;  // saturates to "never"
+    default:
+      opts_.ttl_ms = 0;
   }
   limited_ = opts_.max_entries != 0 || opts_.max_bytes != 0;
   evicting_ = limited_ && opts_.eviction == EvictionPolicy::kSieve;
@@ -535,10 +601,14 @@ std::string Harness::DecodeKey() {
   if (b < 208) return Cat("m", r_.U8());
   if (b < 232) return std::string(r_.Bytes(r_.U8() % 48));  // raw bytes, NULs and all
   switch (b % 4) {
-    case 0: return "";
-    case 1: return std::string(100 + r_.U8() % 4, 'L');  // over 48 bytes: the hash's long path
-    case 2: return std::string("k1\0x", 4);
-    default: return Cat("g", r_.U8());  // a bulk key
+    case 0:
+      return "";
+    case 1:
+      return std::string(100 + r_.U8() % 4, 'L');  // over 48 bytes: the hash's long path
+    case 2:
+      return std::string("k1\0x", 4);
+    default:
+      return Cat("g", r_.U8());  // a bulk key
   }
 }
 
@@ -570,7 +640,8 @@ Value Harness::DecodeValue() {
     case 5: {
       v.kind = Kind::kInt64;
       const uint8_t t = r_.U8();
-      v.bytes = NumberBytes(t < 128 ? kInts[t % std::size(kInts)] : static_cast<int64_t>(static_cast<int32_t>(r_.U32())));
+      v.bytes =
+          NumberBytes(t < 128 ? kInts[t % std::size(kInts)] : static_cast<int64_t>(static_cast<int32_t>(r_.U32())));
       break;
     }
     case 6: {
@@ -586,9 +657,15 @@ Value Harness::DecodeValue() {
       v.bytes = NumberBytes(d);
       break;
     }
-    case 7: v.kind = Kind::kTrue; break;
-    case 8: v.kind = Kind::kNull; break;
-    default: v.kind = (b & 16) != 0 ? Kind::kFalse : Kind::kUndefined; break;
+    case 7:
+      v.kind = Kind::kTrue;
+      break;
+    case 8:
+      v.kind = Kind::kNull;
+      break;
+    default:
+      v.kind = (b & 16) != 0 ? Kind::kFalse : Kind::kUndefined;
+      break;
   }
   return v;
 }
@@ -618,14 +695,21 @@ uint64_t Harness::DecodeExpected(const std::string& key) {
   auto lv = last_version_.find(key);
   const uint64_t last = lv == last_version_.end() ? 1 : lv->second;
   switch (b % 8) {
-    case 0: return kExpectAbsent;
+    case 0:
+      return kExpectAbsent;
     case 1:
-    case 2: return cur != nullptr ? cur->version : last;
-    case 3: return last;
-    case 4: return kExpectNever;
-    case 5: return cur != nullptr ? cur->version - 1 : last - 1;
-    case 6: return cur != nullptr ? cur->version + 1 : last + 1;
-    default: return r_.U64();
+    case 2:
+      return cur != nullptr ? cur->version : last;
+    case 3:
+      return last;
+    case 4:
+      return kExpectNever;
+    case 5:
+      return cur != nullptr ? cur->version - 1 : last - 1;
+    case 6:
+      return cur != nullptr ? cur->version + 1 : last + 1;
+    default:
+      return r_.U64();
   }
 }
 
@@ -737,8 +821,7 @@ void Harness::Linked(const std::string& key, uint32_t s, const Value& v, std::pa
 void Harness::ExpectEntry(const char* what, const Observed& got, const std::string& key, ModelEntry* want) {
   const std::string where = std::string(what) + " " + Printable(key);
   if (got.key != key) Fail(where + ": the entry's key is " + Printable(got.key));
-  if (got.kind != want->kind)
-    Fail(where + ": kind " + KindName(got.kind) + ", model has " + KindName(want->kind));
+  if (got.kind != want->kind) Fail(where + ": kind " + KindName(got.kind) + ", model has " + KindName(want->kind));
   if (got.value != want->value)
     Fail(where + ": value " + Printable(got.value) + ", model has " + Printable(want->value));
   if (got.flags != want->flags)
@@ -778,7 +861,8 @@ std::vector<uint64_t> Harness::Reconcile(uint32_t s, bool evict_ok, const std::s
       ++it;
       continue;
     }
-    if (!evict_ok) Fail("shard " + std::to_string(s) + " lost " + Printable(it->first) + " (nothing may evict it here)");
+    if (!evict_ok)
+      Fail("shard " + std::to_string(s) + " lost " + Printable(it->first) + " (nothing may evict it here)");
     if (pinned.count(it->first) != 0)
       Fail("shard " + std::to_string(s) + " evicted " + Printable(it->first) + ", which the write itself stored");
     victims.push_back(Cost(it->first.size(), it->second.value.size()));
@@ -805,7 +889,8 @@ void Harness::CheckLimitsAfterEviction(uint32_t s, const std::vector<uint64_t>& 
          std::to_string(max_bytes_));
   if (!minimal || victims.empty() || m.may_hold_expired) return;
   const bool needed = std::any_of(victims.begin(), victims.end(), [&](uint64_t c) {
-    return (max_entries_ != 0 && m.live.size() + 1 > max_entries_) || (max_bytes_ != 0 && ShardBytes(s) + c > max_bytes_);
+    return (max_entries_ != 0 && m.live.size() + 1 > max_entries_) ||
+           (max_bytes_ != 0 && ShardBytes(s) + c > max_bytes_);
   });
   if (!needed)
     Fail("shard " + std::to_string(s) + " evicted " + std::to_string(victims.size()) +
@@ -847,13 +932,13 @@ void Harness::CheckStats(StoreStats* out) {
     Fail("Stats().expirations is " + num(st.expirations) + ", but only " + num(expired_ - dropped_) +
          " entries have expired (and not been cleared)");
   const uint64_t pending = expired_ - dropped_ - st.expirations;  // expired, still holding a slot
-  Expect(st.entries == live + pending, "Stats().entries is " + num(st.entries) + ", model has " + num(live) + " live + " +
-                                           num(pending) + " expired not yet reclaimed");
+  Expect(st.entries == live + pending, "Stats().entries is " + num(st.entries) + ", model has " + num(live) +
+                                           " live + " + num(pending) + " expired not yet reclaimed");
   if (pending == 0)
     Expect(st.bytes == bytes, "Stats().bytes is " + num(st.bytes) + ", model has " + num(bytes));
   else
-    Expect(st.bytes >= bytes + pending * kEntryOverhead,
-           "Stats().bytes is " + num(st.bytes) + ", below the model's " + num(bytes) + " + " + num(pending) + " expired entries");
+    Expect(st.bytes >= bytes + pending * kEntryOverhead, "Stats().bytes is " + num(st.bytes) + ", below the model's " +
+                                                             num(bytes) + " + " + num(pending) + " expired entries");
   Expect(st.hits == hits_, "Stats().hits is " + num(st.hits) + ", model has " + num(hits_));
   Expect(st.misses == misses_, "Stats().misses is " + num(st.misses) + ", model has " + num(misses_));
   Expect(st.sets == sets_, "Stats().sets is " + num(st.sets) + ", model has " + num(sets_));
@@ -927,7 +1012,11 @@ void Harness::OpRead(bool copy) {
   const bool present = it != model_[s].live.end();
   Observed o;
   bool called = false;
-  const Status got = copy ? store_->Read(key, h, [&](const Entry& e) { o = Observe(e); called = true; })
+  const Status got = copy ? store_->Read(key, h,
+                                         [&](const Entry& e) {
+                                           o = Observe(e);
+                                           called = true;
+                                         })
                           : store_->Read(key, h, [&](const Entry&) { called = true; });
   if (dead_) return ExpectStatus(got, Status::kDestroyed, "Read");
   ExpectStatus(got, present ? Status::kOk : Status::kNotFound, "Read");
@@ -986,10 +1075,13 @@ void Harness::OpInsert(bool read) {
   Observed o;
   bool called = false;
   const int64_t t0 = clock_.Now();
-  const Status got = read ? store_->InsertOrRead(h, Make(key, v, expiry), [&](const Entry& e) {
-    o = Observe(e);
-    called = true;
-  }, &version)
+  const Status got = read ? store_->InsertOrRead(
+                                h, Make(key, v, expiry),
+                                [&](const Entry& e) {
+                                  o = Observe(e);
+                                  called = true;
+                                },
+                                &version)
                           : store_->Insert(h, Make(key, v, expiry), &version);
   const int64_t t1 = clock_.Now();
   ExpectStatus(got, want, read ? "InsertOrRead" : "Insert");
@@ -1108,8 +1200,8 @@ void Harness::OpIncrement() {
   // A counter keeps its key's deadline, whether it is updated in place or
   // rewritten (a json store's text number becomes a native one); an absent
   // key gets the store's default TTL, as any write.
-  const auto deadline = cur != nullptr ? std::pair{before.deadline_lo, before.deadline_hi}
-                                       : Resolve(kDefaultExpiry, t0, t1);
+  const auto deadline =
+      cur != nullptr ? std::pair{before.deadline_lo, before.deadline_hi} : Resolve(kDefaultExpiry, t0, t1);
   Linked(key, s, v, deadline, version);
   if (!in_place) AfterWrite(s, key);
 }
@@ -1314,10 +1406,12 @@ void Harness::OpScan() {
   size_t gi = 0;
   for (auto it = live.lower_bound(prefix); it != live.end() && it->first.starts_with(prefix); ++it, ++gi) {
     if (gi >= got.size() || got[gi].key != it->first)
-      Fail("Scan did not yield " + Printable(it->first) + (gi < got.size() ? " (yielded " + Printable(got[gi].key) + ")" : ""));
+      Fail("Scan did not yield " + Printable(it->first) +
+           (gi < got.size() ? " (yielded " + Printable(got[gi].key) + ")" : ""));
     ExpectEntry("Scan", got[gi], it->first, &it->second);
   }
-  if (gi < got.size()) Fail("Scan yielded " + Printable(got[gi].key) + ", which the model does not have with that prefix");
+  if (gi < got.size())
+    Fail("Scan yielded " + Printable(got[gi].key) + ", which the model does not have with that prefix");
 }
 
 void Harness::OpClear() {
@@ -1380,8 +1474,8 @@ void Harness::OpSweep() {
   for (const ShardModel& m : model_)
     for (const auto& [k, e] : m.live) any_deadline |= e.deadline_hi > 0;
   Expect(store_->has_ttl() == any_deadline, std::string("after a sweep has_ttl() is ") +
-                                                 (store_->has_ttl() ? "true" : "false") + ", model has " +
-                                                 (any_deadline ? "an entry with a deadline" : "none"));
+                                                (store_->has_ttl() ? "true" : "false") + ", model has " +
+                                                (any_deadline ? "an entry with a deadline" : "none"));
   for (ShardModel& m : model_) m.may_hold_expired = false;
 }
 
@@ -1472,22 +1566,70 @@ void Harness::Run() {
     op_key_.clear();
     const uint8_t op = r_.U8() % 32;
     switch (op) {
-      case 0: op_name_ = "Put"; OpPut(false); break;
-      case 1: op_name_ = "Put(replaced)"; OpPut(true); break;
-      case 2: op_name_ = "Read"; OpRead(true); break;
-      case 3: op_name_ = "Read(has)"; OpRead(false); break;
-      case 4: op_name_ = "Erase"; OpErase(false); break;
-      case 5: op_name_ = "Erase(removed)"; OpErase(true); break;
-      case 6: op_name_ = "Insert"; OpInsert(false); break;
-      case 7: op_name_ = "InsertOrRead"; OpInsert(true); break;
-      case 8: op_name_ = "CompareAndPut"; OpCompareAndPut(); break;
-      case 9: op_name_ = "CompareAndErase"; OpCompareAndErase(); break;
-      case 10: op_name_ = "Increment"; OpIncrement(); break;
-      case 11: op_name_ = "ReadMany"; OpReadMany(); break;
-      case 12: op_name_ = "PutMany"; OpPutMany(); break;
-      case 13: op_name_ = "EraseMany"; OpEraseMany(); break;
-      case 14: op_name_ = "Scan"; OpScan(); break;
-      case 15: op_name_ = "Clear"; OpClear(); break;
+      case 0:
+        op_name_ = "Put";
+        OpPut(false);
+        break;
+      case 1:
+        op_name_ = "Put(replaced)";
+        OpPut(true);
+        break;
+      case 2:
+        op_name_ = "Read";
+        OpRead(true);
+        break;
+      case 3:
+        op_name_ = "Read(has)";
+        OpRead(false);
+        break;
+      case 4:
+        op_name_ = "Erase";
+        OpErase(false);
+        break;
+      case 5:
+        op_name_ = "Erase(removed)";
+        OpErase(true);
+        break;
+      case 6:
+        op_name_ = "Insert";
+        OpInsert(false);
+        break;
+      case 7:
+        op_name_ = "InsertOrRead";
+        OpInsert(true);
+        break;
+      case 8:
+        op_name_ = "CompareAndPut";
+        OpCompareAndPut();
+        break;
+      case 9:
+        op_name_ = "CompareAndErase";
+        OpCompareAndErase();
+        break;
+      case 10:
+        op_name_ = "Increment";
+        OpIncrement();
+        break;
+      case 11:
+        op_name_ = "ReadMany";
+        OpReadMany();
+        break;
+      case 12:
+        op_name_ = "PutMany";
+        OpPutMany();
+        break;
+      case 13:
+        op_name_ = "EraseMany";
+        OpEraseMany();
+        break;
+      case 14:
+        op_name_ = "Scan";
+        OpScan();
+        break;
+      case 15:
+        op_name_ = "Clear";
+        OpClear();
+        break;
       case 16:
         op_name_ = "Sizes";
         Trace("Sizes");
@@ -1498,20 +1640,46 @@ void Harness::Run() {
         Trace("Stats");
         if (!dead_) CheckStats();
         break;
-      case 18: op_name_ = "Expire"; OpExpire(); break;
-      case 19: op_name_ = "SweepExpired"; OpSweep(); break;
-      case 20: op_name_ = "BulkPut"; OpBulkPut(); break;
-      case 21: op_name_ = "BulkErase"; OpBulkErase(); break;
+      case 18:
+        op_name_ = "Expire";
+        OpExpire();
+        break;
+      case 19:
+        op_name_ = "SweepExpired";
+        OpSweep();
+        break;
+      case 20:
+        op_name_ = "BulkPut";
+        OpBulkPut();
+        break;
+      case 21:
+        op_name_ = "BulkErase";
+        OpBulkErase();
+        break;
       case 22:
         op_name_ = "FullCheck";
         Trace("FullCheck");
         if (!dead_ && work_ <= kWorkBudget) FullCheck();
         break;
-      case 23: op_name_ = "AdvanceClock"; OpAdvanceClock(); break;
-      case 24: op_name_ = "Read"; OpRead(true); break;
-      case 25: op_name_ = "Put"; OpPut(false); break;
-      case 26: op_name_ = "Kill"; OpKill(); break;
-      default: op_name_ = "reserved"; break;  // 27..31: kept free for new operations
+      case 23:
+        op_name_ = "AdvanceClock";
+        OpAdvanceClock();
+        break;
+      case 24:
+        op_name_ = "Read";
+        OpRead(true);
+        break;
+      case 25:
+        op_name_ = "Put";
+        OpPut(false);
+        break;
+      case 26:
+        op_name_ = "Kill";
+        OpKill();
+        break;
+      default:
+        op_name_ = "reserved";
+        break;  // 27..31: kept free for new operations
     }
   }
   op_name_ = "final check";

@@ -5,8 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "fuzz_util.h"
 #include "core_harness.h"
+#include "fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const threadkv::fuzz::HarnessOptions options = threadkv::fuzz::HarnessOptions::FromEnv();

@@ -18,8 +18,9 @@ TEST(FuzzHarness, UsesTheFixedHashSeed) { EXPECT_EQ(HashSeed(), kFuzzHashSeed); 
 
 // Store config (shards 1, v8, policy none, no limits, no TTL), then
 // Put "k0" = 3 short bytes with the default expiry, then Read "k0".
-constexpr uint8_t kCoreInput[] = {0, 0, 0, 0, 0, /*Put*/ 0, /*k0*/ 0, /*short bytes*/ 0, 3, 'a', /*expiry*/ 0,
-                                  /*Read*/ 2, /*k0*/ 0};
+constexpr uint8_t kCoreInput[] = {
+    0,          0,       0, 0, 0, /*Put*/ 0, /*k0*/ 0, /*short bytes*/ 0, 3, 'a', /*expiry*/ 0,
+    /*Read*/ 2, /*k0*/ 0};
 
 TEST(FuzzHarness, CoreInputPasses) { EXPECT_EQ(RunCoreOps(kCoreInput, sizeof kCoreInput, {}), ""); }
 

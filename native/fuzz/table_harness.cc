@@ -101,8 +101,7 @@ void TableHarness::DecodeConfig() {
   collide_mask_ = (uint64_t{1} << (b1 % 5)) - 1;
   if (mode_ == 1) tag_home_ = size_t{8} << (b1 % 6);
   table_ = Table(kFuzzHashSeed, mode_ == 1 ? tag_home_ : 0);
-  config_ = "mode " + std::to_string(mode_) +
-            (mode_ == 1 ? " tag_home_capacity " + std::to_string(tag_home_) : "") +
+  config_ = "mode " + std::to_string(mode_) + (mode_ == 1 ? " tag_home_capacity " + std::to_string(tag_home_) : "") +
             (mode_ >= 2 ? " collide_mask " + std::to_string(collide_mask_) : "");
   if (trace_) std::fprintf(stderr, "config %s\n", config_.c_str());
 }
@@ -118,9 +117,12 @@ std::string TableHarness::DecodeKey() {
 uint64_t TableHarness::HashOf(std::string_view key) const {
   const uint64_t h = HashBytes(key.data(), key.size(), kFuzzHashSeed);
   switch (mode_) {
-    case 2: return (h & ~uint64_t{0xFFFFF}) | (h & collide_mask_);
-    case 3: return h & collide_mask_;
-    default: return h;
+    case 2:
+      return (h & ~uint64_t{0xFFFFF}) | (h & collide_mask_);
+    case 3:
+      return h & collide_mask_;
+    default:
+      return h;
   }
 }
 
@@ -129,8 +131,10 @@ void TableHarness::CheckShape() {
   Expect(table_.size() == model_.size(),
          "size() is " + std::to_string(table_.size()) + ", model has " + std::to_string(model_.size()));
   if (cap == 0) return;
-  Expect(cap >= Table::kMinCapacity && (cap & (cap - 1)) == 0, "capacity " + std::to_string(cap) + " is not a power of two >= 8");
-  Expect(table_.size() * 4 <= cap * 3, "load above 3/4: " + std::to_string(table_.size()) + " in " + std::to_string(cap));
+  Expect(cap >= Table::kMinCapacity && (cap & (cap - 1)) == 0,
+         "capacity " + std::to_string(cap) + " is not a power of two >= 8");
+  Expect(table_.size() * 4 <= cap * 3,
+         "load above 3/4: " + std::to_string(table_.size()) + " in " + std::to_string(cap));
   Expect(table_.slot_bytes() == cap * Table::kSlotBytes, "slot_bytes() is not capacity * 8");
 }
 
@@ -138,13 +142,16 @@ void TableHarness::CheckAll() {
   work_ += table_.capacity() + 1;
   std::map<std::string, uint64_t> seen;
   table_.ForEach([&](const Entry& e) {
-    if (!seen.emplace(std::string(e.key()), SerialOf(e)).second) Fail("ForEach visits " + Printable(e.key()) + " twice");
+    if (!seen.emplace(std::string(e.key()), SerialOf(e)).second)
+      Fail("ForEach visits " + Printable(e.key()) + " twice");
   });
   if (seen != model_) {
     for (const auto& [k, v] : model_) {
       auto it = seen.find(k);
       if (it == seen.end()) Fail("ForEach does not visit " + Printable(k));
-      if (it->second != v) Fail("ForEach gives " + Printable(k) + " serial " + std::to_string(it->second) + ", model " + std::to_string(v));
+      if (it->second != v)
+        Fail("ForEach gives " + Printable(k) + " serial " + std::to_string(it->second) + ", model " +
+             std::to_string(v));
     }
     for (const auto& [k, v] : seen)
       if (model_.count(k) == 0) Fail("ForEach visits " + Printable(k) + ", which the model does not have");
@@ -155,10 +162,11 @@ void TableHarness::CheckAll() {
     if (e == nullptr) continue;
     ++slots;
     // Every entry is found from its home slot (the probe sequence reaches it).
-    Expect(table_.Find(HashOf(e->key()), e->key()) == e, "the entry in slot " + std::to_string(i) + " (" +
-                                                             Printable(e->key()) + ") is not found by its hash");
+    Expect(table_.Find(HashOf(e->key()), e->key()) == e,
+           "the entry in slot " + std::to_string(i) + " (" + Printable(e->key()) + ") is not found by its hash");
   }
-  Expect(slots == model_.size(), "the slots hold " + std::to_string(slots) + " entries, model has " + std::to_string(model_.size()));
+  Expect(slots == model_.size(),
+         "the slots hold " + std::to_string(slots) + " entries, model has " + std::to_string(model_.size()));
   CheckShape();
 }
 
@@ -176,9 +184,9 @@ void TableHarness::Upsert(const std::string& key) {
     Expect(old == nullptr, "Upsert of a new key replaced " + (old ? Printable(old->key()) : std::string()));
   } else {
     Expect(old != nullptr, "Upsert of a present key replaced nothing");
-    Expect(old->key() == key && SerialOf(*old) == it->second,
-           "Upsert replaced " + Printable(old->key()) + " serial " + std::to_string(SerialOf(*old)) + ", model has serial " +
-               std::to_string(it->second));
+    Expect(old->key() == key && SerialOf(*old) == it->second, "Upsert replaced " + Printable(old->key()) + " serial " +
+                                                                  std::to_string(SerialOf(*old)) +
+                                                                  ", model has serial " + std::to_string(it->second));
   }
   if (size_before < reserved_)
     Expect(table_.capacity() == reserved_cap_ && cap_before == reserved_cap_,
@@ -203,7 +211,8 @@ void TableHarness::Erase(const std::string& key) {
   if (it == model_.end()) {
     Expect(old == nullptr, "Erase of an absent key removed " + (old ? Printable(old->key()) : std::string()));
   } else {
-    Expect(old != nullptr && old->key() == key && SerialOf(*old) == it->second, "Erase did not remove the model's entry");
+    Expect(old != nullptr && old->key() == key && SerialOf(*old) == it->second,
+           "Erase did not remove the model's entry");
     model_.erase(it);
   }
   Expect(table_.Find(HashOf(key), key) == nullptr, "Find after Erase still finds the key");
@@ -229,7 +238,9 @@ void TableHarness::Reserve(size_t n) {
   table_.Reserve(n);
   reserved_ = n;
   reserved_cap_ = table_.capacity();
-  if (n > 0) Expect(n * 4 <= reserved_cap_ * 3, "Reserve(" + std::to_string(n) + ") left capacity " + std::to_string(reserved_cap_));
+  if (n > 0)
+    Expect(n * 4 <= reserved_cap_ * 3,
+           "Reserve(" + std::to_string(n) + ") left capacity " + std::to_string(reserved_cap_));
   CheckShape();
 }
 
@@ -279,7 +290,8 @@ void TableHarness::Drain() {
   Expect(table_.size() == 0 && table_.capacity() == 0, "DrainInto left the table non-empty");
   std::map<std::string, uint64_t> seen;
   for (const EntryPtr& e : out)
-    if (!seen.emplace(std::string(e->key()), SerialOf(*e)).second) Fail("DrainInto gave " + Printable(e->key()) + " twice");
+    if (!seen.emplace(std::string(e->key()), SerialOf(*e)).second)
+      Fail("DrainInto gave " + Printable(e->key()) + " twice");
   Expect(seen == model_, "DrainInto gave " + std::to_string(seen.size()) + " entries other than the model's " +
                              std::to_string(model_.size()));
   model_.clear();
@@ -306,12 +318,20 @@ void TableHarness::Run() {
       case 0:
       case 1:
       case 2:
-      case 14: Upsert(DecodeKey()); break;
+      case 14:
+        Upsert(DecodeKey());
+        break;
       case 3:
-      case 15: Find(DecodeKey()); break;
+      case 15:
+        Find(DecodeKey());
+        break;
       case 4:
-      case 5: Erase(DecodeKey()); break;
-      case 6: Reserve(table_.size() + r_.U16() % 512); break;
+      case 5:
+        Erase(DecodeKey());
+        break;
+      case 6:
+        Reserve(table_.size() + r_.U16() % 512);
+        break;
       case 7: {
         const size_t n = 1 + r_.U16() % bulk_max;
         const size_t base = r_.U8() * size_t{37};
@@ -339,9 +359,15 @@ void TableHarness::Run() {
         if (work_ <= kWorkBudget) SweepWalk(k, r);
         break;
       }
-      case 11: Drain(); break;
-      case 12: Move(); break;
-      default: op_ = "reserved"; break;  // 13: kept free for a new operation
+      case 11:
+        Drain();
+        break;
+      case 12:
+        Move();
+        break;
+      default:
+        op_ = "reserved";
+        break;  // 13: kept free for a new operation
     }
   }
   op_ = "final check";
