@@ -148,6 +148,31 @@ function run(cmd, argv, { env = process.env, logFile = null, quiet = false } = {
   });
 }
 
+// One run at a time per build directory: two would share (and clear) each
+// other's artifacts and logs.
+function takeLock(dir) {
+  fs.mkdirSync(dir, { recursive: true });
+  const lock = path.join(dir, 'test-fuzz.lock');
+  try {
+    const pid = Number(fs.readFileSync(lock, 'utf8'));
+    if (pid && pid !== process.pid) {
+      process.kill(pid, 0); // throws if no such process
+      console.error(`test-fuzz: another run (pid ${pid}) is using ${path.relative(root, dir)}; wait for it or stop it`);
+      process.exit(2);
+    }
+  } catch {
+    // no lock, or its process is gone
+  }
+  fs.writeFileSync(lock, String(process.pid));
+  process.on('exit', () => {
+    try {
+      if (Number(fs.readFileSync(lock, 'utf8')) === process.pid) fs.unlinkSync(lock);
+    } catch {
+      // already gone
+    }
+  });
+}
+
 const running = new Set();
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => {
@@ -398,6 +423,7 @@ async function main() {
   }
   const compiler = findCompiler();
   findSymbolizer(compiler);
+  takeLock(opts.coverage ? path.join(root, 'build-fuzz-cov') : buildDir);
   if (opts.coverage) process.exit((await coverage(compiler, targets)) ? 0 : 1);
 
   const t0 = Date.now();
