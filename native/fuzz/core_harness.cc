@@ -22,6 +22,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/clock.h"
+#include "core/counter.h"
 #include "core/entry.h"
 #include "core/hash.h"
 #include "core/options.h"
@@ -51,10 +53,6 @@ const char* StatusName(Status s) {
       return "kNotFound";
     case Status::kDestroyed:
       return "kDestroyed";
-    case Status::kKeyTooLong:
-      return "kKeyTooLong";
-    case Status::kValueTooLarge:
-      return "kValueTooLarge";
     case Status::kExists:
       return "kExists";
     case Status::kMismatch:
@@ -96,17 +94,22 @@ const char* KindName(Kind k) {
 }
 
 // ---- Time ----
-// Today's core reads std::chrono::steady_clock itself (Entry::Expired), so
-// the harness cannot move time: every deadline it writes is either already
-// past (a few ns after boot) or kFarFutureNs ahead, so that whether an entry
-// is expired never changes during a run. That still reaches every expiry
-// path (expired entries that still hold a slot, a purge under a full shard,
-// SIEVE meeting an expired entry, the sweep), only not the moment of expiry.
-// Once the core takes a clock (a seam), this becomes a fake clock that the
-// AdvanceClock operation moves (README.md: "When the core changes").
-struct Clock {
-  int64_t Now() const { return SteadyNowNs(); }
+// The store's clock (StoreHost): a fake one that only the AdvanceClock
+// operation moves, so that a recorded input expires the same entries at the
+// same operation on every run. Deadlines are near (a few ms: they pass when
+// the clock is advanced), far (kFarFutureNs: never within a run), or
+// already past.
+class FakeClock final : public Clock {
+ public:
+  int64_t NowNs() const override { return now_; }
+  int64_t Now() const { return now_; }
+  void Advance(int64_t ns) { now_ += ns; }
+
+ private:
+  int64_t now_ = int64_t{1} << 40;  // well after 0 (kNoExpiry) and the past deadlines below
 };
+
+constexpr int64_t kMs = 1'000'000;
 
 // ---- Key pools ----
 // Small pools so that operations meet the same keys, and groups of keys that
@@ -163,7 +166,7 @@ struct Value {
 std::string NumberBytes(int64_t v) { return std::string(reinterpret_cast<const char*>(&v), sizeof v); }
 std::string NumberBytes(double v) { return std::string(reinterpret_cast<const char*>(&v), sizeof v); }
 
-// Texts a json store's increment must read as numbers (RFC 8259), or not.
+// Texts, some of them JSON numbers (which are text, not counters).
 constexpr const char* kJsonTexts[] = {"0",
                                       "5",
                                       "-1",
@@ -269,57 +272,10 @@ struct ModelNumber {
   double value() const { return is_int ? static_cast<double>(i) : d; }
 };
 
-// RFC 8259's number grammar; integers of up to 15 digits are exact ints,
-// everything else the nearest double; out of double range (to infinity, or
-// a non-zero text to zero) is not a number the store can count.
-bool ModelParseJson(std::string_view t, ModelNumber* out) {
-  size_t p = 0;
-  const size_t n = t.size();
-  auto digit = [&](size_t q) { return q < n && t[q] >= '0' && t[q] <= '9'; };
-  if (p < n && t[p] == '-') ++p;
-  if (!digit(p)) return false;
-  const size_t int_start = p;
-  if (t[p] == '0') {
-    ++p;
-  } else {
-    while (digit(p)) ++p;
-  }
-  const size_t int_digits = p - int_start;
-  bool integral = true;
-  bool nonzero = false;
-  for (size_t q = int_start; q < p; ++q) nonzero |= t[q] != '0';
-  if (p < n && t[p] == '.') {
-    ++p;
-    if (!digit(p)) return false;
-    while (digit(p)) nonzero |= t[p++] != '0';
-    integral = false;
-  }
-  if (p < n && (t[p] == 'e' || t[p] == 'E')) {
-    ++p;
-    if (p < n && (t[p] == '+' || t[p] == '-')) ++p;
-    if (!digit(p)) return false;
-    while (digit(p)) ++p;
-    integral = false;
-  }
-  if (p != n) return false;
-  if (integral && int_digits <= 15) {
-    int64_t v = 0;
-    for (size_t q = int_start; q < int_start + int_digits; ++q) v = v * 10 + (t[q] - '0');
-    out->is_int = true;
-    out->i = t[0] == '-' ? -v : v;
-    return true;
-  }
-  const std::string s(t);
-  const double d = std::strtod(s.c_str(), nullptr);
-  if (std::isinf(d) || (d == 0 && nonzero)) return false;
-  out->is_int = false;
-  out->d = d;
-  return true;
-}
-
-// What the model can count: an 8-byte int64 or float64, or (json stores) a
-// string without lone surrogates whose whole text is a JSON number.
-bool ModelReadNumber(Kind kind, uint8_t flags, const std::string& bytes, bool json, ModelNumber* out) {
+// What the model can count: an 8-byte int64 or float64. Every codec stores a
+// JS number natively, so text (a json store's JSON text included) is not a
+// number.
+bool ModelReadNumber(Kind kind, const std::string& bytes, ModelNumber* out) {
   if (kind == Kind::kInt64 && bytes.size() == 8) {
     std::memcpy(&out->i, bytes.data(), 8);
     out->is_int = true;
@@ -330,7 +286,6 @@ bool ModelReadNumber(Kind kind, uint8_t flags, const std::string& bytes, bool js
     out->is_int = false;
     return true;
   }
-  if (kind == Kind::kString && json && (flags & kFlagLoneSurrogates) == 0) return ModelParseJson(bytes, out);
   return false;
 }
 
@@ -470,7 +425,11 @@ class Harness {
   void SetLive(uint32_t s, const std::string& key, ModelEntry e);
   void EraseLive(uint32_t s, const std::string& key);
   void CheckVersion(const std::string& key, uint64_t version, uint64_t floor);
-  void ExpectEntry(const char* what, const Observed& got, const std::string& key, ModelEntry* want);
+  // Compares an entry the store showed with the model's; with_version false
+  // for an entry already unlinked (Retired::previous(): its version word is
+  // reused).
+  void ExpectEntry(const char* what, const Observed& got, const std::string& key, ModelEntry* want,
+                   bool with_version = true);
   // Compares shard s with the model; see the definition.
   std::vector<uint64_t> Reconcile(uint32_t s, bool evict_ok, const std::set<std::string>& pinned);
   void CheckLimitsAfterEviction(uint32_t s, const std::vector<uint64_t>& victims, bool minimal);
@@ -496,7 +455,7 @@ class Harness {
   const int fault_;
   const bool trace_;
   bool fault_done_ = false;
-  Clock clock_;
+  FakeClock clock_;
 
   Options opts_;
   uint32_t shards_ = 1;
@@ -567,21 +526,15 @@ void Harness::DecodeConfig() {
   const unsigned limits = (b1 >> 2) & 3;
   opts_.max_entries = (limits & 1) != 0 ? 1u + b2 : 0;
   opts_.max_bytes = (limits & 2) != 0 ? 64u + b34 % 16384u : 0;
-  switch ((b1 >> 4) & 3) {
-    case 2:
-      opts_.ttl_ms = 1'000'000'000;
-      break;  // about 11.6 days: never passes
-    case 3:
-      opts_.ttl_ms = uint64_t{1} << 62;
-      break;  // saturates to "never"
-    default:
-      opts_.ttl_ms = 0;
-  }
+  // The default TTL: none, 20 ms (passes when the clock is advanced), about
+  // 11.6 days (never passes), or so far that it saturates to "never".
+  constexpr uint64_t kTtls[] = {0, 20, 1'000'000'000, uint64_t{1} << 62};
+  opts_.ttl_ms = kTtls[(b1 >> 4) & 3];
   limited_ = opts_.max_entries != 0 || opts_.max_bytes != 0;
   evicting_ = limited_ && opts_.eviction == EvictionPolicy::kSieve;
   max_entries_ = opts_.max_entries == 0 ? 0 : (opts_.max_entries + shards_ - 1) / shards_;
   max_bytes_ = opts_.max_bytes == 0 ? 0 : (opts_.max_bytes + shards_ - 1) / shards_;
-  store_ = std::make_unique<Store>("fuzz", opts_);
+  store_ = std::make_unique<Store>("fuzz", opts_, StoreHost{&clock_, nullptr});  // no waker: no sweeper thread
   model_.assign(shards_, ShardModel{});
 
   Expect(store_->Hash("seam") == HashBytes("seam", 4, kFuzzHashSeed),
@@ -589,7 +542,8 @@ void Harness::DecodeConfig() {
   Expect(store_->shard_count() == shards_, "shard_count() is not the configured shard count");
   Expect(store_->shard_max_entries() == max_entries_, "shard_max_entries() is not ceil(maxEntries / shards)");
   Expect(store_->shard_max_bytes() == max_bytes_, "shard_max_bytes() is not ceil(maxBytes / shards)");
-  Expect(store_->entries_have_links() == evicting_, "entries carry SIEVE links exactly in evicting stores");
+  Expect(store_->NewEntry("x", 0, Kind::kNull)->has_links() == evicting_,
+         "entries carry SIEVE links exactly in evicting stores");
   Trace("config " + Config());
 }
 
@@ -674,8 +628,9 @@ int64_t Harness::DecodeExpiry() {
   const uint8_t b = r_.U8();
   if (b < 128) return kDefaultExpiry;
   if (b < 176) return kNoExpiry;
-  if (b < 224) return clock_.Now() + kFarFutureNs + b;
-  return 1 + (b - 224);  // already past: a few ns after boot
+  if (b < 200) return clock_.Now() + kFarFutureNs + b;
+  if (b < 224) return clock_.Now() + (b - 199) * kMs;  // 1-24 ms ahead
+  return 1 + (b - 224);                                // already past
 }
 
 double Harness::DecodeDelta() {
@@ -746,7 +701,8 @@ std::pair<int64_t, int64_t> Harness::Resolve(int64_t expiry, int64_t t0, int64_t
   auto in = [&](int64_t now) -> int64_t {
     const double ns = static_cast<double>(opts_.ttl_ms) * 1e6;
     if (!(ns + static_cast<double>(now) < 9.0e18)) return std::numeric_limits<int64_t>::max();
-    return now + static_cast<int64_t>(ns);
+    const int64_t d = now + static_cast<int64_t>(ns);
+    return d > 0 ? d : 1;
   };
   return {in(t0), in(t1)};
 }
@@ -818,7 +774,8 @@ void Harness::Linked(const std::string& key, uint32_t s, const Value& v, std::pa
   SetLive(s, key, std::move(e));
 }
 
-void Harness::ExpectEntry(const char* what, const Observed& got, const std::string& key, ModelEntry* want) {
+void Harness::ExpectEntry(const char* what, const Observed& got, const std::string& key, ModelEntry* want,
+                          bool with_version) {
   const std::string where = std::string(what) + " " + Printable(key);
   if (got.key != key) Fail(where + ": the entry's key is " + Printable(got.key));
   if (got.kind != want->kind) Fail(where + ": kind " + KindName(got.kind) + ", model has " + KindName(want->kind));
@@ -826,7 +783,9 @@ void Harness::ExpectEntry(const char* what, const Observed& got, const std::stri
     Fail(where + ": value " + Printable(got.value) + ", model has " + Printable(want->value));
   if (got.flags != want->flags)
     Fail(where + ": flags " + std::to_string(got.flags) + ", model has " + std::to_string(want->flags));
-  if (want->version == 0) {  // written by a batch: learn it
+  if (!with_version) {
+    // A retired entry's version word chains the retire list.
+  } else if (want->version == 0) {  // written by a batch: learn it
     CheckVersion(key, got.version, want->version_floor);
     want->version = got.version;
   } else if (got.version != want->version) {
@@ -983,19 +942,22 @@ void Harness::OpPut(bool swap) {
   const ModelEntry before = prev != nullptr ? *prev : ModelEntry{};
   const bool had = prev != nullptr;
   uint64_t version = 0;
-  EntryPtr old;
+  Retired after;  // the replaced entry, readable until this goes
   const int64_t t0 = clock_.Now();
-  const Status got = store_->Put(h, Make(key, v, expiry), &version, swap ? &old : nullptr);
+  const Status got = store_->Put(h, Make(key, v, expiry), &version, swap ? &after : nullptr);
   const int64_t t1 = clock_.Now();
   ExpectStatus(got, want, "Put");
   if (got != Status::kOk) return;
   if (swap) {
+    const Entry* old = after.previous();
     if (had != (old != nullptr))
       Fail(std::string("Put handed back ") + (old ? "an entry" : "nothing") + ", model " +
            (had ? "had one" : "has none (absent or expired)"));
     if (old) {
       ModelEntry b = before;
-      ExpectEntry("replaced entry", Observe(*old), key, &b);
+      ExpectEntry("replaced entry", Observe(*old), key, &b, false);
+      // With no hook installed, the caller may take it.
+      Expect(after.TakePrevious().get() == old, "Retired::TakePrevious() does not hand over the replaced entry");
     }
   }
   Linked(key, s, v, Resolve(expiry, t0, t1), version);
@@ -1035,8 +997,9 @@ void Harness::OpErase(bool take) {
   Trace(std::string(take ? "Erase+removed " : "Erase ") + op_key_);
   const uint64_t h = HashOf(key);
   const uint32_t s = ShardOf(h);
-  EntryPtr removed;
-  const Status got = store_->Erase(key, h, take ? &removed : nullptr);
+  Retired after;  // the removed entry, readable until this goes
+  const Status got = store_->Erase(key, h, take ? &after : nullptr);
+  const Entry* removed = after.previous();
   if (dead_) return ExpectStatus(got, Status::kDestroyed, "Erase");
   auto it = model_[s].live.find(key);
   const bool present = it != model_[s].live.end();
@@ -1047,7 +1010,8 @@ void Harness::OpErase(bool take) {
   }
   if (take) {
     Expect(removed != nullptr, "Erase did not hand back the removed entry");
-    ExpectEntry("removed entry", Observe(*removed), key, &it->second);
+    ExpectEntry("removed entry", Observe(*removed), key, &it->second, false);
+    Expect(after.TakePrevious().get() == removed, "Retired::TakePrevious() does not hand over the removed entry");
   }
   ++deletes_;
   EraseLive(s, key);
@@ -1169,7 +1133,7 @@ void Harness::OpIncrement() {
   bool in_place = false;
   if (dead_) {
     want = Status::kDestroyed;
-  } else if (cur != nullptr && !ModelReadNumber(cur->kind, cur->flags, cur->value, json_, &now)) {
+  } else if (cur != nullptr && !ModelReadNumber(cur->kind, cur->value, &now)) {
     want = Status::kNotNumber;
   } else if (!ModelAdd(cur != nullptr ? &now : nullptr, delta, &next)) {
     want = Status::kOutOfRange;
@@ -1198,8 +1162,7 @@ void Harness::OpIncrement() {
   v.kind = next.is_int ? Kind::kInt64 : Kind::kFloat64;
   v.bytes = next.is_int ? NumberBytes(next.i) : NumberBytes(next.d);
   // A counter keeps its key's deadline, whether it is updated in place or
-  // rewritten (a json store's text number becomes a native one); an absent
-  // key gets the store's default TTL, as any write.
+  // rewritten; an absent key gets the store's default TTL, as any write.
   const auto deadline =
       cur != nullptr ? std::pair{before.deadline_lo, before.deadline_hi} : Resolve(kDefaultExpiry, t0, t1);
   Linked(key, s, v, deadline, version);
@@ -1314,8 +1277,8 @@ void Harness::OpPutMany() {
   } else {
     if (evicting_) eviction_slack_ += n;
     // One Put per entry, stopping at the first refused one: the model takes
-    // them in order (before the call; versions are learned after it). A
-    // default deadline is bracketed generously: it is days away.
+    // them in order (before the call; versions are learned after it; the
+    // clock does not move during the call).
     for (size_t i = 0; i < n; ++i) {
       const Item& it = items[i];
       Status w = ExpectLimits(it.key, it.shard, Cost(it.key.size(), it.v.bytes.size()));
@@ -1324,14 +1287,15 @@ void Harness::OpPutMany() {
         want = w;
         break;
       }
-      Linked(it.key, it.shard, it.v, Resolve(it.expiry, t0, t0 + 60'000'000'000), 0, false, floors[i]);
+      Linked(it.key, it.shard, it.v, Resolve(it.expiry, t0, t0), 0, false, floors[i]);
       touched.insert(it.shard);
       ++written;
     }
   }
   std::vector<HashedEntry> entries;
   for (const Item& it : items) entries.push_back({it.hash, Make(it.key, it.v, it.expiry)});
-  const Status got = store_->PutMany(entries, atomic);
+  size_t stored = 12345;
+  const Status got = store_->PutMany(entries, atomic, &stored);
   const int64_t t1 = clock_.Now();
   ExpectStatus(got, want, atomic ? "PutMany(atomic)" : "PutMany");
   if (atomic && got == Status::kOk) {
@@ -1341,6 +1305,8 @@ void Harness::OpPutMany() {
     }
     written = n;
   }
+  Expect(stored == written,
+         "PutMany says it stored " + std::to_string(stored) + " entries, model " + std::to_string(written));
   if (written == 0) return;
   // Learn the versions (and, with SIEVE, the evictions). An atomic batch
   // never evicts its own keys; a non-atomic one is a sequence of puts, each
@@ -1431,8 +1397,10 @@ void Harness::OpExpire() {
   int64_t deadline;
   if (b < 64)
     deadline = kNoExpiry;
-  else if (b < 192)
+  else if (b < 128)
     deadline = clock_.Now() + kFarFutureNs + b;
+  else if (b < 192)
+    deadline = clock_.Now() + (b - 127) * kMs;  // 1-64 ms ahead
   else
     deadline = 1 + (b - 192);  // already past
   op_key_ = Printable(key);
@@ -1540,9 +1508,27 @@ void Harness::OpBulkErase() {
 }
 
 void Harness::OpAdvanceClock() {
-  // Reserved for the fake clock (README.md): decoded, no effect yet.
-  const uint16_t ms = r_.U16();
-  Trace("AdvanceClock " + std::to_string(ms) + " (no clock seam yet: ignored)");
+  // 1-64 ms (near deadlines pass), or a day (only far ones stay).
+  const uint16_t b = r_.U16();
+  const int64_t ns = b >= 0xF000 ? int64_t{86'400'000} * kMs : (1 + b % 64) * kMs;
+  Trace("AdvanceClock by " + std::to_string(ns / kMs) + " ms");
+  clock_.Advance(ns);
+  if (dead_) return;
+  // Whatever expired is absent from now on, but holds its slot until the
+  // store reclaims it.
+  const int64_t now = clock_.Now();
+  for (ShardModel& m : model_) {
+    for (auto it = m.live.begin(); it != m.live.end();) {
+      if (!ExpiredAt(it->second.deadline_lo, it->second.deadline_hi, now)) {
+        ++it;
+        continue;
+      }
+      m.payload -= it->first.size() + it->second.value.size();
+      it = m.live.erase(it);
+      ++expired_;
+      m.may_hold_expired = true;
+    }
+  }
 }
 
 void Harness::OpKill() {
