@@ -30,11 +30,13 @@ const TRUE = [7];
 // Expiry (DecodeExpiry).
 const DEFAULT = [0];
 const NEVER = [128];
-const FAR = [200];
+const FAR = [180];
+const NEAR = (ms) => [199 + Math.min(Math.max(ms, 1), 24)]; // 1-24 ms ahead on the fake clock
 const PAST = [230];
 const u16 = (n) => [n & 255, (n >> 8) & 255];
 
 // Header: shards code, policy/codec/limits/ttl byte, maxEntries - 1, maxBytes - 64.
+// ttl: 0 none, 1 20 ms, 2 about 11.6 days, 3 saturating.
 function header({ shards = 1, sieve = false, json = false, maxEntries = 0, maxBytes = 0, ttl = 0 } = {}) {
   const shardsCode = shards === 64 ? 7 << 2 : Math.log2(shards);
   const limits = (maxEntries ? 1 : 0) | (maxBytes ? 2 : 0);
@@ -48,6 +50,7 @@ function header({ shards = 1, sieve = false, json = false, maxEntries = 0, maxBy
 
 const core = {
   'put-read': [...header(), OP.put, ...small(0), ...shortBytes(3), ...DEFAULT, OP.read, ...small(0)],
+  // Text (JSON numbers among it) is not a counter; numbers of every edge.
   'json-increments': (() => {
     const out = header({ json: true });
     for (let t = 0; t < 32; ++t) {
@@ -59,6 +62,22 @@ const core = {
       for (let d = 0; d < 3; ++d) out.push(OP.increment, ...m(t), (t * 3 + d) % 24);
     }
     out.push(OP.increment, ...small(5), 200, ...u16(0xfff0), OP.fullCheck);
+    return out;
+  })(),
+  // Near deadlines passing as the fake clock moves: reads, writes and
+  // batches meeting expired entries, purges under a full shard, sweeps.
+  clock: (() => {
+    const out = header({ shards: 2, maxEntries: 10, maxBytes: 1500, ttl: 1 });
+    for (let i = 0; i < 20; ++i) out.push(OP.put, ...small(i), ...shortBytes(i % 9), ...[NEAR(i + 1), DEFAULT, FAR, NEAR(3)][i % 4]);
+    for (let step = 0; step < 8; ++step) {
+      out.push(OP.advanceClock, ...u16(3 + step * 2), OP.stats);
+      for (let i = 0; i < 20; i += 3) out.push(OP.read, ...small(i + step));
+      out.push(OP.put, ...m(step), ...longBytes(100 + 20 * step), ...NEAR(5), OP.increment, ...small(step), 0);
+      out.push(OP.expire, ...small(step + 5), 130 + step, OP.insert, ...small(step + 1), ...TRUE, ...DEFAULT);
+      out.push(OP.putMany, 1 | (1 << 1), ...small(step), ...TRUE, ...NEAR(2), ...m(step + 50), ...TRUE, ...DEFAULT);
+      if (step % 3 === 2) out.push(OP.sweep, ...u16(step * 5));
+    }
+    out.push(OP.advanceClock, 0xff, 0xff, OP.sweep, 0, 1, OP.sizes, OP.fullCheck);
     return out;
   })(),
   'sieve-churn': (() => {
