@@ -201,9 +201,14 @@ void Shards::EvictToFit(Shard& s, Retired* r) {
 void Shards::PurgeExpired(Shard& s, Retired* r) {
   if (s.ttl_entries == 0) return;
   const int64_t now = Now();
-  (void)WalkExpiredSlots(
-      s.table, 0, s.table.capacity(), [now](const Entry& e) { return e.HasDeadline() && e.expires_at <= now; },
-      [&](Entry* e) { Unlink(s, Hash(e->key()), e->key(), Change::kExpired, r); });
+  // A shrink ends a walk: walk the new slot array again (each shrink halves
+  // it, so this ends). Stopping there would leave expired entries that make
+  // the caller refuse a write that fits.
+  while (WalkExpiredSlots(
+             s.table, 0, s.table.capacity(), [now](const Entry& e) { return e.HasDeadline() && e.expires_at <= now; },
+             [&](Entry* e) { Unlink(s, Hash(e->key()), e->key(), Change::kExpired, r); })
+             .resized) {
+  }
 }
 
 size_t Shards::Sweep(Shard& s, size_t batch, bool* left) {
