@@ -261,6 +261,9 @@ function v8Codec(own: boolean): Codec {
 const jsonCodec: Codec = {
   name: 'json',
   encode(store, key, value, maxBytes) {
+    // A number is stored as a number (what increment() counts with), as
+    // JSON.stringify would give it back: -0 as 0, NaN and ±Infinity as null.
+    if (typeof value === 'number') return Number.isFinite(value) ? (value === 0 ? 0 : value) : 'null';
     if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) refuseUnreadable(store, key, 'json', value);
     let text: string | undefined;
     try {
@@ -273,7 +276,7 @@ const jsonCodec: Codec = {
     return text;
   },
   decode(raw) {
-    // Text is JSON; a number is a native counter (issue: increment).
+    // Text is JSON; a number is stored as itself.
     return typeof raw === 'string' ? JSON.parse(raw) : raw;
   },
   decodeListed(raw) {
