@@ -78,7 +78,9 @@ KeyArg::KeyArg(Napi::Env env, napi_value value, const Store& store) : js_(value)
       Throw(env, kErrKeyType, {.store = store.name(), .key = value});
     case StrRead::kTooLong:
       Throw(env, kErrKeyTooLong,
-            {.store = store.name(), .key = value, .limit = static_cast<double>(store.options().max_key_bytes),
+            {.store = store.name(),
+             .key = value,
+             .limit = static_cast<double>(store.options().max_key_bytes),
              .actual = static_cast<double>(info.bytes)});
   }
   hash_ = store.Hash(view_);
@@ -214,8 +216,7 @@ namespace {
 
 // The bytes of a binary JS value (TypedArray, DataView, ArrayBuffer) and the
 // format it is stored as; false if `value` is none of them.
-bool BinaryArg(napi_env env, napi_value value, const uint8_t** data, size_t* size, uint8_t* format,
-               bool* detached) {
+bool BinaryArg(napi_env env, napi_value value, const uint8_t** data, size_t* size, uint8_t* format, bool* detached) {
   bool is = false;
   napi_value ab = nullptr;
   TKV_NAPI(env, napi_is_typedarray(env, value, &is));
@@ -292,7 +293,9 @@ EntryPtr MakeValueEntry(Napi::Env env, const KeyArg& key, napi_value value, cons
   const size_t max = store.options().max_value_bytes;
   auto too_large = [&](size_t actual) {
     Throw(env, kErrValueTooLarge,
-          {.store = store.name(), .key = key.js(), .limit = static_cast<double>(max),
+          {.store = store.name(),
+           .key = key.js(),
+           .limit = static_cast<double>(max),
            .actual = static_cast<double>(actual)});
   };
   {
