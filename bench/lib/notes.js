@@ -148,6 +148,24 @@ Object.assign(CAUSES, {
     const t = perOp(ctx, 'tkv-v8-V-put');
     return t ? `callgrind: ${fmt(t)} instructions a put (N-API, a 6 KiB malloc and copy, the lock, the free of the replaced entry).` : '';
   },
+  'get-OV': (ctx) => {
+    const t = perOp(ctx, 'tkv-v8-OV');
+    const v = perOp(ctx, 'tkv-v8-V');
+    return t ? `callgrind: ${fmt(t)} instructions a get${v ? ` (a get of the bare vector ${fmt(v)})` : ''}: the object format's decode of the four other fields and a typed array made in JavaScript over the pool slab, on top of the vector's copy; the rest is the pool's page faults and the machine's load, as for V.` : '';
+  },
+  'put-OV': (ctx) => {
+    const t = perOp(ctx, 'tkv-v8-OV-put');
+    const v = perOp(ctx, 'tkv-v8-V-put');
+    return t ? `callgrind: ${fmt(t)} instructions a put${v ? ` (a put of the bare vector ${fmt(v)})` : ''}: the object format's encoder in JavaScript (a for-in, a type test and a write per field, the vector's 6 KiB copied into the encoder's buffer), then the native copy into the entry.` : '';
+  },
+  'get-N': (ctx) => {
+    const t = perOp(ctx, 'tkv-v8-N');
+    return t ? `callgrind: ${fmt(t)} instructions a get (about ${fmt(t / 1536)} an element): a new JavaScript array of 1,536 elements filled from the stored block element by element; the rest is GC of the arrays made.` : '';
+  },
+  'put-N': (ctx) => {
+    const t = perOp(ctx, 'tkv-v8-N-put');
+    return t ? `callgrind: ${fmt(t)} instructions a put (about ${fmt(t / 1536)} an element): the encoder writes each element into an f64 block while it checks that it is a number and whether all are integers (then narrowed to int8/16/32), in JavaScript.` : '';
+  },
   'get-S-scaling': (ctx) => {
     const r = ctx.readScaling;
     const base = 'every get writes its shard\'s cache line (the pthread_rwlock reader count, twice, and the hit counter): with uniform keys the last writer of a shard\'s line is the other thread about half the time, whatever the shard count, so about half the gets wait for a line transfer; a Map writes nothing shared';
