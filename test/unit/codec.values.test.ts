@@ -285,6 +285,35 @@ describe('codec values: binary values, objects, and their pools', () => {
       assert.deepEqual(a, new Float32Array([1, 2]));
     });
 
+    it('what is pooled (docs/api.md, Values): up to 16 KiB, from every read; larger results and ArrayBuffers own their memory', () => {
+      const s = open();
+      const pooled = (x: ArrayBufferView): boolean => x.buffer.byteLength > x.byteLength;
+      s.set('small', new Uint8Array(KB));
+      s.set('large', new Float64Array((16 * KB) / 8));
+      s.set('over', new Uint8Array(16 * KB + 1));
+      s.set('ab', new ArrayBuffer(64));
+      s.set('dv', new DataView(new ArrayBuffer(24), 8, 8));
+      s.set('buf', Buffer.from('pooled'));
+      s.set('obj', { v: new Int32Array(4) });
+      const small = s.get('small') as Uint8Array;
+      const large = s.get('large') as Float64Array;
+      assert.equal(small.buffer.byteLength, 32 * KB, 'a result up to 1 KiB: a 32 KiB slab');
+      assert.equal(large.buffer.byteLength, 64 * KB, 'a result up to 16 KiB: a 64 KiB slab');
+      const over = s.get('over') as Uint8Array;
+      assert.ok(!pooled(over) && over.byteOffset === 0, 'over 16 KiB: its own memory');
+      const ab = s.get('ab') as ArrayBuffer;
+      assert.ok(ab instanceof ArrayBuffer && ab.byteLength === 64);
+      const reads: [string, unknown][] = [
+        ['get', s.get('dv')],
+        ['get', s.get('buf')],
+        ['inside an object', (s.get('obj') as { v: Int32Array }).v],
+        ['getMany', s.getMany(['small'])[0]],
+        ['entries', [...s.entries()].find(([k]) => k === 'buf')![1]],
+      ];
+      for (const [how, x] of reads) assert.ok(pooled(x as ArrayBufferView), how);
+      assert.ok(Buffer.isBuffer(reads[1]![1]));
+    });
+
     it('privateBuffers: every binary result owns its ArrayBuffer and can be transferred', async () => {
       const s = open({ privateBuffers: true });
       s.set('a', new Float32Array([1, 2]));
