@@ -150,18 +150,7 @@ uint8_t* ValuePath::Reserve(Pool& pool, size_t size, size_t* offset) {
   return pool.data + at;
 }
 
-void ValuePath::CopyOut(const Entry& e, Copied* out) {
-  out->kind = e.kind;
-  out->flags = e.flags;
-  out->size = e.value_size;
-  out->version = e.version;
-  if (e.kind != Kind::kBytes && out->size <= scratch_size_) [[likely]] {
-    // Strings and numbers: the scratch buffer (the S hot path).
-    std::memcpy(scratch_data_, e.value_data(), out->size);
-    out->bytes = scratch_data_;
-    out->where = Where::kScratch;
-    return;
-  }
+void ValuePath::CopyOutSlow(const Entry& e, Copied* out) {
   if (Pooled(e)) {
     Pool& pool = PoolFor(out->size);
     if (uint8_t* dst = Reserve(pool, out->size, &out->offset)) {

@@ -20,6 +20,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -112,7 +113,21 @@ class ValuePath {
     uint8_t* bytes = nullptr;        // the copy (scratch, slab, or big.get())
     std::unique_ptr<uint8_t[]> big;  // values larger than the scratch buffer
   };
-  void CopyOut(const Entry& e, Copied* out);
+  // Inline: the S hot path (a string or number into the scratch buffer) is
+  // part of the read callback; the rest is CopyOutSlow.
+  void CopyOut(const Entry& e, Copied* out) {
+    out->kind = e.kind;
+    out->flags = e.flags;
+    out->size = e.value_size;
+    out->version = e.version;
+    if (e.kind != Kind::kBytes && out->size <= scratch_size_) [[likely]] {
+      std::memcpy(scratch_data_, e.value_data(), out->size);
+      out->bytes = scratch_data_;
+      out->where = Where::kScratch;
+      return;
+    }
+    CopyOutSlow(e, out);
+  }
   // Bytes over kScratchMax copied into `big` are handed over to JS (an
   // external ArrayBuffer that owns them) rather than copied again.
   napi_value ToJs(napi_env env, Copied& c);
@@ -160,6 +175,8 @@ class ValuePath {
   // An external ArrayBuffer over `data` that calls `release(hint)` when
   // collected, or nullptr where the runtime refuses external buffers.
   static napi_value External(napi_env env, uint8_t* data, size_t size, napi_finalize release, void* hint);
+
+  void CopyOutSlow(const Entry& e, Copied* out);  // bytes, or larger than the scratch buffer
 
   Napi::Reference<Napi::ArrayBuffer> scratch_;
   uint8_t* scratch_data_ = nullptr;
