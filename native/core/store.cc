@@ -66,23 +66,17 @@ int64_t Store::DeadlineIn(double ttl_ms) {
 
 void Store::PurgeExpiredLocked(Shard& s, Evicted* out) const {
   if (s.ttl_entries == 0) return;
-  const size_t cap = s.table.capacity();
-  for (size_t i = 0; i < s.table.capacity();) {
-    Entry* e = s.table.SlotEntry(i);
-    if (e == nullptr || !e->Expired()) {
-      ++i;
-      continue;
-    }
-    // Backward-shift deletion may pull a later entry into slot i: look at it
-    // again. A shrink (capacity change) ends the walk; what is left waits
-    // for the sweeper.
-    OnUnlink(s, e);
-    EntryPtr gone = s.table.Erase(Hash(e->key()), e->key());
+  // One whole pass (Table::Walk tolerates the erases, and the shrinks they
+  // start).
+  Table::WalkCursor c;
+  s.table.Walk(c, ~size_t{0}, [&](Entry& e) {
+    if (!e.Expired()) return;
+    OnUnlink(s, &e);
+    EntryPtr gone = s.table.Erase(Hash(e.key()), e.key());
     s.bytes -= gone->footprint();
     ++s.expirations;
     out->Push(std::move(gone));
-    if (s.table.capacity() != cap) return;
-  }
+  });
 }
 
 void Store::WrongLayout() const {
@@ -511,7 +505,7 @@ Status Store::DrainAll(bool kill, std::vector<Table>* tables) {
     s.bytes = 0;
     s.head = s.tail = s.hand = nullptr;
     s.ttl_entries = 0;
-    s.sweep_cursor = 0;
+    s.sweep_cursor = {};
     if (kill) s.dead = true;
   }
   return Status::kOk;
@@ -604,35 +598,20 @@ size_t Store::SweepExpired(size_t batch) {
       Evicted gone;  // freed after each lock hold
       auto lock = WriteLock(s);
       if (s.dead || s.ttl_entries == 0) {
-        s.sweep_cursor = 0;
+        s.sweep_cursor = {};
         break;
       }
-      // Up to `batch` slots from the cursor. Erasing shifts later entries
-      // back, possibly past the cursor: those are met on the next pass.
-      const size_t cap = s.table.capacity();
-      size_t pos = s.sweep_cursor < cap ? s.sweep_cursor : 0;
-      const size_t end = pos + batch < cap ? pos + batch : cap;
-      while (pos < end && s.table.capacity() == cap) {
-        Entry* e = s.table.SlotEntry(pos);
-        if (e == nullptr || !e->Expired()) {
-          ++pos;
-          continue;
-        }
-        OnUnlink(s, e);
-        EntryPtr dead = s.table.Erase(Hash(e->key()), e->key());
+      // About `batch` slots from the cursor (Table::Walk: every entry there
+      // for the whole pass is met in it, whatever writers do between holds).
+      const bool done = s.table.Walk(s.sweep_cursor, batch, [&](Entry& e) {
+        if (!e.Expired()) return;
+        OnUnlink(s, &e);
+        EntryPtr dead = s.table.Erase(Hash(e.key()), e.key());
         s.bytes -= dead->footprint();
         ++s.expirations;
         ++removed;
         gone.Push(std::move(dead));
-      }
-      if (s.table.capacity() != cap) {
-        // The table shrank under the erases: walk the new slot array from
-        // its start (shrinks are bounded, so this ends).
-        s.sweep_cursor = 0;
-        continue;
-      }
-      const bool done = pos >= cap;
-      s.sweep_cursor = done ? 0 : pos;
+      });
       if (done) {
         if (s.ttl_entries != 0) left = true;
         break;

@@ -92,7 +92,7 @@ struct alignas(64) Shard {
   Entry* hand = nullptr;
   // Live entries with a deadline, and where the TTL sweep resumes.
   uint64_t ttl_entries = 0;
-  size_t sweep_cursor = 0;
+  Table::WalkCursor sweep_cursor;
 };
 
 // Shard locks, taken with a try first so that stats() can count how often a
