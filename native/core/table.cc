@@ -7,6 +7,13 @@
 #include <new>
 #include <utility>
 
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/mman.h>
+#define THREADKV_TABLE_MMAP 1
+#else
+#define THREADKV_TABLE_MMAP 0
+#endif
+
 namespace threadkv {
 
 namespace {
@@ -14,12 +21,58 @@ namespace {
 // Table::SetSlotAllocHookForTesting; read only when an array is allocated.
 std::atomic<Table::SlotAllocHook> g_slot_alloc_hook{nullptr};
 
+// Slot arrays of at least kMapBytes are mapped from the OS directly (where
+// there is mmap): the kernel zeroes their pages lazily, at first touch, so
+// allocating even a 32 MiB array costs a system call, not a memset of it
+// (calloc clears memory it reuses from its heap, and glibc raises the size
+// from which it maps after every big free). An array of at least
+// 2 * kReleaseBytes is given back kReleaseBytes at a time as a migration
+// passes it (MADV_DONTNEED), because unmapping a big touched array at once
+// takes milliseconds (the kernel frees each page: 1.5 ms for 16 MiB on a
+// 2-core VM). Pieces of 256 KiB, because Linux invalidates the TLB page by
+// page below 33 pages, and on that VM a 64 KiB piece cost more than a
+// 256 KiB one (~290 vs ~100 us). Smaller arrays go at once.
+constexpr size_t kMapBytes = size_t{128} << 10;
+constexpr size_t kReleaseBytes = size_t{256} << 10;  // a multiple of every page size in use (4, 16, 64 KiB)
+constexpr size_t kReleaseSlots = kReleaseBytes / sizeof(Table::Slot);
+
+bool Mapped(size_t slots) { return THREADKV_TABLE_MMAP && slots * sizeof(Table::Slot) >= kMapBytes; }
+// Given back in pieces (capacities are powers of two, so a multiple of
+// kReleaseSlots).
+bool Pieced(size_t slots) { return THREADKV_TABLE_MMAP && slots >= 2 * kReleaseSlots; }
+
 Table::Slot* AllocSlots(size_t n) {
   const Table::SlotAllocHook hook = g_slot_alloc_hook.load(std::memory_order_relaxed);
   if (hook != nullptr && !hook(n)) throw std::bad_alloc();
+#if THREADKV_TABLE_MMAP
+  if (Mapped(n)) {
+    void* mem = mmap(nullptr, n * sizeof(Table::Slot), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) throw std::bad_alloc();
+    return static_cast<Table::Slot*>(mem);
+  }
+#endif
   void* mem = std::calloc(n, sizeof(Table::Slot));
   if (mem == nullptr) throw std::bad_alloc();
   return static_cast<Table::Slot*>(mem);
+}
+
+void FreeSlots(Table::Slot* slots, size_t n) noexcept {
+  if (slots == nullptr) return;
+#if THREADKV_TABLE_MMAP
+  if (Mapped(n)) {
+    munmap(slots, n * sizeof(Table::Slot));
+    return;
+  }
+#endif
+  std::free(slots);
+}
+
+// Gives slots [from, to) of a mapped array back to the OS (both multiples
+// of kReleaseSlots). They are never read again (see FindSlotInOld).
+void ReleaseSlots([[maybe_unused]] Table::Slot* slots, [[maybe_unused]] size_t from, [[maybe_unused]] size_t to) {
+#if THREADKV_TABLE_MMAP
+  if (to > from) madvise(slots + from, (to - from) * sizeof(Table::Slot), MADV_DONTNEED);
+#endif
 }
 
 [[noreturn]] void DoesNotFit(const Entry* e) {
@@ -105,7 +158,7 @@ void Table::Free() noexcept {
   if (slots_ != nullptr) {
     for (size_t i = 0; i <= mask_; ++i)
       if (slots_[i] != 0) del(EntryOf(slots_[i]));
-    std::free(slots_);
+    FreeSlots(slots_, mask_ + 1);
     slots_ = nullptr;
   }
   if (old_ != nullptr) {
@@ -119,34 +172,38 @@ void Table::Free() noexcept {
 
 // ---- Migration ----
 
-void Table::Install(Slot* fresh, size_t capacity) noexcept {
+void Table::Install(Slot* fresh, size_t fresh_capacity) noexcept {
   ++gen_;
-  if (size_ == 0) {
-    // Nothing to move: the array in use (if any) simply goes.
-    std::free(slots_);
-  } else {
+  if (slots_ != nullptr && (size_ != 0 || Pieced(mask_ + 1))) {
+    // The array in use becomes the old one: its entries move over step by
+    // step, and a big one is given back in pieces (even if empty).
     old_ = slots_;
     old_mask_ = mask_;
     old_next_ = 0;
     old_live_ = size_;
+  } else {
+    FreeSlots(slots_, capacity());  // nothing to move, cheap to free
   }
   slots_ = fresh;
-  mask_ = capacity - 1;
+  mask_ = fresh_capacity - 1;
 }
 
 bool Table::Migrate(size_t max_slots, size_t max_moves) {
   if (old_ == nullptr) return false;
-  size_t i = old_next_;
+  const size_t old_cap = old_mask_ + 1;
+  const size_t from = old_next_;
+  size_t i = from;
   while (max_slots != 0 && old_live_ != 0) {
     const Slot s = old_[i];
     if (Live(s)) {
       if (max_moves == 0) break;
       // Not in the current array (every key is in one array only), so the
-      // first free slot from its home is where an insert would put it.
+      // first free slot from its home is where an insert would put it. The
+      // old slot needs no tombstone: every slot below old_next_ counts as
+      // one.
       size_t j = HomeOf(s, mask_);
       while (slots_[j] != 0) j = (j + 1) & mask_;
       slots_[j] = s;
-      old_[i] = kMoved;
       --old_live_;
       --max_moves;
       ++moves_;
@@ -154,17 +211,31 @@ bool Table::Migrate(size_t max_slots, size_t max_moves) {
     ++i;
     --max_slots;
   }
+  if (old_live_ == 0) {
+    // No entry left (the last ones may have left by erases, wherever the
+    // scan is). A small array goes now; a big one is given back a piece per
+    // call (all at once only when the caller asked for everything).
+    if (!Pieced(old_cap) || max_slots == ~size_t{0}) {
+      EndMigration();
+      return false;
+    }
+    i = std::min(old_cap, (i / kReleaseSlots + 1) * kReleaseSlots);
+  }
   old_next_ = i;
-  // The last entries may have left by erases rather than by moves: the
-  // array is done once it holds none, wherever the scan is.
-  if (old_live_ == 0) EndMigration();
-  return old_ != nullptr;
+  if (Pieced(old_cap)) {
+    if (i == old_cap) {
+      EndMigration();  // at most two pieces left to unmap
+      return false;
+    }
+    ReleaseSlots(old_, from / kReleaseSlots * kReleaseSlots, i / kReleaseSlots * kReleaseSlots);
+  }
+  return true;
 }
 
 void Table::FinishMigration() noexcept { Migrate(~size_t{0}, ~size_t{0}); }
 
 void Table::EndMigration() noexcept {
-  std::free(old_);
+  FreeSlots(old_, old_mask_ + 1);
   old_ = nullptr;
   old_mask_ = 0;
   old_next_ = 0;
@@ -201,13 +272,25 @@ void Table::MaybeShrink() noexcept {
 // ---- Lookups ----
 
 size_t Table::FindSlotInOld(uint64_t hash, std::string_view key) const {
+  if (old_live_ == 0) return kNoSlot;
+  // Every slot below old_next_ has migrated and counts as a tombstone
+  // without being read (a mapped array may have given those pages back):
+  // a probe that starts or wraps into them goes on at old_next_, and ends
+  // at an empty slot or where it started.
   const Slot tag = TagOf(hash);
-  for (size_t i = hash & old_mask_;; i = (i + 1) & old_mask_) {
+  size_t i = hash & old_mask_;
+  if (i < old_next_) i = old_next_;
+  const size_t start = i;
+  for (;;) {
     const Slot s = old_[i];
     if (s == 0) return kNoSlot;
-    if (s == kMoved) continue;
-    const Slot x = s ^ tag;
-    if ((x & kTagMask) == 0 && reinterpret_cast<Entry*>(x)->key() == key) return i;
+    if (s != kMoved) {
+      const Slot x = s ^ tag;
+      if ((x & kTagMask) == 0 && reinterpret_cast<Entry*>(x)->key() == key) return i;
+    }
+    i = (i + 1) & old_mask_;
+    if (i < old_next_) i = old_next_;
+    if (i == start) return kNoSlot;
   }
 }
 
@@ -315,9 +398,9 @@ void Table::RemoveAt(size_t i) {
 }
 
 EntryPtr Table::Erase(uint64_t hash, std::string_view key) {
-  if (size_ == 0) return nullptr;
   if (old_ != nullptr) [[unlikely]]
-    return EraseMigrating(hash, key);
+    return EraseMigrating(hash, key);  // steps even when empty: an old array may wait to be given back
+  if (size_ == 0) return nullptr;
   const Slot tag = TagOf(hash);
   size_t i = hash & mask_;
   for (;;) {
@@ -370,7 +453,7 @@ void Table::DrainInto(std::vector<EntryPtr>& out) {
   if (slots_ != nullptr) {
     for (size_t i = 0; i <= mask_; ++i)
       if (slots_[i] != 0) out.emplace_back(EntryOf(slots_[i]));
-    std::free(slots_);
+    FreeSlots(slots_, mask_ + 1);
     slots_ = nullptr;
   }
   if (old_ != nullptr) {
@@ -385,27 +468,27 @@ void Table::DrainInto(std::vector<EntryPtr>& out) {
 // ---- Walk ----
 
 Table::WalkArray Table::Resolve(WalkCursor& c) const {
-  if (c.array != 0) {
-    if (old_ != nullptr && c.array == gen_ - 1) return {old_, old_mask_ + 1, true};
-    if (slots_ != nullptr && c.array == gen_) return {slots_, mask_ + 1, false};
+  if (c.array == 0 || (c.array != gen_ && !(old_ != nullptr && c.array == gen_ - 1))) {
+    // A new pass, or the walk's array is gone (its migration ended, moving
+    // every entry it held into the current array): start at the oldest
+    // array.
+    c.pos = 0;
+    c.array = old_ != nullptr ? gen_ - 1 : slots_ != nullptr ? gen_ : 0;
+    if (c.array == 0) return {nullptr, 0, false};
   }
-  // A new pass, or the walk's array is gone (its migration ended, moving
-  // every entry it held into the current array): start at the oldest array.
-  c.pos = 0;
-  if (old_ != nullptr) {
-    c.array = gen_ - 1;
-    return {old_, old_mask_ + 1, true};
-  }
-  if (slots_ != nullptr) {
-    c.array = gen_;
+  if (c.array == gen_) return {slots_, mask_ + 1, false};
+  // In the old array: what lies below old_next_ has migrated (and is not
+  // read); once the old array holds no entry, on to the current one.
+  if (old_live_ == 0) {
+    c = WalkCursor{gen_, 0};
     return {slots_, mask_ + 1, false};
   }
-  c.array = 0;
-  return {nullptr, 0, false};
+  if (c.pos < old_next_) c.pos = old_next_;
+  return {old_, old_mask_ + 1, true};
 }
 
 Table::Slot Table::SlotAt(const WalkCursor& c) const {
-  if (old_ != nullptr && c.array == gen_ - 1) return old_[c.pos];
+  if (old_ != nullptr && c.array == gen_ - 1) return c.pos < old_next_ ? 0 : old_[c.pos];
   if (slots_ != nullptr && c.array == gen_) return slots_[c.pos];
   return 0;
 }

@@ -30,28 +30,35 @@
 //    replace happens where the key is; an erase in the current array is a
 //    backward shift, an erase in the old array leaves a tombstone (kMoved).
 //  - The old array is frozen: no entry is ever added to it or moved within
-//    it, and its slots only ever change from an entry to kMoved (erased or
-//    migrated) or from an entry to the replacing entry of the same key. So
-//    every probe chain in it stays intact: for an entry at slot p with home
-//    h, the slots h..p were full when the migration started and are still
-//    non-zero (an entry or kMoved), and a probe skips kMoved and stops only
-//    at zero. (Clearing migrated slots instead would cut the probe chains of
-//    the later members of a cluster whose start had moved.)
-//  - Every Upsert and Erase then migrates the old array from its lowest
-//    unmigrated slot upwards: it looks at no more than `step_slots` old slots
-//    and moves no more than `step_moves` entries (defaults kStepSlots,
-//    kStepMoves), each to the first free slot from its home in the current
-//    array, which keeps that array a valid linear-probing table. When the
-//    old array holds no entry any more it is freed. Find never migrates:
-//    readers hold only the shard's shared lock, so a read never writes.
+//    it. It is migrated in slot order from slot 0, and every slot below the
+//    next one to migrate (old_next_) counts as a tombstone, whatever it
+//    holds; above it, slots only ever change from an entry to kMoved
+//    (erased) or to the replacing entry of the same key. So every probe
+//    chain in it stays intact: for an entry at slot p with home h, the slots
+//    h..p were full when the migration started and all still count as
+//    non-empty, and a probe passes tombstones and stops only at an empty
+//    slot at or above old_next_. (Clearing migrated slots instead would cut
+//    the probe chains of the later members of a cluster whose start had
+//    moved.)
+//  - Every Upsert and Erase then migrates a step: it looks at no more than
+//    `step_slots` old slots and moves no more than `step_moves` entries
+//    (defaults kStepSlots, kStepMoves), each to the first free slot from its
+//    home in the current array, which keeps that array a valid linear-
+//    probing table. When the old array holds no entry any more it is freed.
+//    Find never migrates: readers hold only the shard's shared lock, so a
+//    read never writes.
 //  - Only one migration at a time. The steps are large enough that a
 //    migration always ends before the current array could need to grow
 //    (proof at kStepSlots), so the fallback in Upsert (finish the migration
 //    at once, then grow) is never taken with the default steps (tests check
 //    this by counting moves); a shrink that falls due while one runs waits
 //    for it to end (shrinking is best effort anyway).
-// What a migration costs: both arrays' memory until it ends (slot_bytes()
-// counts both), and, for keys not in the current array, a second probe.
+// Slot arrays of 128 KiB and up are mapped from the OS directly, so that
+// allocating one costs no memset, and a migration gives an old one of 512
+// KiB and up back in 256 KiB pieces as it passes them, so that no single
+// call unmaps megabytes (table.cc). What a migration costs otherwise: both arrays' memory until
+// it ends (slot_bytes() counts both), and, for keys not in the current
+// array, a second probe.
 //
 // LeakSanitizer does not recognise a tagged slot as a reference: an entry
 // still in a live table at exit is reported as leaked (tests free their
@@ -187,7 +194,7 @@ class Table {
     if (slots_ != nullptr)
       for (size_t i = 0; i <= mask_; ++i)
         if (slots_[i] != 0) fn(*EntryOf(slots_[i]));
-    if (old_ != nullptr)
+    if (old_live_ != 0)
       for (size_t i = old_next_; i <= old_mask_; ++i)
         if (Live(old_[i])) fn(*EntryOf(old_[i]));
   }
@@ -309,9 +316,10 @@ class Table {
   EntryPtr EraseMigrating(uint64_t hash, std::string_view key);
   // Removes the entry in current slot i by backward shift.
   void RemoveAt(size_t i);
-  // Makes `fresh` (of `capacity` slots) the current array, the array in use
-  // (if it holds entries) the old one. No migration may be running.
-  void Install(Slot* fresh, size_t capacity) noexcept;
+  // Makes `fresh` (of `fresh_capacity` slots) the current array, the array
+  // in use the old one (unless it is small and empty: then it is freed). No
+  // migration may be running.
+  void Install(Slot* fresh, size_t fresh_capacity) noexcept;
   // Allocates an array twice as big (throws, changing nothing), finishes a
   // running migration, and installs it.
   void Grow();
@@ -337,8 +345,9 @@ class Table {
   size_t mask_ = 0;
   size_t size_ = 0;
   // The old array while a migration runs (else null): its mask, the next
-  // slot to migrate (every slot below it is 0 or kMoved), and how many
-  // entries it still holds.
+  // slot to migrate (every slot below it counts as a tombstone and is never
+  // read), and how many entries it still holds (0: the array only waits to
+  // be given back, a piece per step).
   Slot* old_ = nullptr;
   size_t old_mask_ = 0;
   size_t old_next_ = 0;

@@ -64,8 +64,10 @@ void ExpectShape(const Table& t) {
   EXPECT_LE(t.size() * 4, cap * 3) << "load above 3/4";
   if (old != 0) {
     EXPECT_EQ(old & (old - 1), 0u) << "old capacity " << old << " is not a power of two";
-    // Growth (by Upsert or Reserve) or a halving shrink.
-    EXPECT_TRUE(old < cap || old == 2 * cap) << "old " << old << " current " << cap;
+    // Growth (by Upsert or Reserve), a halving shrink, or an emptied big
+    // table's array waiting to be given back.
+    EXPECT_TRUE(old < cap || old == 2 * cap || (t.size() == 0 && cap == Table::kMinCapacity))
+        << "old " << old << " current " << cap;
   }
   EXPECT_EQ(t.slot_bytes(), (cap + old) * Table::kSlotBytes);
   // Every entry exactly once.
@@ -1089,6 +1091,37 @@ TEST(TableMigration, EmptiedTableDropsToTheMinimum) {
   EXPECT_FALSE(t.migrating());
   EXPECT_EQ(t.capacity(), Table::kMinCapacity);
   EXPECT_EQ(t.slot_bytes(), Table::kMinCapacity * Table::kSlotBytes);
+}
+
+TEST(TableMigration, BigArraysAreGivenBackInPieces) {
+  // A table of 2^17 slots (1 MiB: mapped) emptied by erases faster than
+  // its migrations run (tiny steps) drops to the minimal array; the big
+  // arrays left without entries are given back 256 KiB per later call, not
+  // in one call, and lookups meanwhile skip them.
+  Table t(12, Table::kTagHomeCapacity, 1, 1);
+  auto hash = [](const std::string& k) { return HashBytes(k.data(), k.size(), 12); };
+  const size_t n = 90000;
+  for (size_t i = 0; i < n; ++i) t.Upsert(hash(Key(i)), MakeValueEntry(Key(i), "v"));
+  while (t.Migrate(1 << 20, 1 << 20)) {
+  }
+  ASSERT_EQ(t.capacity(), size_t{1} << 17);
+  for (size_t i = 0; i < n; ++i) ASSERT_NE(t.Erase(hash(Key(i)), Key(i)), nullptr) << i;
+  EXPECT_EQ(t.size(), 0u);
+  const size_t left = t.old_capacity() + t.capacity();
+  EXPECT_GT(left, Table::kMinCapacity) << "the last arrays went at once";
+  size_t calls = 0;
+  while (t.migrating()) {
+    EXPECT_EQ(t.Find(hash(Key(1)), Key(1)), nullptr);
+    EXPECT_EQ(t.Erase(hash(Key(1)), Key(1)), nullptr);
+    ASSERT_LT(++calls, 100u);
+  }
+  EXPECT_GE(calls, 2u);
+  EXPECT_EQ(t.capacity(), Table::kMinCapacity);
+  EXPECT_EQ(t.slot_bytes(), Table::kMinCapacity * Table::kSlotBytes);
+  // Growing back into a mapped size and migrating through it works the same.
+  for (size_t i = 0; i < n; ++i) t.Upsert(hash(Key(i)), MakeValueEntry(Key(i), "w"));
+  for (size_t i = 0; i < n; ++i) ASSERT_EQ(Lookup(t, hash(Key(i)), Key(i)), "w") << i;
+  ExpectShape(t);
 }
 
 TEST(TableMigration, MoveAndDrainMidMigration) {
