@@ -44,7 +44,14 @@ function callgrindIr(exe, args) {
   const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tg-')), 'callgrind.out');
   const r = spawnSync(
     'valgrind',
-    ['--tool=callgrind', '--toggle-collect=*MeasuredOps*', `--callgrind-out-file=${out}`, exe, 'steady', ...args],
+    [
+      '--tool=callgrind',
+      '--toggle-collect=*MeasuredOps*',
+      `--callgrind-out-file=${out}`,
+      exe,
+      'steady',
+      ...args,
+    ],
     { encoding: 'utf8', maxBuffer: 64 << 20 },
   );
   if (r.status !== 0) throw new Error(`callgrind failed: ${r.stderr.slice(-2000)}`);
@@ -76,7 +83,7 @@ function main() {
     console.log('(valgrind not installed: no instruction counts)');
     return;
   }
-  const ops = quick ? 20000 : 100000;
+  const ops = quick ? 20000 : 150000;
   const cases = [
     ['find-hit', 150000, 1 << 20],
     ['find-miss', 150000, 1 << 20],
@@ -85,7 +92,7 @@ function main() {
     // Homes recomputed from keys (the path of tables over 2^20 slots).
     ['churn', 150000, 1024],
   ];
-  console.log(`## Instructions per operation, steady state (callgrind, ${ops} ops, 150,000 keys in 262,144 slots)\n`);
+  console.log(`## Instructions per operation, steady state (callgrind, ${ops} operations, 150,000 keys in 262,144 slots)\n`);
   console.log('| operation | before | now | change |');
   console.log('|---|---:|---:|---:|');
   for (const [op, keys, tagHome] of cases) {

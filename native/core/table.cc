@@ -83,6 +83,14 @@ void ReleaseSlots([[maybe_unused]] Table::Slot* slots, [[maybe_unused]] size_t f
   std::abort();
 }
 
+// For the steady-state paths, which must cost what they did before
+// migrations existed (callgrind: bench/native/table-growth.js).
+#if defined(__GNUC__)
+#define THREADKV_TABLE_INLINE __attribute__((always_inline)) inline
+#else
+#define THREADKV_TABLE_INLINE inline
+#endif
+
 uint16_t StepValue(size_t v) { return static_cast<uint16_t>(std::clamp<size_t>(v, 1, 65535)); }
 
 }  // namespace
@@ -95,31 +103,31 @@ Table::Table(uint64_t seed, size_t tag_home_capacity, size_t step_slots, size_t 
     : seed_(seed),
       step_slots_(StepValue(step_slots)),
       step_moves_(StepValue(step_moves)),
-      tag_home_shift_(kTagBits) {
+      tag_home_capacity_(kTagHomeCapacity) {
   if (tag_home_capacity != 0 && tag_home_capacity < kTagHomeCapacity &&
       (tag_home_capacity & (tag_home_capacity - 1)) == 0)
-    tag_home_shift_ = static_cast<uint8_t>(std::countr_zero(tag_home_capacity));
+    tag_home_capacity_ = static_cast<uint32_t>(tag_home_capacity);
 }
 
 Table::Table(Table&& other) noexcept
-    : slots_(std::exchange(other.slots_, nullptr)),
+    : slots_(std::exchange(other.slots_, const_cast<Slot*>(kNoArray))),
       mask_(std::exchange(other.mask_, 0)),
       size_(std::exchange(other.size_, 0)),
       old_(std::exchange(other.old_, nullptr)),
+      seed_(other.seed_),
+      step_slots_(other.step_slots_),
+      step_moves_(other.step_moves_),
+      tag_home_capacity_(other.tag_home_capacity_),
       old_mask_(std::exchange(other.old_mask_, 0)),
       old_next_(std::exchange(other.old_next_, 0)),
       old_live_(std::exchange(other.old_live_, 0)),
-      seed_(other.seed_),
       gen_(other.gen_),
-      moves_(other.moves_),
-      step_slots_(other.step_slots_),
-      step_moves_(other.step_moves_),
-      tag_home_shift_(other.tag_home_shift_) {}
+      moves_(other.moves_) {}
 
 Table& Table::operator=(Table&& other) noexcept {
   if (this != &other) {
     Free();
-    slots_ = std::exchange(other.slots_, nullptr);
+    slots_ = std::exchange(other.slots_, const_cast<Slot*>(kNoArray));
     mask_ = std::exchange(other.mask_, 0);
     size_ = std::exchange(other.size_, 0);
     old_ = std::exchange(other.old_, nullptr);
@@ -133,7 +141,7 @@ Table& Table::operator=(Table&& other) noexcept {
     moves_ = other.moves_;
     step_slots_ = other.step_slots_;
     step_moves_ = other.step_moves_;
-    tag_home_shift_ = other.tag_home_shift_;
+    tag_home_capacity_ = other.tag_home_capacity_;
   }
   return *this;
 }
@@ -148,18 +156,18 @@ Table::Slot Table::Pack(const Entry* e, uint64_t hash) {
 }
 
 size_t Table::HomeOf(Slot s, size_t mask) const {
-  if ((mask >> tag_home_shift_) == 0) return TagHashOf(s) & mask;
+  if (mask < tag_home_capacity_) return TagHashOf(s) & mask;
   const std::string_view key = EntryOf(s)->key();
   return HashBytes(key.data(), key.size(), seed_) & mask;
 }
 
 void Table::Free() noexcept {
   EntryDeleter del;
-  if (slots_ != nullptr) {
+  if (HasArray()) {
     for (size_t i = 0; i <= mask_; ++i)
       if (slots_[i] != 0) del(EntryOf(slots_[i]));
     FreeSlots(slots_, mask_ + 1);
-    slots_ = nullptr;
+    slots_ = const_cast<Slot*>(kNoArray);
   }
   if (old_ != nullptr) {
     for (size_t i = old_next_; i <= old_mask_; ++i)
@@ -174,14 +182,14 @@ void Table::Free() noexcept {
 
 void Table::Install(Slot* fresh, size_t fresh_capacity) noexcept {
   ++gen_;
-  if (slots_ != nullptr && (size_ != 0 || Pieced(mask_ + 1))) {
+  if (HasArray() && (size_ != 0 || Pieced(mask_ + 1))) {
     // The array in use becomes the old one: its entries move over step by
     // step, and a big one is given back in pieces (even if empty).
     old_ = slots_;
     old_mask_ = mask_;
     old_next_ = 0;
     old_live_ = size_;
-  } else {
+  } else if (HasArray()) {
     FreeSlots(slots_, capacity());  // nothing to move, cheap to free
   }
   slots_ = fresh;
@@ -294,7 +302,14 @@ size_t Table::FindSlotInOld(uint64_t hash, std::string_view key) const {
   }
 }
 
-Entry* Table::FindInOld(uint64_t hash, std::string_view key) const {
+Entry* Table::FindMigrating(uint64_t hash, std::string_view key) const {
+  const Slot tag = TagOf(hash);
+  for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
+    const Slot s = slots_[i];
+    if (s == 0) break;
+    const Slot x = s ^ tag;
+    if ((x & kTagMask) == 0 && reinterpret_cast<Entry*>(x)->key() == key) return reinterpret_cast<Entry*>(x);
+  }
   const size_t i = FindSlotInOld(hash, key);
   return i == kNoSlot ? nullptr : EntryOf(old_[i]);
 }
@@ -305,8 +320,8 @@ EntryPtr Table::Upsert(uint64_t hash, EntryPtr e) {
   const Slot packed = Pack(e.get(), hash);
   // Grow before probing so that a failed allocation leaves the table as it
   // was. Maximum load factor 3/4 (of the current array, which holds at most
-  // every entry).
-  if ((size_ + 1) * 4 > capacity() * 3) Grow();
+  // every entry; kNoArray counts as one slot, so the first insert grows).
+  if ((size_ + 1) * 4 > (mask_ + 1) * 3) Grow();
   if (old_ != nullptr) [[unlikely]]
     return UpsertMigrating(hash, packed, std::move(e));
   const Slot tag = packed & kTagMask;
@@ -377,7 +392,7 @@ void Table::Reserve(size_t n) {
 
 // ---- Erase ----
 
-void Table::RemoveAt(size_t i) {
+THREADKV_TABLE_INLINE void Table::RemoveAt(size_t i) {
   // Backward-shift deletion: pull later members of the cluster back into the
   // hole when their home slot lies at or before it (cyclically).
   size_t hole = i;
@@ -414,7 +429,8 @@ EntryPtr Table::Erase(uint64_t hash, std::string_view key) {
   RemoveAt(i);
   --size_;
   // Shrink when mostly empty, so churn does not pin peak memory.
-  MaybeShrink();
+  if (size_ * 8 < mask_ + 1 && mask_ + 1 > kMinCapacity) [[unlikely]]
+    MaybeShrink();
   return removed;
 }
 
@@ -450,11 +466,11 @@ EntryPtr Table::EraseMigrating(uint64_t hash, std::string_view key) {
 
 void Table::DrainInto(std::vector<EntryPtr>& out) {
   out.reserve(out.size() + size_);
-  if (slots_ != nullptr) {
+  if (HasArray()) {
     for (size_t i = 0; i <= mask_; ++i)
       if (slots_[i] != 0) out.emplace_back(EntryOf(slots_[i]));
     FreeSlots(slots_, mask_ + 1);
-    slots_ = nullptr;
+    slots_ = const_cast<Slot*>(kNoArray);
   }
   if (old_ != nullptr) {
     for (size_t i = old_next_; i <= old_mask_; ++i)
@@ -473,10 +489,10 @@ Table::WalkArray Table::Resolve(WalkCursor& c) const {
     // every entry it held into the current array): start at the oldest
     // array.
     c.pos = 0;
-    c.array = old_ != nullptr ? gen_ - 1 : slots_ != nullptr ? gen_ : 0;
+    c.array = old_ != nullptr ? gen_ - 1 : HasArray() ? gen_ : 0;
     if (c.array == 0) return {nullptr, 0, false};
   }
-  if (c.array == gen_) return {slots_, mask_ + 1, false};
+  if (c.array == gen_) return HasArray() ? WalkArray{slots_, mask_ + 1, false} : WalkArray{nullptr, 0, false};
   // In the old array: what lies below old_next_ has migrated (and is not
   // read); once the old array holds no entry, on to the current one.
   if (old_live_ == 0) {
@@ -489,7 +505,7 @@ Table::WalkArray Table::Resolve(WalkCursor& c) const {
 
 Table::Slot Table::SlotAt(const WalkCursor& c) const {
   if (old_ != nullptr && c.array == gen_ - 1) return c.pos < old_next_ ? 0 : old_[c.pos];
-  if (slots_ != nullptr && c.array == gen_) return slots_[c.pos];
+  if (HasArray() && c.array == gen_) return slots_[c.pos];
   return 0;
 }
 
