@@ -23,6 +23,8 @@
 // the instructions collected divided by --ops is the cost of one operation,
 // the loop around it being the same code for both tables
 // (`node bench/native/table-growth.js` does both and prints the tables).
+#include <time.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -33,8 +35,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <time.h>
 
 #include "baseline_table.h"
 #include "core/entry.h"
@@ -164,7 +164,8 @@ void PrintRow(const char* name, const Summary& s) {
 
 void PrintHeader() {
   std::printf(
-      "| table                      | worst (us) | p99.9 (us) | p99 (us) | p50 (us) | mean (us) | fill (ms) | >100us | >1ms "
+      "| table                      | worst (us) | p99.9 (us) | p99 (us) | p50 (us) | mean (us) | fill (ms) | >100us | "
+      ">1ms "
       "| worst at size |\n");
   std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
 }
@@ -205,8 +206,8 @@ int Latency(size_t keys, int trials) {
     return m;
   };
   const char* clock = g_cpu_clock ? "thread CPU time" : "wall-clock time";
-  std::printf("\nmedians of %d trials, filling one table to %zu keys, %s (worst at size: first trial)\n", trials,
-              keys, clock);
+  std::printf("\nmedians of %d trials, filling one table to %zu keys, %s (worst at size: first trial)\n", trials, keys,
+              clock);
   PrintHeader();
   PrintRow("stop-the-world (before)", agg(olds, false));
   PrintRow("incremental (now)", agg(news, false));
@@ -244,12 +245,8 @@ struct TableOpsOf final : TableOps {
   __attribute__((noinline)) bool Find(uint64_t hash, std::string_view key) const override {
     return t.Find(hash, key) != nullptr;
   }
-  __attribute__((noinline)) EntryPtr Upsert(uint64_t hash, EntryPtr e) override {
-    return t.Upsert(hash, std::move(e));
-  }
-  __attribute__((noinline)) EntryPtr Erase(uint64_t hash, std::string_view key) override {
-    return t.Erase(hash, key);
-  }
+  __attribute__((noinline)) EntryPtr Upsert(uint64_t hash, EntryPtr e) override { return t.Upsert(hash, std::move(e)); }
+  __attribute__((noinline)) EntryPtr Erase(uint64_t hash, std::string_view key) override { return t.Erase(hash, key); }
 };
 
 __attribute__((noinline)) uint64_t MeasuredOps(TableOps& t, Op op, const Keys& present, const Keys& absent,
@@ -317,8 +314,8 @@ int Steady(Op op, size_t keys, size_t ops, size_t tag_home) {
   for (size_t i = 0; i < keys; ++i) t.Upsert(present.hashes[i], MakeValue(present.keys[i]));
   TableOpsOf<T> ops_of(t);
   const uint64_t found = MeasuredOps(ops_of, op, present, absent, order, fresh, out);
-  std::printf("ops %zu found %llu capacity %zu size %zu\n", ops, static_cast<unsigned long long>(found),
-              t.capacity(), t.size());
+  std::printf("ops %zu found %llu capacity %zu size %zu\n", ops, static_cast<unsigned long long>(found), t.capacity(),
+              t.size());
   return 0;
 }
 
@@ -359,11 +356,16 @@ int main(int argc, char** argv) {
     const size_t ops = std::strtoull(Arg(argc, argv, "--ops", "150000"), nullptr, 10);
     const size_t tag_home = std::strtoull(Arg(argc, argv, "--tag-home", "1048576"), nullptr, 10);
     Op op;
-    if (op_name == "find-hit") op = Op::kFindHit;
-    else if (op_name == "find-miss") op = Op::kFindMiss;
-    else if (op_name == "replace") op = Op::kReplace;
-    else if (op_name == "churn") op = Op::kChurn;
-    else return Usage();
+    if (op_name == "find-hit")
+      op = Op::kFindHit;
+    else if (op_name == "find-miss")
+      op = Op::kFindMiss;
+    else if (op_name == "replace")
+      op = Op::kReplace;
+    else if (op_name == "churn")
+      op = Op::kChurn;
+    else
+      return Usage();
     if (keys == 0 || ops == 0) return Usage();
     if (impl == "new") return Steady<threadkv::Table>(op, keys, ops, tag_home);
     if (impl == "old") return Steady<threadkv::baseline::Table>(op, keys, ops, tag_home);

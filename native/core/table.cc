@@ -95,9 +95,7 @@ uint16_t StepValue(size_t v) { return static_cast<uint16_t>(std::clamp<size_t>(v
 
 }  // namespace
 
-void Table::SetSlotAllocHookForTesting(SlotAllocHook hook) {
-  g_slot_alloc_hook.store(hook, std::memory_order_relaxed);
-}
+void Table::SetSlotAllocHookForTesting(SlotAllocHook hook) { g_slot_alloc_hook.store(hook, std::memory_order_relaxed); }
 
 Table::Table(uint64_t seed, size_t tag_home_capacity, size_t step_slots, size_t step_moves)
     : seed_(seed),

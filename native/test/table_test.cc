@@ -488,8 +488,8 @@ void ChurnAgainstModel(size_t tag_home_capacity, uint64_t rng_seed) {
   // regrow: so the table crosses every capacity both ways under churn.
   const size_t kKeySpace = 4000;
   int step = 0;
-  for (const auto& [steps, insert_pct] : std::vector<std::pair<int, unsigned>>{
-           {6000, 80}, {8000, 50}, {9000, 15}, {5000, 70}, {3000, 5}}) {
+  for (const auto& [steps, insert_pct] :
+       std::vector<std::pair<int, unsigned>>{{6000, 80}, {8000, 50}, {9000, 15}, {5000, 70}, {3000, 5}}) {
     for (int n = 0; n < steps; ++n, ++step) {
       const size_t id = rng() % kKeySpace;
       const std::string k = Key(id);
@@ -589,8 +589,8 @@ Shape ShapeOf(const Table& t) {
   return {t.size(), t.capacity(), t.old_capacity(), t.slot_bytes(), t.migrated_entries()};
 }
 void PrintTo(const Shape& s, std::ostream* os) {
-  *os << "{size " << s.size << ", capacity " << s.capacity << ", old " << s.old_capacity << ", bytes "
-      << s.slot_bytes << ", moves " << s.moves << "}";
+  *os << "{size " << s.size << ", capacity " << s.capacity << ", old " << s.old_capacity << ", bytes " << s.slot_bytes
+      << ", moves " << s.moves << "}";
 }
 
 // Table's allocation seam: counts slot-array allocations and fails them on
@@ -795,8 +795,8 @@ class ModelRun {
   // Phases that cross every capacity both ways: grow, churn, drain to a
   // handful, regrow, drain.
   void RunPhases(double scale = 1.0) {
-    for (const auto& [steps, insert_pct] : std::vector<std::pair<int, unsigned>>{
-             {6000, 80}, {8000, 50}, {9000, 15}, {5000, 70}, {4000, 5}}) {
+    for (const auto& [steps, insert_pct] :
+         std::vector<std::pair<int, unsigned>>{{6000, 80}, {8000, 50}, {9000, 15}, {5000, 70}, {4000, 5}}) {
       const int n = static_cast<int>(steps * scale);
       for (int i = 0; i < n; ++i) {
         Op(insert_pct);
