@@ -277,6 +277,26 @@ void Table::MaybeShrink() noexcept {
 
 // ---- Lookups ----
 
+// The current array's slot holding `key` (*found), or the empty slot where
+// its probe ended (where an insert of it goes).
+THREADKV_TABLE_INLINE size_t Table::ProbeCurrent(uint64_t hash, std::string_view key, bool* found) const {
+  const Slot tag = TagOf(hash);
+  size_t i = hash & mask_;
+  for (;;) {
+    const Slot s = slots_[i];
+    if (s == 0) {
+      *found = false;
+      return i;
+    }
+    const Slot x = s ^ tag;  // the entry's address when the tags match
+    if ((x & kTagMask) == 0 && reinterpret_cast<Entry*>(x)->key() == key) {
+      *found = true;
+      return i;
+    }
+    i = (i + 1) & mask_;
+  }
+}
+
 size_t Table::FindSlotInOld(uint64_t hash, std::string_view key) const {
   if (old_live_ == 0) return kNoSlot;
   // Every slot below old_next_ has migrated and counts as a tombstone
@@ -301,15 +321,11 @@ size_t Table::FindSlotInOld(uint64_t hash, std::string_view key) const {
 }
 
 Entry* Table::FindMigrating(uint64_t hash, std::string_view key) const {
-  const Slot tag = TagOf(hash);
-  for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
-    const Slot s = slots_[i];
-    if (s == 0) break;
-    const Slot x = s ^ tag;
-    if ((x & kTagMask) == 0 && reinterpret_cast<Entry*>(x)->key() == key) return reinterpret_cast<Entry*>(x);
-  }
-  const size_t i = FindSlotInOld(hash, key);
-  return i == kNoSlot ? nullptr : EntryOf(old_[i]);
+  bool found;
+  const size_t i = ProbeCurrent(hash, key, &found);
+  if (found) return EntryOf(slots_[i]);
+  const size_t j = FindSlotInOld(hash, key);
+  return j == kNoSlot ? nullptr : EntryOf(old_[j]);
 }
 
 // ---- Upsert ----
@@ -345,22 +361,17 @@ EntryPtr Table::Upsert(uint64_t hash, EntryPtr e) {
 }
 
 EntryPtr Table::UpsertMigrating(uint64_t hash, Slot packed, EntryPtr e) {
-  const Slot tag = packed & kTagMask;
   const std::string_view key = e->key();
   EntryPtr old;
   // The current array: the key, or the free slot an insert takes.
-  size_t i = hash & mask_;
-  for (;; i = (i + 1) & mask_) {
-    const Slot s = slots_[i];
-    if (s == 0) break;
-    const Slot x = s ^ tag;
-    if ((x & kTagMask) == 0 && reinterpret_cast<Entry*>(x)->key() == key) {
-      old.reset(reinterpret_cast<Entry*>(x));
-      slots_[i] = packed;
-      e.release();
-      Step();
-      return old;
-    }
+  bool found;
+  const size_t i = ProbeCurrent(hash, key, &found);
+  if (found) {
+    old.reset(EntryOf(slots_[i]));
+    slots_[i] = packed;
+    e.release();
+    Step();
+    return old;
   }
   // The old array: replaced where it is (it migrates with its slot).
   const size_t j = FindSlotInOld(hash, key);
@@ -414,15 +425,9 @@ EntryPtr Table::Erase(uint64_t hash, std::string_view key) {
   if (old_ != nullptr) [[unlikely]]
     return EraseMigrating(hash, key);  // steps even when empty: an old array may wait to be given back
   if (size_ == 0) return nullptr;
-  const Slot tag = TagOf(hash);
-  size_t i = hash & mask_;
-  for (;;) {
-    const Slot s = slots_[i];
-    if (s == 0) return nullptr;
-    const Slot x = s ^ tag;  // the entry's address when the tags match
-    if ((x & kTagMask) == 0 && reinterpret_cast<Entry*>(x)->key() == key) break;
-    i = (i + 1) & mask_;
-  }
+  bool found;
+  const size_t i = ProbeCurrent(hash, key, &found);
+  if (!found) return nullptr;
   EntryPtr removed(EntryOf(slots_[i]));
   RemoveAt(i);
   --size_;
@@ -433,20 +438,14 @@ EntryPtr Table::Erase(uint64_t hash, std::string_view key) {
 }
 
 EntryPtr Table::EraseMigrating(uint64_t hash, std::string_view key) {
-  const Slot tag = TagOf(hash);
   EntryPtr removed;
-  for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
-    const Slot s = slots_[i];
-    if (s == 0) break;
-    const Slot x = s ^ tag;
-    if ((x & kTagMask) == 0 && reinterpret_cast<Entry*>(x)->key() == key) {
-      removed.reset(reinterpret_cast<Entry*>(x));
-      RemoveAt(i);
-      --size_;
-      break;
-    }
-  }
-  if (!removed) {
+  bool found;
+  const size_t i = ProbeCurrent(hash, key, &found);
+  if (found) {
+    removed.reset(EntryOf(slots_[i]));
+    RemoveAt(i);
+    --size_;
+  } else {
     const size_t j = FindSlotInOld(hash, key);
     if (j != kNoSlot) {
       removed.reset(EntryOf(old_[j]));

@@ -57,9 +57,9 @@
 // Slot arrays of 128 KiB and up are mapped from the OS directly, so that
 // allocating one costs no memset, and a migration gives an old one of 512
 // KiB and up back in 256 KiB pieces as it passes them, so that no single
-// call unmaps megabytes (table.cc). What a migration costs otherwise: both arrays' memory until
-// it ends (slot_bytes() counts both), and, for keys not in the current
-// array, a second probe.
+// call unmaps megabytes (table.cc). What a migration costs otherwise: both
+// arrays' memory until it ends (slot_bytes() counts both), and, for keys
+// not in the current array, a second probe.
 //
 // LeakSanitizer does not recognise a tagged slot as a reference: an entry
 // still in a live table at exit is reported as leaked (tests free their
@@ -324,6 +324,7 @@ class Table {
 
   // The home index, in a table of mask `mask`, of the entry in full slot s.
   size_t HomeOf(Slot s, size_t mask) const;
+  size_t ProbeCurrent(uint64_t hash, std::string_view key, bool* found) const;
   // The old array's slot holding `key`, or kNoSlot.
   static constexpr size_t kNoSlot = ~size_t{0};
   size_t FindSlotInOld(uint64_t hash, std::string_view key) const;
