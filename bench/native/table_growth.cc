@@ -14,9 +14,12 @@
 // on a loaded machine the worst cases are then the table's own). The entries
 // and hashes are made before the clock starts, so an Upsert is a probe, a
 // store, and whatever rehashing it does (page faults on a fresh slot array
-// included). The trials alternate which table goes first; the medians and
-// the minima over the trials are printed last (the minimum of the worst case
-// is the least disturbed by other processes).
+// included). A third row fills the incremental table reserved up front, so
+// with no resize at all: what the machine adds to the same calls (page
+// faults, preemption, other processes) is in it too, which tells what part
+// of the other rows' tails is the table's. The trials alternate the order;
+// the medians and the minima over the trials are printed last (the minimum
+// of the worst case is the least disturbed by other processes).
 // `steady`: fills a table with --keys keys (and lets a migration finish),
 // then runs --ops operations of one kind inside MeasuredOps(). Under
 //   valgrind --tool=callgrind --toggle-collect='*MeasuredOps*' table_growth steady ...
@@ -118,8 +121,11 @@ Summary Summarize(const std::vector<uint32_t>& ns) {
   return s;
 }
 
+// `reserved`: the table is reserved for every key first, so no Upsert
+// resizes it: the same calls without any rehashing, the machine's noise
+// floor for the other rows.
 template <class T>
-Summary FillTimed(const Keys& k) {
+Summary FillTimed(const Keys& k, bool reserved = false) {
   const size_t n = k.keys.size();
   std::vector<EntryPtr> entries;
   entries.reserve(n);
@@ -128,6 +134,7 @@ Summary FillTimed(const Keys& k) {
   Summary s;
   {
     T t(kSeed);
+    if (reserved) t.Reserve(n);
     for (size_t i = 0; i < n; ++i) {
       const int64_t t0 = NowNs();
       EntryPtr old = t.Upsert(k.hashes[i], std::move(entries[i]));
@@ -157,6 +164,8 @@ double Median(std::vector<double> v) {
   return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
 }
 
+constexpr const char* kFloorName = "no resize (noise floor)";
+
 void PrintRow(const char* name, const Summary& s) {
   std::printf("| %-26s | %10.1f | %9.2f | %8.2f | %7.3f | %7.3f | %9.0f | %6zu | %5zu | %10zu |\n", name, s.max_us,
               s.p999_us, s.p99_us, s.p50_us, s.mean_us, s.total_ms, s.over_100us, s.over_1ms, s.worst_at);
@@ -172,19 +181,22 @@ void PrintHeader() {
 
 int Latency(size_t keys, int trials) {
   const Keys k(keys);
-  std::vector<Summary> olds, news;
+  std::vector<Summary> olds, news, floors;
   for (int t = 0; t < trials; ++t) {
     std::printf("trial %d of %d (%zu keys)\n", t + 1, trials, keys);
     PrintHeader();
     if (t % 2 == 0) {
       olds.push_back(FillTimed<threadkv::baseline::Table>(k));
       news.push_back(FillTimed<threadkv::Table>(k));
+      floors.push_back(FillTimed<threadkv::Table>(k, true));
     } else {
+      floors.push_back(FillTimed<threadkv::Table>(k, true));
       news.push_back(FillTimed<threadkv::Table>(k));
       olds.push_back(FillTimed<threadkv::baseline::Table>(k));
     }
     PrintRow("stop-the-world (before)", olds.back());
     PrintRow("incremental (now)", news.back());
+    PrintRow(kFloorName, floors.back());
     std::fflush(stdout);
   }
   auto agg = [](const std::vector<Summary>& v, bool minimum) {
@@ -211,10 +223,12 @@ int Latency(size_t keys, int trials) {
   PrintHeader();
   PrintRow("stop-the-world (before)", agg(olds, false));
   PrintRow("incremental (now)", agg(news, false));
+  PrintRow(kFloorName, agg(floors, false));
   std::printf("\nminima of %d trials (each column on its own)\n", trials);
   PrintHeader();
   PrintRow("stop-the-world (before)", agg(olds, true));
   PrintRow("incremental (now)", agg(news, true));
+  PrintRow(kFloorName, agg(floors, true));
   const Summary mo = agg(olds, false), mn = agg(news, false);
   std::printf("\nmedians: worst Upsert %.1fx lower; p99.9 %.2fx; whole fill %.2fx the time\n", mo.max_us / mn.max_us,
               mn.p999_us / mo.p999_us, mn.total_ms / mo.total_ms);
