@@ -34,7 +34,12 @@ namespace {
 using testing::Cat;
 using testing::Scaled;
 
+using testing::EraseString;
+using testing::GetString;
 using testing::MakeValueEntry;
+using testing::PutString;
+using testing::SizesOf;
+using testing::SmallOptions;
 using testing::ValueOf;
 
 std::string Key(size_t i) { return Cat("key-", i); }
@@ -1328,6 +1333,99 @@ TEST(TableWalk, MovedToTableRestartsThePass) {
   }
   EXPECT_EQ(seen.size(), 100u);
   EXPECT_EQ(seen.count(Cat("o", 0)), 1u);
+}
+
+// ---- In a store: what a caller of one shard sees ----
+
+TEST(TableInStore, ASetThatGrowsAShardMovesNoMoreThanAStep) {
+  // A shards: 1 store at exactly 3/4 of its slots: the next new key grows
+  // its table. That set allocates an array twice as big and moves at most
+  // kStepMoves entries (counted, not timed: the store's slot_bytes shows
+  // both arrays alive after it), and the migration then takes thousands of
+  // writes. Meanwhile reads, a Scan (the walk behind keys()/entries()),
+  // erases and TTL sweeps see every entry exactly once.
+  Options o = SmallOptions(1);
+  Store s("growth", o);
+  // 2^16 slots (512 KiB: mapped, given back in pieces), fewer under the
+  // sanitizers.
+  const size_t small = std::bit_floor(Scaled(size_t{1} << 16, 1024));
+  const size_t n = small * 3 / 4;
+  for (size_t i = 0; i < n; ++i) ASSERT_EQ(PutString(s, Key(i), Val(i)), Status::kOk) << i;
+  ASSERT_EQ(SizesOf(s).slot_bytes, small * Table::kSlotBytes);
+  ASSERT_EQ(PutString(s, Key(n), Val(n)), Status::kOk);
+  EXPECT_EQ(SizesOf(s).slot_bytes, 3 * small * Table::kSlotBytes) << "the growth did not start a migration";
+  auto scan = [&](const char* when) {
+    std::map<std::string, size_t> seen;
+    ASSERT_EQ(s.Scan(0, "", [&](const Entry& e) { ++seen[std::string(e.key())]; }), Status::kOk);
+    const uint64_t entries = SizesOf(s).entries;
+    ASSERT_EQ(seen.size(), entries) << when;
+    for (const auto& [k, times] : seen) ASSERT_EQ(times, 1u) << when << ": " << k;
+  };
+  scan("right after the growth");
+  // Reads do not migrate (readers share the lock): the old array stays.
+  for (size_t i = 0; i <= n; ++i) {
+    std::string v;
+    ASSERT_EQ(GetString(s, Key(i), &v), Status::kOk) << i;
+    ASSERT_EQ(v, Val(i)) << i;
+  }
+  EXPECT_EQ(SizesOf(s).slot_bytes, 3 * small * Table::kSlotBytes);
+  // Erases (every 7th key, wherever it is) and replaces (every 7th + 1)
+  // migrate steps; count the writes until the old array is gone.
+  size_t writes = 0;
+  size_t erased = 0;
+  for (size_t i = 0; SizesOf(s).slot_bytes != 2 * small * Table::kSlotBytes; i += 7) {
+    ASSERT_LT(i + 1, n) << "the migration did not end";
+    ASSERT_EQ(EraseString(s, Key(i)), Status::kOk) << i;
+    ASSERT_EQ(PutString(s, Key(i + 1), "replaced"), Status::kOk) << i;
+    writes += 2;
+    ++erased;
+    if (writes % 4096 == 0) scan("mid-migration");
+    if (HasFatalFailure()) return;
+  }
+  // Each write moves at most kStepMoves entries: at least n / kStepMoves
+  // writes less the entries erased before they moved.
+  EXPECT_GE(writes + erased, n / Table::kStepMoves);
+  scan("after the migration");
+  for (size_t i = 0; i <= n; ++i) {
+    std::string v;
+    const bool gone = i % 7 == 0 && i / 7 < erased;
+    const bool replaced = i % 7 == 1 && i / 7 < erased;
+    ASSERT_EQ(GetString(s, Key(i), &v), gone ? Status::kNotFound : Status::kOk) << i;
+    if (!gone) {
+      ASSERT_EQ(v, replaced ? std::string("replaced") : Val(i)) << i;
+    }
+  }
+}
+
+TEST(TableInStore, SweepDuringAMigrationMeetsEveryExpiredEntry) {
+  // Half the keys of a one-shard store are expired, and its table is
+  // mid-migration (its growth has just begun), when the TTL
+  // sweep runs in batches of 64 slots, each a separate hold of the lock,
+  // while another thread sets new keys (which move the migration on and
+  // shift entries between the holds). Every expired entry is reclaimed in
+  // one pass, and no live one.
+  Options o = SmallOptions(1);
+  Store s("sweep", o);
+  const size_t small = std::bit_floor(Scaled(size_t{1} << 16, 1024));
+  const size_t n = small * 3 / 4;
+  for (size_t i = 0; i <= n; ++i) {
+    ASSERT_EQ(PutString(s, Key(i), "v"), Status::kOk) << i;
+    if (i % 2 == 0) {
+      ASSERT_EQ(s.Expire(Key(i), s.Hash(Key(i)), 1), Status::kOk) << i;  // a deadline long past
+    }
+  }
+  ASSERT_EQ(SizesOf(s).slot_bytes, 3 * small * Table::kSlotBytes) << "no migration running";
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (size_t i = 0; i < Scaled(200000, 20000) && !stop.load(std::memory_order_relaxed); ++i)
+      (void)PutString(s, Cat("extra-", i), "x");
+  });
+  const size_t swept = s.SweepExpired(64);
+  stop.store(true, std::memory_order_relaxed);
+  writer.join();
+  EXPECT_EQ(swept, n / 2 + 1);
+  for (size_t i = 0; i <= n; ++i)
+    ASSERT_EQ(GetString(s, Key(i), nullptr), i % 2 == 0 ? Status::kNotFound : Status::kOk) << i;
 }
 
 }  // namespace
