@@ -4,6 +4,9 @@ export type { ThreadKvError } from './errors';
 export type {
   BatchOptions,
   CodecName,
+  ComputeContext,
+  GetOrComputeOptions,
+  GetOrComputeSyncOptions,
   EvictionPolicy,
   IterateOptions,
   ResolvedStoreOptions,

@@ -83,6 +83,30 @@ export interface NativeBinding {
   scan(handle: NativeHandle, shard: number, prefix: string, withValues: boolean): unknown[];
   /** Only in the ThreadSanitizer self-test build. */
   racyIncrement?(n: number): number;
+
+  // ---- The per-thread wake-up part (native/binding/waker.h; lib/waker.ts drives it) ----
+  /** Makes this thread's waker (once): `dispatch` is called with the tokens notified since its last call. */
+  wakerStart(dispatch: (tokens: number[]) => void): void;
+  /** Whether the waker keeps this thread's event loop alive. */
+  wakerRef(on: boolean): void;
+  /** This thread is exiting: no wake-up reaches it any more. */
+  wakerStop(): void;
+
+  // ---- getOrCompute (native/binding/compute.h; lib/compute.ts drives them) ----
+  /** [0, value] hit | [1, token, leaseMs] lead | [2, token, leaseLeftMs] join | [3] recursive (sync only). */
+  computeBegin(handle: NativeHandle, key: string, leaseMs: number, sync: boolean): [number, unknown?, number?];
+  /** [0, leaseLeftMs] pending | [1, value] | [2, errorBytes] | [3] retry | [4] cancelled. */
+  computeWait(token: number, sliceMs: number): [number, unknown?];
+  /** True if this caller stopped waiting; false if the outcome is there already (computeWait it). */
+  computeCancel(token: number, timedOut: boolean): boolean;
+  /** Stores the leader's value (unless invalidated) and hands it to the joined callers; true if stored. */
+  computeComplete(handle: NativeHandle, token: number, key: string, value: NativeValue, ttlMs: number | undefined): boolean;
+  computeFail(token: number, error: Uint8Array): void;
+  computeAbandon(token: number): void;
+  /** 0 running, 1 invalidated (a write to the key), 2 lost (the flight was taken over). */
+  computeLeaderState(token: number): number;
+  /** [loads, loadsJoined, loadErrors, loadTimeouts, leadersLost, flightsInProgress] */
+  computeStats(handle: NativeHandle): number[];
 }
 
 const root = path.join(__dirname, '..');
@@ -121,6 +145,17 @@ export const native: NativeBinding = {
   setMany: raw.setMany,
   deleteMany: raw.deleteMany,
   scan: raw.scan,
+  wakerStart: raw.wakerStart,
+  wakerRef: raw.wakerRef,
+  wakerStop: raw.wakerStop,
+  computeBegin: raw.computeBegin,
+  computeWait: raw.computeWait,
+  computeCancel: raw.computeCancel,
+  computeComplete: raw.computeComplete,
+  computeFail: raw.computeFail,
+  computeAbandon: raw.computeAbandon,
+  computeLeaderState: raw.computeLeaderState,
+  computeStats: raw.computeStats,
   ...(raw.racyIncrement !== undefined ? { racyIncrement: raw.racyIncrement } : {}),
 };
 

@@ -136,6 +136,66 @@ export interface StoreStats {
   readonly contendedWrites: number;
   /** Number of shards. */
   readonly shards: number;
+  /** `getOrCompute` / `getOrComputeSync`: computations led (factory calls started). */
+  readonly loads: number;
+  /** Callers that joined a computation another caller (in any thread) was running, instead of computing. */
+  readonly loadsJoined: number;
+  /** Computations whose factory threw (or whose value could not be stored): the error was shared, not cached. */
+  readonly loadErrors: number;
+  /** Joined callers that stopped waiting at their `waitTimeoutMs`. */
+  readonly loadTimeouts: number;
+  /**
+   * Computations taken from their leader: its thread exited or was
+   * terminated, its `leaseMs` ran out, or its factory gave up after its
+   * signal aborted. Their waiting callers took over.
+   */
+  readonly leadersLost: number;
+  /** Computations running now (a snapshot). */
+  readonly flightsInProgress: number;
+}
+
+/**
+ * What `getOrCompute` passes its factory besides the key.
+ */
+export interface ComputeContext {
+  /**
+   * Aborted when the computation is no longer needed: the key was written
+   * (`set`, `delete`, `clear`, `take`...) while it ran, so its value will not
+   * be stored (its callers still get it if the factory finishes), or its
+   * `leaseMs` ran out and another caller took it over (its result will be
+   * discarded). A factory that stops with an error once this aborted is not
+   * a failure: its callers call again (and see what the write left, or
+   * join the new computation).
+   */
+  readonly signal: AbortSignal;
+}
+
+/** Options of `Store#getOrComputeSync`. */
+export interface GetOrComputeSyncOptions extends WriteOptions {
+  /**
+   * How long this caller waits for a computation another caller runs
+   * before it gives up with an Error of code `ERR_THREADKV_COMPUTE_TIMEOUT`
+   * (the computation goes on for the others). Milliseconds from 0 up, or
+   * `Infinity` (the default). Counted from the call; it does not bound this
+   * caller's own factory when it is the one computing.
+   */
+  waitTimeoutMs?: number;
+  /**
+   * When this caller computes: how long the others wait for it before they
+   * count it as hung and one of them computes instead (its late result is
+   * then discarded). Milliseconds above 0, or `Infinity`. Default 60000.
+   */
+  leaseMs?: number;
+}
+
+/** Options of `Store#getOrCompute`. */
+export interface GetOrComputeOptions extends GetOrComputeSyncOptions {
+  /**
+   * Aborting it makes this call reject with an `AbortError` (the signal's
+   * reason as its `cause`); the computation goes on for its other callers,
+   * even when this caller is the one running the factory.
+   */
+  signal?: AbortSignal;
 }
 
 /** Native memory of a store, from one atomic look at every shard. */

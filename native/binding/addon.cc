@@ -172,6 +172,8 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
                            InstanceMethod("racyIncrement", &Addon::RacyIncrement),
 #endif
                        });
+  Waker::Define(env, exports, this);        // wakerStart, wakerRef, wakerStop
+  ComputeEnv::Define(env, exports, this);   // compute* (getOrCompute)
   GrowScratch(env, kScratchInitial);
   Napi::ArrayBuffer cells = Napi::ArrayBuffer::New(env, kOutCells * sizeof(double));
   out_ = Napi::Persistent(Napi::Float64Array::New(env, kOutCells, cells, 0));

@@ -13,6 +13,8 @@
 #include <string>
 
 #include "../core/store.h"
+#include "compute.h"
+#include "waker.h"
 
 namespace threadkv::binding {
 
@@ -38,6 +40,13 @@ class Addon : public Napi::Addon<Addon> {
   Addon(Napi::Env env, Napi::Object exports);
 
   Napi::Function error_factory() const { return error_factory_.IsEmpty() ? Napi::Function() : error_factory_.Value(); }
+
+  // This environment's wake-up part (waker.h), made by wakerStart() on
+  // first use; null until then. Shared by getOrCompute and watch.
+  Waker* waker() const { return waker_.get(); }
+  void set_waker(std::unique_ptr<Waker> w) { waker_ = std::move(w); }
+  // getOrCompute's calls in progress in this environment (compute.h).
+  ComputeEnv& compute() { return compute_; }
 
  private:
   Napi::Value Setup(const Napi::CallbackInfo& info);
@@ -120,6 +129,11 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Reference<Napi::Float64Array> out_;
   double* out_cells_ = nullptr;
   void SetOut(size_t i, double v) { out_cells_[i] = v; }
+
+  // Declared in this order so that the waker goes first: its teardown (run
+  // by its env cleanup hook, before this object is deleted) uses compute_.
+  ComputeEnv compute_{this};
+  std::unique_ptr<Waker> waker_;
 };
 
 // The factory registered by lib/native.ts for this environment (empty if none).

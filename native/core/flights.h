@@ -249,6 +249,20 @@ class FlightWork {
   std::vector<std::shared_ptr<Flight>> kept_;
 };
 
+// A borrowed callable taking a const Entry& (a lambda that copies a hit out
+// under the lock), for the store's non-template steps.
+class EntryVisitor {
+ public:
+  template <class Fn>
+  EntryVisitor(Fn& fn)  // NOLINT: implicit on purpose, like std::function_ref
+      : obj_(&fn), call_([](void* o, const Entry& e) { (*static_cast<Fn*>(o))(e); }) {}
+  void operator()(const Entry& e) const { call_(obj_, e); }
+
+ private:
+  void* obj_;
+  void (*call_)(void*, const Entry&);
+};
+
 // ---- The steps, each under the flight's shard write lock. ----
 
 // Who is calling getOrCompute: its thread (notifier), how it waits, and the

@@ -50,6 +50,7 @@
 #include <vector>
 
 #include "entry.h"
+#include "flights.h"
 #include "hash.h"
 #include "options.h"
 #include "status.h"
@@ -93,6 +94,9 @@ struct alignas(64) Shard {
   // Live entries with a deadline, and where the TTL sweep resumes.
   uint64_t ttl_entries = 0;
   size_t sweep_cursor = 0;
+  // getOrCompute's running flights of this shard's keys (flights.h): empty,
+  // holding no memory, while none runs; writers look at it only then.
+  FlightTable flights;
 };
 
 // Shard locks, taken with a try first so that stats() can count how often a
@@ -402,6 +406,50 @@ class Store {
   static uint64_t Cost(const Entry& e) { return uint64_t{e.key_size} + e.value_size + kEntryOverhead; }
   // True when `e` alone is over a shard's byte budget: never storable.
   bool TooBig(const Entry& e) const { return shard_max_bytes_ != 0 && Cost(e) > shard_max_bytes_; }
+
+  // ---- getOrCompute flights (flights.h; defined in compute.cc) ----
+
+  enum class ComputeStep : uint8_t { kHit, kLead, kJoin, kRecursive };
+
+  // One step under the key's shard write lock: if the key is present,
+  // visit(entry) copies it (kHit); otherwise the caller joins the key's
+  // running flight with `slot` (kJoin; *lease_deadline = that flight's) or
+  // leads with `fresh` (kLead), or is refused (kRecursive: a sync caller
+  // whose own thread leads the flight). `fresh` (made for this key's hash and
+  // bytes) and `slot` are allocated by the caller before the lock.
+  Status BeginCompute(std::string_view key, uint64_t hash, const ComputeCaller& caller,
+                      const std::shared_ptr<Flight>& fresh, const std::shared_ptr<WaitSlot>& slot,
+                      EntryVisitor visit, ComputeStep* step, int64_t* lease_deadline);
+
+  // The leader's value: stores `value` (an entry for f.key, with its TTL)
+  // unless the flight was invalidated, and hands `result` (a copy of its
+  // bytes) to every joined caller. *stored says whether it was stored. A
+  // flight that is no longer running (lost: its lease passed, or it was
+  // abandoned) changes nothing: kOk, *stored false (the late result is
+  // discarded). A write refused by a limit (kFullEntries, kFullBytes,
+  // kTooBigForLimit) or kDestroyed leaves the flight running: the leader
+  // then fails it with that error.
+  Status CompleteCompute(Flight& f, EntryPtr value, std::shared_ptr<const FlightResult> result, bool* stored);
+
+  // The leader's error (serialized in `error`): every joined caller gets it;
+  // nothing is stored. No effect on a flight that is no longer running.
+  void FailCompute(Flight& f, std::shared_ptr<const FlightResult> error);
+
+  // The leader is gone (its thread exited, or it gave up): its joined
+  // callers retry. No effect on a flight that is no longer running.
+  void LoseCompute(Flight& f);
+
+  // A joined caller looks at its flight's lease: if it has passed, the flight
+  // is lost (every joined caller, this one included, retries). Returns the
+  // lease deadline of the flight the slot is still joined to (0: none).
+  int64_t CheckComputeLease(WaitSlot& slot);
+
+  // A joined caller that stopped waiting (it resolved its slot kCancelled
+  // first): off its flight's waiter list; a timeout is counted.
+  void DetachComputeWait(WaitSlot& slot, bool timed_out);
+
+  // The flight counters summed over the shards (each under its lock in turn).
+  Status ComputeStats(FlightCounters* out) const;
 
   // Marks every shard dead and moves all entries into `drained`, for the
   // caller to free outside its locks. Called once, by the Registry, under its
