@@ -193,6 +193,15 @@ function internal(what: string): Error {
   return new Error(`threadkv: internal error in getOrCompute: ${what}`);
 }
 
+/**
+ * What the latest getOrComputeSync miss of this thread did, and whether the
+ * latest value a leader of this thread handed over was stored (false: a
+ * write to the key invalidated its computation, or it had been taken over).
+ * Internal diagnostics for the linearizability tests (a led computation is a
+ * write only if it was stored); not part of the public API.
+ */
+export const computeTrace: { step: 'none' | 'hit' | 'join' | 'lead'; stored: boolean } = { step: 'none', stored: false };
+
 // ---- The leader's part ----
 
 /** Hands the leader's value to the store and its joined callers; returns this caller's copy. */
@@ -200,7 +209,7 @@ function complete<V>(host: ComputeHost<V>, key: string, token: number, value: V,
   let encoded: NativeValue;
   try {
     encoded = host.encode(key, value);
-    native.computeComplete(host.handle, token, key, encoded, ttlMs);
+    computeTrace.stored = native.computeComplete(host.handle, token, key, encoded, ttlMs);
   } catch (err) {
     // Not encodable, too large, refused by a limit, store destroyed: every
     // joined caller gets this error too (nothing was stored).
@@ -412,6 +421,7 @@ export function computeSync<V>(host: ComputeHost<V>, key: string, factory: (key:
     const r = native.computeBegin(host.handle, key, o.leaseMs, true);
     switch (r[0]) {
       case Begin.Hit:
+        computeTrace.step = 'hit';
         return host.decode(r[1] as NativeValue);
       case Begin.Recursive:
         throw recursiveCompute(host.name, key);
@@ -432,6 +442,7 @@ export function computeSync<V>(host: ComputeHost<V>, key: string, factory: (key:
           native.computeFail(token, serializeError(err));
           throw err;
         }
+        computeTrace.step = 'lead';
         return complete(host, key, token, value, o.ttlMs);
       }
       case Begin.Join: {
@@ -445,7 +456,10 @@ export function computeSync<V>(host: ComputeHost<V>, key: string, factory: (key:
             }
             continue;
           }
-          if (w[0] === Wait.Value) return host.decode(w[1] as NativeValue);
+          if (w[0] === Wait.Value) {
+            computeTrace.step = 'join';
+            return host.decode(w[1] as NativeValue);
+          }
           if (w[0] === Wait.Error) throw deserializeError(w[1] as Uint8Array);
           if (w[0] === Wait.Retry) break;
           throw internal('a sync wait was cancelled behind its caller');

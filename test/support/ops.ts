@@ -31,6 +31,9 @@
  *   setMany(entries, { atomic }?)           each entry atomically, or all as one step
  *   deleteMany(keys, { atomic }?): number   how many were present
  *   keys/values/entries({ prefix }?)        weakly consistent iteration, shard by shard
+ *   getOrComputeSync(key, factory): V       the value, or factory(key) computed once
+ *                                           for every thread (see test/support/compute.ts
+ *                                           for how a call tells hit / join / lead)
  */
 
 /**
@@ -64,6 +67,7 @@ export const OPTIONAL_OPS = [
   'setMany',
   'deleteMany',
   'entries',
+  'getOrComputeSync',
 ] as const;
 export type OptionalOp = (typeof OPTIONAL_OPS)[number];
 
@@ -86,6 +90,7 @@ export interface CompoundStore<V = unknown> {
   getMany(keys: string[]): unknown;
   setMany(entries: Array<[string, V]>, options?: { atomic?: boolean }): unknown;
   deleteMany(keys: string[], options?: { atomic?: boolean }): unknown;
+  getOrComputeSync(key: string, factory: (key: string) => V): V;
   keys(options?: { prefix?: string }): Iterable<string>;
   values(options?: { prefix?: string }): Iterable<V>;
   entries(options?: { prefix?: string }): Iterable<unknown>;
