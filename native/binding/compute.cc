@@ -238,35 +238,32 @@ Napi::Value Complete(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, stored);
 }
 
+// The flight this thread leads under `token`, taken off the records (the
+// caller ends it).
+ComputeEnv::Call TakeLeaderCall(Napi::Env env, ComputeEnv& compute, uint64_t token) {
+  ComputeEnv::Call call = LeaderCall(env, compute, token);
+  compute.Remove(token);
+  return call;
+}
+
 // computeFail(token, errorBytes)
 Napi::Value Fail(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ComputeEnv& compute = AddonOf(info).compute();
-  const uint64_t token = TokenArg(info[0]);
-  ComputeEnv::Call& call = LeaderCall(env, compute, token);
   auto error = std::make_shared<FlightResult>();
   error->kind = Kind::kBytes;
   Napi::Uint8Array bytes = info[1].As<Napi::Uint8Array>();
   error->bytes.assign(reinterpret_cast<const char*>(bytes.Data()), bytes.ByteLength());
-  const std::shared_ptr<Store> store = call.store;
-  const std::shared_ptr<Flight> flight = call.flight;
-  compute.Remove(token);
-  store->FailCompute(*flight, std::move(error));
+  const ComputeEnv::Call call = TakeLeaderCall(env, AddonOf(info).compute(), TokenArg(info[0]));
+  call.store->FailCompute(*call.flight, std::move(error));
   return env.Undefined();
 }
 
 // computeAbandon(token): the leader gives up (its factory stopped after an
 // abort): its joined callers retry.
 Napi::Value Abandon(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  ComputeEnv& compute = AddonOf(info).compute();
-  const uint64_t token = TokenArg(info[0]);
-  ComputeEnv::Call& call = LeaderCall(env, compute, token);
-  const std::shared_ptr<Store> store = call.store;
-  const std::shared_ptr<Flight> flight = call.flight;
-  compute.Remove(token);
-  store->LoseCompute(*flight);
-  return env.Undefined();
+  const ComputeEnv::Call call = TakeLeaderCall(info.Env(), AddonOf(info).compute(), TokenArg(info[0]));
+  call.store->LoseCompute(*call.flight);
+  return info.Env().Undefined();
 }
 
 // computeLeaderState(token)

@@ -221,24 +221,29 @@ void InvalidateLocked(FlightTable& t, uint64_t hash, std::string_view key, Fligh
   after->Keep(std::move(kept));
 }
 
-void InvalidateAllLocked(FlightTable& t, FlightWork* after) {
+namespace {
+
+// Detaches every attached flight, calls fn(flight) on each, and keeps them
+// alive until after the lock.
+template <class Fn>
+void DetachAll(FlightTable& t, FlightWork* after, Fn&& fn) {
   if (t.size() == 0) return;
   std::vector<std::shared_ptr<Flight>> all;
   t.RemoveAll(&all);
   for (std::shared_ptr<Flight>& f : all) {
-    Invalidate(*f, after);
+    fn(*f);
     after->Keep(std::move(f));
   }
 }
 
+}  // namespace
+
+void InvalidateAllLocked(FlightTable& t, FlightWork* after) {
+  DetachAll(t, after, [&](Flight& f) { Invalidate(f, after); });
+}
+
 void LoseAllLocked(FlightTable& t, FlightWork* after) {
-  if (t.size() == 0) return;
-  std::vector<std::shared_ptr<Flight>> all;
-  t.RemoveAll(&all);
-  for (std::shared_ptr<Flight>& f : all) {
-    LoseLocked(t, *f, after);
-    after->Keep(std::move(f));
-  }
+  DetachAll(t, after, [&](Flight& f) { LoseLocked(t, f, after); });
 }
 
 void CheckLeaseLocked(FlightTable& t, WaitSlot& slot, int64_t now, FlightWork* after) {

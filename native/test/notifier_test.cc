@@ -158,6 +158,9 @@ TEST(NotifierStress, NoSignalAfterShutdownUnderConcurrentNotify) {
     bool owner_alive = true;
     std::atomic<int> violations{0};
     auto n = std::make_shared<Notifier>([&] {
+      // A signal takes a while (as napi_call_threadsafe_function may): the
+      // owner must not be able to finish Shutdown() meanwhile.
+      std::this_thread::sleep_for(std::chrono::microseconds(30));
       std::lock_guard lock(owner_mu);
       if (!owner_alive) violations.fetch_add(1);
       return true;
@@ -180,6 +183,9 @@ TEST(NotifierStress, NoSignalAfterShutdownUnderConcurrentNotify) {
       n->Drain(&got);
       std::this_thread::yield();
     }
+    // Re-armed right before the shutdown: a signal is likely on its way.
+    n->Drain(&got);
+    std::this_thread::sleep_for(std::chrono::microseconds(cycle % 3 == 0 ? 0 : 10));
     n->Shutdown();
     {
       std::lock_guard lock(owner_mu);

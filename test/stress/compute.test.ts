@@ -46,7 +46,7 @@ describe('stress: getOrCompute', function () {
     const name = uniqueName('compute-mixed');
     Store.open(name);
     const workers = 4;
-    const count = underTsan ? 300 : 2000;
+    const count = underTsan ? 150 : 2000;
     const keys = 20;
     const barrier = makeBarrier();
     let stopKilling = false;
@@ -90,7 +90,7 @@ describe('stress: getOrCompute', function () {
     Store.destroy(name);
   });
 
-  const cycles = underTsan ? 30 : 120;
+  const cycles = underTsan ? 12 : 120;
   it(`threads notifying waiting workers while those are terminated (${cycles} cycles, ${3 * cycles} terminations): no crash, no flight left`, () => {
     const r = child('terminate-waiters', String(cycles));
     assertClean(r);
