@@ -33,17 +33,6 @@ const vm = require('node:vm');
 const { Worker, isMainThread, parentPort, workerData } = require('node:worker_threads');
 const { Store } = require('threadkv');
 
-if (!isMainThread) {
-  runWorker(workerData).catch((err) => {
-    parentPort.postMessage({ error: String(err && err.stack) });
-  });
-} else if (require.main === module) {
-  main().catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
-}
-
 // ---------------------------------------------------------------------------
 // Worker side
 // ---------------------------------------------------------------------------
@@ -218,6 +207,20 @@ async function oncePerKey(workers, keys, method) {
   };
 }
 
+/** Instructions per hit (callgrind, bench/profile.js): exact, whatever the machine's load. */
+async function hitInstructions() {
+  const { run } = require('./profile');
+  const r = await run({ cases: ['tkv-v8-S', 'tkv-v8-S-get-promise', 'tkv-v8-S-goc', 'tkv-v8-S-gocs'] });
+  if (r.skipped) return { skipped: r.skipped };
+  const per = Object.fromEntries(r.cases.map((c) => [c.id, c.perOp]));
+  return {
+    get: per['tkv-v8-S'],
+    getPlusPromise: per['tkv-v8-S-get-promise'],
+    getOrCompute: per['tkv-v8-S-goc'],
+    getOrComputeSync: per['tkv-v8-S-gocs'],
+  };
+}
+
 function hitCost(quick) {
   const name = uniqueName('hits');
   const store = Store.open(name);
@@ -234,8 +237,14 @@ function hitCost(quick) {
   const ms = quick ? 40 : 150;
   const rounds = quick ? 3 : 9;
   const samples = Object.fromEntries(Object.keys(loops).map((k) => [k, []]));
+  const labels = Object.keys(loops);
   for (let r = 0; r < rounds; r++) {
-    for (const [label, fn] of Object.entries(loops)) {
+    // Rotated order, and a full GC before each: the promise loops leave
+    // garbage that would otherwise be collected in the next loop's time.
+    for (let j = 0; j < labels.length; j++) {
+      const label = labels[(j + r) % labels.length];
+      const fn = loops[label];
+      settleGc();
       const end = process.hrtime.bigint() + BigInt(ms * 1e6);
       const t0 = process.hrtime.bigint();
       let n = 0;
@@ -372,6 +381,11 @@ function section(r) {
   lines.push('');
   const h = r.hits;
   lines.push(`Hit cost, ns per call (one thread, median of rounds): get ${f(h.ns.get)}, get + Promise.resolve ${f(h.ns['get + Promise.resolve'])}, getOrCompute ${f(h.ns.getOrCompute)} (**${f(h.ratioVsGet, 2)}x get**, ${f(h.ratioVsGetPlusPromise, 2)}x get + a promise), getOrComputeSync ${f(h.ns.getOrComputeSync)} (${f(h.syncRatioVsGet, 2)}x get).`);
+  const hi = r.hitInstructions;
+  if (hi && !hi.skipped) {
+    lines.push('');
+    lines.push(`Hit cost in instructions (callgrind, default codec, 16-char value; exact under any load): get ${Math.round(hi.get)}, get + Promise.resolve ${Math.round(hi.getPlusPromise)}, getOrCompute ${Math.round(hi.getOrCompute)} (**${f(hi.getOrCompute / hi.get, 2)}x get**, ${f(hi.getOrCompute / hi.getPlusPromise, 2)}x get + a promise), getOrComputeSync ${Math.round(hi.getOrComputeSync)} (${f(hi.getOrComputeSync / hi.get, 2)}x get).`);
+  }
   lines.push('');
   lines.push('| wake latency (leader completes -> waiter resumes) | samples | p50 us | p99 us | max us |');
   lines.push('|---|---:|---:|---:|---:|');
@@ -400,6 +414,10 @@ async function main() {
   r.once.push(await oncePerKey(quick ? 4 : 8, keys, 'getOrSet'));
   log('hit cost...');
   r.hits = hitCost(quick);
+  if (!quick && !args['no-callgrind']) {
+    log('hit instructions (callgrind)...');
+    r.hitInstructions = await hitInstructions();
+  }
   log('wake latency...');
   r.wake = [await wakeLatency(iterations, false), await wakeLatency(iterations, true)];
   log('leader terminated...');
@@ -417,3 +435,14 @@ async function main() {
 }
 
 module.exports = { section };
+
+if (!isMainThread) {
+  runWorker(workerData).catch((err) => {
+    parentPort.postMessage({ error: String(err && err.stack) });
+  });
+} else if (require.main === module) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

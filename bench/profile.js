@@ -23,6 +23,10 @@ const CASES = [
   { id: 'map-S-put', title: 'Map.set S', args: ['--target=map', '--kind=S', '--op=set'], n: 20000 },
   { id: 'tkv-v8-M', title: 'threadkv get M, default codec', args: ['--target=threadkv', '--kind=M'], n: 2000 },
   { id: 'v8deser-M', title: 'v8.deserialize(M bytes) alone', args: ['--target=v8-deserialize', '--kind=M'], n: 2000 },
+  // Run only when asked for by id (bench/compute.js: the cost of a getOrCompute hit).
+  { id: 'tkv-v8-S-get-promise', title: 'threadkv get S + Promise.resolve', args: ['--target=threadkv', '--kind=S', '--op=get-promise'], n: 20000, extra: true },
+  { id: 'tkv-v8-S-goc', title: 'threadkv getOrCompute hit S', args: ['--target=threadkv', '--kind=S', '--op=getOrCompute'], n: 20000, extra: true },
+  { id: 'tkv-v8-S-gocs', title: 'threadkv getOrComputeSync hit S', args: ['--target=threadkv', '--kind=S', '--op=getOrComputeSync'], n: 20000, extra: true },
 ];
 
 // First match wins.
@@ -141,14 +145,16 @@ async function runCase(c, tmp, nOverride) {
 async function run(opts = {}) {
   if (!have('valgrind') || !have('callgrind_annotate')) return { skipped: 'valgrind (callgrind) is not installed' };
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'threadkv-profile-'));
+  // opts.cases: ids to run (default: every case not marked `extra`).
+  const cases = opts.cases ? CASES.filter((c) => opts.cases.includes(c.id)) : CASES.filter((c) => !c.extra);
   try {
     // Two at a time: callgrind runs each process on one core.
-    const results = new Array(CASES.length);
+    const results = new Array(cases.length);
     let next = 0;
     const worker = async () => {
-      while (next < CASES.length) {
+      while (next < cases.length) {
         const i = next++;
-        results[i] = await runCase(CASES[i], tmp, opts.n ? Number(opts.n) : 0);
+        results[i] = await runCase(cases[i], tmp, opts.n ? Number(opts.n) : 0);
       }
     };
     await Promise.all([worker(), worker()]);

@@ -1,7 +1,9 @@
 'use strict';
 // A single-thread get (or set) loop for instruction counting under callgrind
 // (bench/profile.js).
-//   node bench/lib/getloop.js --target=threadkv|map|v8-deserialize --codec=string|v8 --kind=S|M [--op=get|set] --n=N
+//   node bench/lib/getloop.js --target=threadkv|map|v8-deserialize --codec=string|v8 --kind=S|M
+//        [--op=get|set|get-promise|getOrCompute|getOrComputeSync] --n=N
+// (get-promise: a get and a resolved promise; getOrCompute*: hits, the key present.)
 
 const v8 = require('node:v8');
 const vm = require('node:vm');
@@ -28,7 +30,18 @@ if (target === 'threadkv') {
   const { Store } = require('threadkv');
   const s = Store.open('getloop', args.codec ? { codec: args.codec } : undefined);
   for (let i = 0; i < nkeys; i++) s.set(keys[i], valueOf(kind, i));
-  get = op === 'set' ? (k) => s.set(k, pool[w++ & 63]) : (k) => s.get(k);
+  const never = () => {
+    throw new Error('getloop: a getOrCompute factory ran on a hit');
+  };
+  const ops = {
+    set: (k) => s.set(k, pool[w++ & 63]),
+    get: (k) => s.get(k),
+    'get-promise': (k) => Promise.resolve(s.get(k)),
+    getOrCompute: (k) => s.getOrCompute(k, never),
+    getOrComputeSync: (k) => s.getOrComputeSync(k, never),
+  };
+  get = ops[op];
+  if (get === undefined) throw new Error(`unknown op ${op}`);
 } else if (target === 'map') {
   const m = new Map();
   for (let i = 0; i < nkeys; i++) m.set(keys[i], valueOf(kind, i));

@@ -247,6 +247,12 @@ function render(data) {
   out.push('');
   out.push(profileSection(data.profile));
   out.push('');
+  if (data.compute !== undefined) {
+    out.push('## getOrCompute: one computation per key for every thread (`node bench/compute.js`)');
+    out.push('');
+    out.push(require('../compute').section(data.compute));
+    out.push('');
+  }
   out.push('## Contenders');
   out.push('');
   out.push(contenderNotes(contenders));

@@ -1,7 +1,7 @@
 /**
  * getOrCompute under stress: many workers and callers with random factory
  * delays, errors, deletes and terminated leaders; the per-thread wake-up
- * part while waiting threads are terminated (hundreds of cycles) and while
+ * part while waiting threads are terminated (180 terminations; 900 in the soak) and while
  * the process exits; and (THREADKV_SOAK=1 only) a soak of 10^6 computations
  * in which every promise must settle and memory must stay flat.
  *
@@ -90,7 +90,7 @@ describe('stress: getOrCompute', function () {
     Store.destroy(name);
   });
 
-  const cycles = underTsan ? 12 : 120;
+  const cycles = underTsan ? 12 : soak ? 300 : 60;
   it(`threads notifying waiting workers while those are terminated (${cycles} cycles, ${3 * cycles} terminations): no crash, no flight left`, () => {
     const r = child('terminate-waiters', String(cycles));
     assertClean(r);
