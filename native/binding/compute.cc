@@ -146,7 +146,7 @@ Napi::Value Begin(const Napi::CallbackInfo& info) {
       return Tuple(env, {Num(env, 1), Num(env, static_cast<double>(token)), Num(env, MsUntil(lease_deadline))});
     case Store::ComputeStep::kJoin:
       addon.compute().HookTeardown();
-      addon.compute().Add(token, {store, nullptr, std::move(slot)});
+      addon.compute().Add(token, {store, nullptr, std::move(slot), lease_deadline});
       return Tuple(env, {Num(env, 2), Num(env, static_cast<double>(token)), Num(env, MsUntil(lease_deadline))});
     case Store::ComputeStep::kRecursive:
       break;
@@ -164,13 +164,14 @@ Napi::Value Wait(const Napi::CallbackInfo& info) {
   if (call == nullptr || !call->slot) return Tuple(env, {Num(env, 4)});  // gone (teardown): cancelled
   WaitSlot& slot = *call->slot;
   WaitOutcome o = slot.WaitFor(std::chrono::nanoseconds(static_cast<int64_t>(slice_ms * 1e6)));
-  int64_t lease_deadline = 0;
-  if (o == WaitOutcome::kPending) {
-    // Still running: has its leader's lease passed? Then it is lost, and
-    // this caller (with every other one) retries.
-    lease_deadline = call->store->CheckComputeLease(slot);
+  if (o == WaitOutcome::kPending && SteadyNowNs() >= call->lease_deadline) {
+    // Still running past its leader's lease: the store loses it (under the
+    // shard lock, if nobody did yet), and this caller, with every other
+    // one, retries.
+    call->lease_deadline = call->store->CheckComputeLease(slot);
     o = slot.outcome();
   }
+  const int64_t lease_deadline = call->lease_deadline;
   switch (o) {
     case WaitOutcome::kPending:
       return Tuple(env, {Num(env, 0), Num(env, MsUntil(lease_deadline))});

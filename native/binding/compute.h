@@ -48,6 +48,9 @@ class ComputeEnv {
     std::shared_ptr<Store> store;
     std::shared_ptr<Flight> flight;  // leading
     std::shared_ptr<WaitSlot> slot;  // waiting
+    // Waiting: the lease deadline of the flight waited on, as last seen; the
+    // store is asked again (under the shard lock) only once it has passed.
+    int64_t lease_deadline = 0;
   };
 
   Call* Find(uint64_t token);

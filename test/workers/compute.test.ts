@@ -154,6 +154,20 @@ describe('workers: getOrCompute across threads', () => {
     Store.destroy(name);
   });
 
+  it("a sync waiter takes over from a hung leader in another thread once the leader's lease runs out", async () => {
+    const name = uniqueName('compute-lease-sync');
+    const s = Store.open<string>(name);
+    const leader = new Peer({ scenario: 'lead', store: name, index: 0, key: 'k', hang: true, leaseMs: 100 });
+    assert.equal(await leader.next(), 'computing');
+    // Blocks this (main) thread until the lease passes, then computes.
+    assert.equal(s.getOrComputeSync('k', () => 'main took over'), 'main took over');
+    assert.equal(s.get('k'), 'main took over');
+    assert.equal(s.stats().leadersLost, 1);
+    await leader.worker.terminate();
+    assert.equal(s.get('k'), 'main took over', "the terminated leader's teardown must not disturb the new value");
+    Store.destroy(name);
+  });
+
   it('a pending getOrCompute keeps its thread alive, and a settled one does not (child process)', () => {
     const r = spawnSync(process.execPath, [fixture('compute-child.js'), 'keep-alive'], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(r.status, 0, r.stderr);
