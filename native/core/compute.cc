@@ -51,8 +51,8 @@ Status Store::CompleteCompute(Flight& f, EntryPtr value, std::shared_ptr<const F
   Evicted evicted;
   Shard& s = ShardFor(f.hash);
   auto lock = WriteLock(s);
-  if (!f.running()) return Status::kOk;  // lost: the late result is discarded
   if (s.dead) return Status::kDestroyed;
+  if (!f.running()) return Status::kOk;  // lost: the late result is discarded
   if (f.attached) {
     // Detached first, so that storing its value is not taken for a write
     // that invalidates it.

@@ -5,6 +5,9 @@ import { ErrorCode, Store } from 'threadkv';
 import type {
   BatchOptions,
   CodecName,
+  ComputeContext,
+  GetOrComputeOptions,
+  GetOrComputeSyncOptions,
   IterateOptions,
   ResolvedStoreOptions,
   StoreOptions,
@@ -18,6 +21,8 @@ import { type Equal, expectType, typeOf } from './helpers';
 interface User {
   a: number;
 }
+
+type ErrorCodeOf<K extends keyof typeof ErrorCode> = (typeof ErrorCode)[K];
 
 // ---- Generics flow through Store.open<V> ----
 const s = Store.open<User>('types-user');
@@ -47,6 +52,36 @@ const next = s.update('k', (old) => {
   return old === undefined ? { a: 0 } : { a: old.a + 1 };
 }, { maxRetries: 5 });
 expectType<Equal<typeof next, User | undefined>>(true);
+// ---- getOrCompute / getOrComputeSync ----
+const computed = s.getOrCompute('k', async (key, ctx) => {
+  expectType<Equal<typeof key, string>>(true);
+  expectType<Equal<typeof ctx, ComputeContext>>(true);
+  expectType<Equal<typeof ctx.signal, AbortSignal>>(true);
+  return { a: key.length };
+});
+expectType<Equal<typeof computed, Promise<User>>>(true);
+const computedSyncFactory = s.getOrCompute('k', (key) => ({ a: key.length }), {
+  ttlMs: 1000,
+  waitTimeoutMs: 50,
+  leaseMs: 30_000,
+  signal: AbortSignal.timeout(100),
+});
+expectType<Equal<typeof computedSyncFactory, Promise<User>>>(true);
+const computedSync = s.getOrComputeSync('k', (key) => ({ a: key.length }), { ttlMs: 1, waitTimeoutMs: 1, leaseMs: 1 });
+expectType<Equal<typeof computedSync, User>>(true);
+const computeOptions: GetOrComputeOptions = { waitTimeoutMs: 1 };
+const computeSyncOptions: GetOrComputeSyncOptions = { leaseMs: 1 };
+void computeOptions;
+void computeSyncOptions;
+// @ts-expect-error getOrComputeSync takes no signal
+s.getOrComputeSync('k', () => ({ a: 1 }), { signal: AbortSignal.timeout(1) });
+// @ts-expect-error the factory must produce the store's value type
+void s.getOrCompute('k', () => 'not a user');
+expectType<Equal<ErrorCodeOf<'COMPUTE_TIMEOUT'>, 'ERR_THREADKV_COMPUTE_TIMEOUT'>>(true);
+expectType<Equal<ErrorCodeOf<'RECURSIVE_COMPUTE'>, 'ERR_THREADKV_RECURSIVE_COMPUTE'>>(true);
+const loadsField: StoreStats['loads'] = 0;
+void loadsField;
+
 const entry = s.getEntry('k');
 if (entry !== undefined) {
   expectType<Equal<typeof entry.value, User>>(true);
