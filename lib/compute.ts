@@ -353,7 +353,10 @@ function join<V>(
     onWake(token, poll);
     armLease(leaseLeftMs);
     if (waitDeadline !== Infinity) armWait();
-    if (signal !== undefined && !done) signal.addEventListener('abort', onAbort, { once: true });
+    if (signal !== undefined && !done) {
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    }
   });
 }
 
