@@ -33,6 +33,7 @@ Evicted::~Evicted() {
     head_ = next;
   }
   if (wake_sweeper_) Sweeper::Notify();
+  if (wake_watchers_) WatchHub::AfterLock();
 }
 
 void Store::OnLink(Shard& s, Entry* e, Evicted* after) {
@@ -64,7 +65,7 @@ int64_t Store::DeadlineIn(double ttl_ms) {
   return d > 0 ? d : 1;
 }
 
-void Store::PurgeExpiredLocked(Shard& s, Evicted* out) const {
+void Store::PurgeExpiredLocked(Shard& s, Evicted* out) {
   if (s.ttl_entries == 0) return;
   const size_t cap = s.table.capacity();
   for (size_t i = 0; i < s.table.capacity();) {
@@ -80,6 +81,7 @@ void Store::PurgeExpiredLocked(Shard& s, Evicted* out) const {
     EntryPtr gone = s.table.Erase(Hash(e->key()), e->key());
     s.bytes -= gone->footprint();
     ++s.expirations;
+    Emit(WatchEvent::kExpire, *gone, out);
     out->Push(std::move(gone));
     if (s.table.capacity() != cap) return;
   }
@@ -112,7 +114,7 @@ void Store::Dequeue(Shard& s, Entry* e) const {
   l.newer = l.older = nullptr;
 }
 
-void Store::EvictToFit(Shard& s, Evicted* evicted) const {
+void Store::EvictToFit(Shard& s, Evicted* evicted) {
   while (OverLimit(s)) {
     // SIEVE: walk from the hand (or the tail, the oldest) toward the head,
     // clearing visited bits, and take the first entry not visited since the
@@ -139,6 +141,7 @@ void Store::EvictToFit(Shard& s, Evicted* evicted) const {
       ++s.expirations;
     else
       ++s.evictions;
+    Emit(expired ? WatchEvent::kExpire : WatchEvent::kEvict, *gone, evicted);
     evicted->Push(std::move(gone));
   }
 }
@@ -177,10 +180,12 @@ Status Store::LinkLocked(Shard& s, uint64_t hash, EntryPtr& e, EntryPtr* old, Ev
     OnUnlink(s, old->get());
     if ((*old)->Expired()) {  // it was already gone: no "previous value"
       ++s.expirations;
+      Emit(WatchEvent::kExpire, **old, evicted);
       evicted->Push(std::move(*old));
     }
   }
   ++s.sets;
+  Emit(WatchEvent::kSet, *raw, evicted);
   OnLink(s, raw, evicted);
   if (sieve_) {
     raw->pinned = 1;
@@ -252,6 +257,7 @@ Status Store::CompareAndPut(uint64_t hash, EntryPtr e, uint64_t expected, uint64
 }
 
 Status Store::Erase(std::string_view key, uint64_t hash, EntryPtr* removed) {
+  Evicted after;     // watchers signalled after the lock
   EntryPtr expired;  // freed after the lock
   EntryPtr old;
   {
@@ -264,16 +270,19 @@ Status Store::Erase(std::string_view key, uint64_t hash, EntryPtr* removed) {
     OnUnlink(s, old.get());
     if (old->Expired()) {
       ++s.expirations;
+      Emit(WatchEvent::kExpire, *old, &after);
       expired = std::move(old);
       return Status::kNotFound;
     }
     ++s.deletes;
+    Emit(WatchEvent::kDelete, *old, &after);
   }
   if (removed != nullptr) *removed = std::move(old);
   return Status::kOk;
 }
 
 Status Store::CompareAndErase(std::string_view key, uint64_t hash, uint64_t expected) {
+  Evicted after;  // watchers signalled after the lock
   EntryPtr old;
   {
     Shard& s = ShardFor(hash);
@@ -286,6 +295,7 @@ Status Store::CompareAndErase(std::string_view key, uint64_t hash, uint64_t expe
     s.bytes -= old->footprint();
     OnUnlink(s, old.get());
     ++s.deletes;
+    Emit(WatchEvent::kDelete, *old, &after);
   }
   return Status::kOk;
 }
@@ -313,6 +323,7 @@ Status Store::Increment(std::string_view key, uint64_t hash, double delta, Numbe
         WriteNumber(*cur, next);
         cur->version = ++s.last_version;
         ++s.sets;
+        Emit(WatchEvent::kSet, *cur, &evicted);
         if (version != nullptr) *version = cur->version;
         *result = next;
         return Status::kOk;
@@ -424,7 +435,9 @@ Status Store::PutMany(std::span<HashedEntry> entries, bool atomic) {
       Table& t = shards_[order[k]].table;
       t.Reserve(t.size() + counts[k]);
     }
-    // From here nothing allocates, so nothing can fail halfway.
+    // From here nothing allocates, so nothing can fail halfway. Watchers
+    // get the batch's events with consecutive seqs, in one drain.
+    const bool watched = watch_.BeginBatch();
     for (size_t i = 0; i < entries.size(); ++i) {
       HashedEntry& he = entries[i];
       Shard& s = ShardFor(he.hash);
@@ -437,9 +450,13 @@ Status Store::PutMany(std::span<HashedEntry> entries, bool atomic) {
       if (old) {
         s.bytes -= old->footprint();
         OnUnlink(s, old.get());
-        if (old->Expired()) ++s.expirations;
+        if (old->Expired()) {
+          ++s.expirations;
+          Emit(WatchEvent::kExpire, *old, &evicted);
+        }
         replaced.push_back(std::move(old));
       }
+      Emit(WatchEvent::kSet, *raw, &evicted);
       OnLink(s, raw, &evicted);
       raw->pinned = 1;
       linked[i] = raw;
@@ -449,6 +466,7 @@ Status Store::PutMany(std::span<HashedEntry> entries, bool atomic) {
     // them among the rest).
     if (sieve_)
       for (uint32_t i : order) EvictToFit(shards_[i], &evicted);
+    watch_.EndBatch(watched);
     for (Entry* raw : linked) raw->pinned = 0;  // a replaced duplicate is still ours until freed
   }
   return Status::kOk;
@@ -468,6 +486,7 @@ Status Store::EraseMany(std::span<const KeyRef> keys, bool atomic, size_t* erase
   const std::vector<uint32_t> order = ShardsInOrder(keys.size(), [&](size_t i) { return keys[i].hash; });
   std::vector<EntryPtr> removed;  // freed after the locks
   removed.reserve(keys.size());
+  Evicted after;  // watchers signalled after the locks
   {
     std::vector<std::unique_lock<std::shared_mutex>> locks;
     locks.reserve(order.size());
@@ -475,6 +494,7 @@ Status Store::EraseMany(std::span<const KeyRef> keys, bool atomic, size_t* erase
       locks.push_back(WriteLock(shards_[i]));
       if (shards_[i].dead) return Status::kDestroyed;
     }
+    const bool watched = !order.empty() && watch_.BeginBatch();
     for (const KeyRef& k : keys) {
       Shard& s = ShardFor(k.hash);
       EntryPtr old = s.table.Erase(k.hash, k.key);  // never throws (shrinking is best effort)
@@ -483,19 +503,23 @@ Status Store::EraseMany(std::span<const KeyRef> keys, bool atomic, size_t* erase
       OnUnlink(s, old.get());
       if (old->Expired()) {
         ++s.expirations;
+        Emit(WatchEvent::kExpire, *old, &after);
         removed.push_back(std::move(old));
         continue;
       }
       ++s.deletes;
+      Emit(WatchEvent::kDelete, *old, &after);
       removed.push_back(std::move(old));
       ++n;
     }
+    watch_.EndBatch(watched);
   }
   *erased = n;
   return Status::kOk;
 }
 
-Status Store::DrainAll(bool kill, std::vector<Table>* tables) {
+Status Store::DrainAll(bool kill, std::vector<Table>* tables, std::unique_ptr<const WatchHub::List>* watchers,
+                       bool* wake) {
   const size_t n = shard_mask_ + 1;
   std::vector<std::unique_lock<std::shared_mutex>> locks;
   locks.reserve(n);
@@ -514,17 +538,59 @@ Status Store::DrainAll(bool kill, std::vector<Table>* tables) {
     s.sweep_cursor = 0;
     if (kill) s.dead = true;
   }
+  if (kill) {
+    *wake = watch_.CloseAllLocked(watchers);
+  } else {
+    *wake = watch_.EmitClear();
+  }
   return Status::kOk;
 }
 
 Status Store::Clear() {
   std::vector<Table> drained;
-  return DrainAll(false, &drained);  // locks are released before `drained` is freed
+  std::unique_ptr<const WatchHub::List> watchers;
+  bool wake = false;
+  const Status st = DrainAll(false, &drained, &watchers, &wake);  // locks are released before `drained` is freed
+  if (wake) WatchHub::AfterLock();
+  return st;
 }
 
 void Store::Kill(std::vector<Table>* drained) {
-  (void)DrainAll(true, drained);
+  std::lock_guard changes(watch_.changes_mu());  // the subscription list changes too
+  std::unique_ptr<const WatchHub::List> watchers;  // freed after the locks
+  bool wake = false;
+  (void)DrainAll(true, drained, &watchers, &wake);
+  if (wake) WatchHub::AfterLock();
   destroyed_.store(true, std::memory_order_release);
+}
+
+Status Store::Watch(std::shared_ptr<Subscription> sub) {
+  std::lock_guard changes(watch_.changes_mu());
+  std::unique_ptr<const WatchHub::List> list = watch_.ListWith(std::move(sub));  // allocated before the locks
+  {
+    std::vector<std::unique_lock<std::shared_mutex>> locks;
+    locks.reserve(shard_mask_ + 1);
+    for (size_t i = 0; i <= shard_mask_; ++i) {
+      locks.push_back(WriteLock(shards_[i]));
+      if (shards_[i].dead) return Status::kDestroyed;
+    }
+    list = watch_.PublishLocked(std::move(list));
+  }
+  return Status::kOk;  // the old list is freed here, after the locks
+}
+
+bool Store::Unwatch(const Subscription* sub) {
+  std::lock_guard changes(watch_.changes_mu());
+  bool found = false;
+  std::unique_ptr<const WatchHub::List> list = watch_.ListWithout(sub, &found);
+  if (!found) return false;
+  {
+    std::vector<std::unique_lock<std::shared_mutex>> locks;
+    locks.reserve(shard_mask_ + 1);
+    for (size_t i = 0; i <= shard_mask_; ++i) locks.push_back(WriteLock(shards_[i]));
+    list = watch_.PublishLocked(std::move(list));
+  }
+  return true;
 }
 
 Status Store::Sizes(StoreSizes* out) const {
@@ -623,6 +689,7 @@ size_t Store::SweepExpired(size_t batch) {
         s.bytes -= dead->footprint();
         ++s.expirations;
         ++removed;
+        Emit(WatchEvent::kExpire, *dead, &gone);
         gone.Push(std::move(dead));
       }
       if (s.table.capacity() != cap) {

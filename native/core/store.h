@@ -55,6 +55,7 @@
 #include "options.h"
 #include "status.h"
 #include "table.h"
+#include "watch.h"
 
 namespace threadkv {
 
@@ -136,10 +137,14 @@ class Evicted {
     head_ = raw;
   }
   void WakeSweeper() { wake_sweeper_ = true; }
+  // The write queued change events whose watchers must be signalled
+  // (WatchHub::AfterLock).
+  void WakeWatchers() { wake_watchers_ = true; }
 
  private:
   Entry* head_ = nullptr;
   bool wake_sweeper_ = false;
+  bool wake_watchers_ = false;
 };
 
 // Counters and sizes of a store (Store::Stats).
@@ -451,6 +456,20 @@ class Store {
   // The flight counters summed over the shards (each under its lock in turn).
   Status ComputeStats(FlightCounters* out) const;
 
+  // ---- Change notifications (watch.h) ----
+
+  // Adds `sub`: every change it matches from now on is queued for it (a
+  // write that takes its shard lock after this returns is seen). Takes every
+  // shard's write lock. kDestroyed once the store is destroyed.
+  Status Watch(std::shared_ptr<Subscription> sub);
+  // Removes `sub` (nothing more is queued for it); false if it was not
+  // there. Takes every shard's write lock.
+  bool Unwatch(const Subscription* sub);
+  // The owner's side: see WatchHub::Drain.
+  void DrainWatch(Subscription& sub, WatchBatch* out) { watch_.Drain(sub, out); }
+  // Subscriptions now, over every thread.
+  size_t watchers() const { return watch_.count(); }
+
   // Marks every shard dead and moves all entries into `drained`, for the
   // caller to free outside its locks. Called once, by the Registry, under its
   // lock, so that no open() can see the name between removal and death.
@@ -493,7 +512,7 @@ class Store {
   // Gives `e` the store's default deadline if it still has kDefaultExpiry.
   void ResolveExpiry(Entry* e) const;
   // Under s's write lock: removes every expired entry of s into `out`.
-  void PurgeExpiredLocked(Shard& s, Evicted* out) const;
+  void PurgeExpiredLocked(Shard& s, Evicted* out);
 
   // Under s's write lock: links `e` in with a new version (into *version),
   // replacing the entry of the same key (handed back in *old), and keeps
@@ -522,12 +541,21 @@ class Store {
   void Enqueue(Shard& s, Entry* e) const;
   void Dequeue(Shard& s, Entry* e) const;
   // Evicts unpinned entries (SIEVE) until the shard is within its limits.
-  void EvictToFit(Shard& s, Evicted* evicted) const;
+  void EvictToFit(Shard& s, Evicted* evicted);
 
   // Takes every shard's write lock in index order and moves every table into
   // `tables` (marking the shards dead if `kill`); the caller frees them after
-  // the locks are released.
-  Status DrainAll(bool kill, std::vector<Table>* tables);
+  // the locks are released. Watchers get one clear event; with `kill` they
+  // are closed too, and the old subscription list goes into *watchers (to
+  // free after the locks). *wake: WatchHub::AfterLock() is due after.
+  Status DrainAll(bool kill, std::vector<Table>* tables, std::unique_ptr<const WatchHub::List>* watchers, bool* wake);
+
+  // A change event for `e` (read before `e` is pushed onto an Evicted,
+  // which overwrites its version), under its shard's write lock.
+  void Emit(WatchEvent type, const Entry& e, Evicted* after) {
+    if (watch_.Emit(type, e.key(), e.version)) [[unlikely]]
+      after->WakeWatchers();
+  }
 
   const std::string name_;
   const Options options_;
@@ -539,6 +567,7 @@ class Store {
   std::atomic<bool> has_ttl_{false};
   std::unique_ptr<Shard[]> shards_;
   std::atomic<bool> destroyed_{false};
+  WatchHub watch_;
 };
 
 }  // namespace threadkv
