@@ -68,7 +68,7 @@ const DEFAULTS: ResolvedComputeOptions = Object.freeze({
   signal: undefined,
 });
 
-function isAbortSignal(s: unknown): s is AbortSignal {
+export function isAbortSignal(s: unknown): s is AbortSignal {
   return (
     typeof s === 'object' &&
     s !== null &&

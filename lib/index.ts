@@ -1,4 +1,5 @@
 export { Store } from './store';
+export { Watcher } from './watch';
 export { ErrorCode } from './errors';
 export type { ThreadKvError } from './errors';
 export type {
@@ -15,5 +16,9 @@ export type {
   StoreStats,
   UpdateOptions,
   VersionedEntry,
+  WatchEventType,
+  WatchOptions,
   WriteOptions,
+  ChangeEvent,
+  ChangeType,
 } from './types';

@@ -107,6 +107,16 @@ export interface NativeBinding {
   computeLeaderState(token: number): number;
   /** [loads, loadsJoined, loadErrors, loadTimeouts, leadersLost, flightsInProgress] */
   computeStats(handle: NativeHandle): number[];
+
+  // ---- store.watch (native/binding/watch.h; lib/watch.ts drives them) ----
+  /** Subscribes; returns its waker token. scope 0 all, 1 key `text`, 2 prefix `text`; events: a bit mask. */
+  watchOpen(handle: NativeHandle, scope: number, text: string, events: number, maxQueue: number): number;
+  /** undefined (nothing queued) | [keys, nums (type, seq, version, key end) * n, lost, lostSeq, closed]. */
+  watchDrain(token: number): [string, Float64Array, number, number, boolean] | undefined;
+  /** Unsubscribes; false if it was not open. */
+  watchClose(token: number): boolean;
+  /** The store's open watchers, over every thread. */
+  watchCount(handle: NativeHandle): number;
 }
 
 const root = path.join(__dirname, '..');
@@ -156,6 +166,10 @@ export const native: NativeBinding = {
   computeAbandon: raw.computeAbandon,
   computeLeaderState: raw.computeLeaderState,
   computeStats: raw.computeStats,
+  watchOpen: raw.watchOpen,
+  watchDrain: raw.watchDrain,
+  watchClose: raw.watchClose,
+  watchCount: raw.watchCount,
   ...(raw.racyIncrement !== undefined ? { racyIncrement: raw.racyIncrement } : {}),
 };
 

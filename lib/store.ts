@@ -7,6 +7,7 @@ import { computeAsync, computeOptions, computeSync, type ComputeHost } from './c
 import { abortError, describeType, invalidArgument, updateContended } from './errors';
 import { native, out, type BoundMethods, type NativeHandle, type NativeValue } from './native';
 import { CODECS, EVICTION_POLICIES, normalizeOptions, validateName, validateTtl } from './options';
+import { openWatcher, type Watcher } from './watch';
 import type {
   BatchOptions,
   ComputeContext,
@@ -19,6 +20,7 @@ import type {
   StoreStats,
   UpdateOptions,
   VersionedEntry,
+  WatchOptions,
   WriteOptions,
 } from './types';
 
@@ -253,6 +255,7 @@ export class Store<V = unknown> {
     return {
       entries, bytes, hits, misses, sets, deletes, evictions, expirations, contendedReads, contendedWrites, shards,
       loads, loadsJoined, loadErrors, loadTimeouts, leadersLost, flightsInProgress,
+      watchers: native.watchCount(this.#handle),
     };
   }
 
@@ -392,6 +395,42 @@ export class Store<V = unknown> {
       encode: (key, value) => this.#encode(key, value),
       storedCopy: (encoded) => this.#storedCopy(encoded),
     });
+  }
+
+  /**
+   * Watches the store for changes made from any thread: returns a `Watcher`
+   * that delivers them on this thread, in batches (`ChangeEvent[]`), to its
+   * `'change'` listeners and to `for await (const batch of watcher)`.
+   * `options.key` / `options.prefix` limit it to one key / the keys under a
+   * prefix (neither: the whole store); `options.events` to some kinds of
+   * change (`set`, `delete`, `expire`, `evict`, `clear`).
+   *
+   * - Every write through any method emits its events: one per key written
+   *   or removed (an atomic `setMany` / `deleteMany` as consecutive `seq`s
+   *   in one batch), one `clear` per `clear()` to every watcher whatever its
+   *   key or prefix, `expire` when the background sweep (or a write) removes
+   *   an expired entry, `evict` per entry evicted. Setting a TTL with
+   *   `expire()` changes no value and emits nothing.
+   * - Events of one key arrive in version order; `seq` increases strictly
+   *   in the order the writes took effect, across keys and threads. When an
+   *   event is delivered, its write is visible to `get` from every thread.
+   * - Delivery is asynchronous (never inside a write, never on the writer's
+   *   thread), in batches, while something consumes: events wait (in native
+   *   memory) while the watcher has no `'change'` listener and no iteration
+   *   waiting in `next()`.
+   * - A writer never waits for a watcher. At most `options.maxQueue` events
+   *   (default 10000) wait for one watcher; past that they are dropped and
+   *   counted, and the next batch ends with one `overflow` event (`lost`:
+   *   how many): re-read the store.
+   * - An `expire` event comes at most one sweep interval (100 ms) plus the
+   *   sweep's own pass after the entry's deadline (docs/concurrency.md).
+   * - The watcher keeps its thread alive until `close()` (or `unref()`); it
+   *   is closed when its thread exits, when its `options.signal` aborts, and
+   *   when the store is destroyed (after a last `clear`). It does not depend
+   *   on this handle: closing the handle leaves it open.
+   */
+  watch(options?: WatchOptions): Watcher {
+    return openWatcher({ name: this.name, handle: this.#handle, maxKeyBytes: this.options.maxKeyBytes }, options);
   }
 
   /** Stores `value` and returns the value it replaced (undefined if absent), atomically. */

@@ -152,6 +152,8 @@ export interface StoreStats {
   readonly leadersLost: number;
   /** Computations running now (a snapshot). */
   readonly flightsInProgress: number;
+  /** Open watchers of the store (`watch`), over every thread (a snapshot). */
+  readonly watchers: number;
 }
 
 /**
@@ -242,4 +244,66 @@ export interface UpdateOptions {
 export interface IterateOptions {
   /** Only keys that start with this string (compared as JS strings). */
   prefix?: string;
+}
+
+/** The kinds of change a watcher can ask for (`WatchOptions.events`). */
+export type WatchEventType = 'set' | 'delete' | 'expire' | 'evict' | 'clear';
+
+/** The `type` of a `ChangeEvent`: a change, or the notice that some were lost. */
+export type ChangeType = WatchEventType | 'overflow';
+
+/** Options of `Store#watch`. */
+export interface WatchOptions {
+  /** Only keys starting with this string (not with `key`). Left out with `key`: the whole store. */
+  prefix?: string;
+  /** Only this key (not with `prefix`). */
+  key?: string;
+  /**
+   * Only these kinds of change (default: all five). A `clear` reaches every
+   * watcher that asks for it, whatever its `prefix` or `key`; an `overflow`
+   * reaches every watcher that lost events.
+   */
+  events?: WatchEventType[];
+  /**
+   * At most this many events wait for this watcher (default 10000, from 1 to
+   * 2^32 - 1); past it, events are dropped and counted, and the next batch
+   * ends with one `overflow` event saying how many. Bounds the watcher's
+   * memory: about 40 bytes plus the key per waiting event.
+   */
+  maxQueue?: number;
+  /** Aborting it closes the watcher (a `for await` loop over it then throws an `AbortError`). */
+  signal?: AbortSignal;
+}
+
+/** One change, as a watcher delivers it (in batches: `ChangeEvent[]`). */
+export interface ChangeEvent {
+  /**
+   * `set`: the key got a new value (`set`, `put`, `setMany`, `swap`,
+   * `update`, `increment`, `setIfAbsent` / `getOrSet` that inserted,
+   * `compareAndSet`, `getOrCompute` storing its value). `delete`: the key
+   * was removed (`delete`, `take`, `compareAndDelete`, `deleteMany`,
+   * `update` returning undefined). `expire`: removed after its deadline
+   * passed. `evict`: removed to make room under `maxEntries` / `maxBytes`.
+   * `clear`: `clear()` (or `Store.destroy`) removed every key. `overflow`:
+   * this watcher's queue was full and `lost` events were dropped: re-read
+   * what you need from the store.
+   */
+  type: ChangeType;
+  /** The key; `''` for `clear` and `overflow`. */
+  key: string;
+  /**
+   * `set`: the key's new version (what `getEntry` and `compareAndSet` see);
+   * `delete`, `expire`, `evict`: the version of the entry removed; 0 for
+   * `clear` and `overflow`.
+   */
+  version: number;
+  /**
+   * Per store, strictly increasing in the order the writes took effect
+   * (their linearization order), over every key and thread. A watcher sees
+   * its events in seq order; seqs of changes it does not watch are skipped.
+   * An `overflow` carries the seq of the last event it lost.
+   */
+  seq: number;
+  /** `overflow` only: how many events this watcher dropped. */
+  lost?: number;
 }

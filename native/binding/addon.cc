@@ -174,6 +174,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
                        });
   Waker::Define(env, exports, this);        // wakerStart, wakerRef, wakerStop
   ComputeEnv::Define(env, exports, this);   // compute* (getOrCompute)
+  WatchEnv::Define(env, exports, this);     // watch* (store.watch)
   GrowScratch(env, kScratchInitial);
   Napi::ArrayBuffer cells = Napi::ArrayBuffer::New(env, kOutCells * sizeof(double));
   out_ = Napi::Persistent(Napi::Float64Array::New(env, kOutCells, cells, 0));

@@ -15,6 +15,7 @@
 #include "../core/store.h"
 #include "compute.h"
 #include "waker.h"
+#include "watch.h"
 
 namespace threadkv::binding {
 
@@ -47,6 +48,8 @@ class Addon : public Napi::Addon<Addon> {
   void set_waker(std::unique_ptr<Waker> w) { waker_ = std::move(w); }
   // getOrCompute's calls in progress in this environment (compute.h).
   ComputeEnv& compute() { return compute_; }
+  // store.watch's subscriptions opened in this environment (watch.h).
+  WatchEnv& watch() { return watch_; }
 
  private:
   Napi::Value Setup(const Napi::CallbackInfo& info);
@@ -131,8 +134,10 @@ class Addon : public Napi::Addon<Addon> {
   void SetOut(size_t i, double v) { out_cells_[i] = v; }
 
   // Declared in this order so that the waker goes first: its teardown (run
-  // by its env cleanup hook, before this object is deleted) uses compute_.
+  // by its env cleanup hook, before this object is deleted) uses compute_
+  // and watch_.
   ComputeEnv compute_{this};
+  WatchEnv watch_{this};
   std::unique_ptr<Waker> waker_;
 };
 
