@@ -64,8 +64,7 @@ std::shared_ptr<const FlightResult> ResultOf(const Entry& e) {
 
 // What the binding does with a leader's value: an entry for the store, and
 // a copy of its bytes for the joined callers.
-Status Complete(Store& store, Flight& f, std::string_view value, bool* stored,
-                int64_t expires_at = kDefaultExpiry) {
+Status Complete(Store& store, Flight& f, std::string_view value, bool* stored, int64_t expires_at = kDefaultExpiry) {
   EntryPtr e = MakeValueEntry(store, f.key, value);
   e->expires_at = expires_at;
   auto r = ResultOf(*e);
