@@ -18,7 +18,7 @@ const handlers = new Map<number, Handler>();
 let started = false;
 let holds = 0;
 
-function dispatch(tokens: number[]): void {
+function dispatch(tokens: Float64Array): void {
   for (const token of tokens) {
     const handler = handlers.get(token);
     if (handler === undefined) continue;  // settled meanwhile

@@ -9,6 +9,7 @@
 #include "addon.h"
 #include "convert.h"
 #include "errors.h"
+#include "guard.h"
 #include "waker.h"
 
 namespace threadkv::binding {
@@ -46,18 +47,6 @@ namespace {
 
 Addon& AddonOf(const Napi::CallbackInfo& info) { return *static_cast<Addon*>(info.Data()); }
 
-// The store behind a JS handle, held for the whole call (a factory's thread
-// may close its handle or destroy the store meanwhile; the memory stays).
-std::shared_ptr<Store> StoreOf(Napi::Env env, napi_value handle) {
-  void* data = nullptr;
-  if (napi_get_value_external(env, handle, &data) != napi_ok || data == nullptr)
-    throw Napi::TypeError::New(env, "threadkv: not a store handle");
-  const auto& h = *static_cast<StoreHandle*>(data);
-  if (!h.store) Throw(env, kErrClosed, {.store = h.name});
-  if (h.store->destroyed()) Throw(env, kErrDestroyed, {.store = h.name});
-  return h.store;
-}
-
 uint64_t TokenArg(const Napi::Value& v) { return static_cast<uint64_t>(v.As<Napi::Number>().DoubleValue()); }
 
 Waker& WakerOf(Napi::Env env, Addon& addon) {
@@ -68,8 +57,7 @@ Waker& WakerOf(Napi::Env env, Addon& addon) {
 
 // Milliseconds from now to `deadline` (Infinity for none / the far future).
 double MsUntil(int64_t deadline) {
-  if (deadline <= 0 || deadline == std::numeric_limits<int64_t>::max())
-    return std::numeric_limits<double>::infinity();
+  if (deadline <= 0 || deadline == std::numeric_limits<int64_t>::max()) return std::numeric_limits<double>::infinity();
   const double ms = static_cast<double>(deadline - SteadyNowNs()) / 1e6;
   return ms > 0 ? ms : 0;
 }
@@ -101,16 +89,23 @@ void ThrowRefused(Napi::Env env, const Store& store, Status st, napi_value key, 
       Throw(env, kErrDestroyed, {.store = store.name()});
     case Status::kFullEntries:
       Throw(env, kErrStoreFull,
-            {.store = store.name(), .key = key, .limit = static_cast<double>(store.shard_max_entries()),
+            {.store = store.name(),
+             .key = key,
+             .limit = static_cast<double>(store.shard_max_entries()),
              .option = "maxEntries"});
     case Status::kFullBytes:
       Throw(env, kErrStoreFull,
-            {.store = store.name(), .key = key, .limit = static_cast<double>(store.shard_max_bytes()),
+            {.store = store.name(),
+             .key = key,
+             .limit = static_cast<double>(store.shard_max_bytes()),
              .option = "maxBytes"});
     case Status::kTooBigForLimit:
       Throw(env, kErrOverBudget,
-            {.store = store.name(), .key = key, .limit = static_cast<double>(store.shard_max_bytes()),
-             .actual = cost, .option = "maxBytes"});
+            {.store = store.name(),
+             .key = key,
+             .limit = static_cast<double>(store.shard_max_bytes()),
+             .actual = cost,
+             .option = "maxBytes"});
     default:
       Throw(env, kErrInternal, {.store = store.name(), .key = key});
   }
@@ -120,7 +115,7 @@ void ThrowRefused(Napi::Env env, const Store& store, Status st, napi_value key, 
 Napi::Value Begin(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Addon& addon = AddonOf(info);
-  std::shared_ptr<Store> store = StoreOf(env, info[0]);
+  std::shared_ptr<Store> store = Addon::Share(env, info[0]);
   KeyArg key(env, info[1], *store);
   const double lease_ms = info[2].As<Napi::Number>().DoubleValue();
   const bool sync = info[3].ToBoolean().Value();
@@ -278,7 +273,7 @@ Napi::Value LeaderState(const Napi::CallbackInfo& info) {
 // computeStats(handle)
 Napi::Value Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::shared_ptr<Store> store = StoreOf(env, info[0]);
+  std::shared_ptr<Store> store = Addon::Share(env, info[0]);
   FlightCounters c;
   if (store->ComputeStats(&c) == Status::kDestroyed) Throw(env, kErrDestroyed, {.store = store->name()});
   const uint64_t fields[] = {c.loads, c.joined, c.errors, c.timeouts, c.leaders_lost, c.running};
@@ -296,10 +291,14 @@ void ComputeEnv::Define(napi_env env, napi_value exports, Addon* addon) {
     Napi::Value (*fn)(const Napi::CallbackInfo&);
   };
   static constexpr Method kMethods[] = {
-      {"computeBegin", &Begin},       {"computeWait", &Wait},
-      {"computeCancel", &Cancel},     {"computeComplete", &Complete},
-      {"computeFail", &Fail},         {"computeAbandon", &Abandon},
-      {"computeLeaderState", &LeaderState}, {"computeStats", &Stats},
+      {"computeBegin", &Guarded<&Begin>},
+      {"computeWait", &Guarded<&Wait>},
+      {"computeCancel", &Guarded<&Cancel>},
+      {"computeComplete", &Guarded<&Complete>},
+      {"computeFail", &Guarded<&Fail>},
+      {"computeAbandon", &Guarded<&Abandon>},
+      {"computeLeaderState", &Guarded<&LeaderState>},
+      {"computeStats", &Guarded<&Stats>},
   };
   for (const Method& m : kMethods) target.Set(m.name, Napi::Function::New(env, m.fn, m.name, addon));
 }

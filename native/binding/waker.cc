@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "addon.h"
+#include "guard.h"
 
 namespace threadkv::binding {
 
@@ -58,12 +59,17 @@ void Waker::Stop() {
   napi_release_threadsafe_function(tsfn_, napi_tsfn_abort);
   std::vector<std::function<void()>> hooks = std::move(teardown_);
   teardown_.clear();
-  for (std::function<void()>& fn : hooks) fn();
+  for (std::function<void()>& fn : hooks) {
+    try {
+      fn();
+    } catch (...) {
+      // Out of memory in an environment's teardown: nothing to report to,
+      // and the other hooks must still run.
+    }
+  }
 }
 
-void Waker::Cleanup(void* arg) {
-  static_cast<Waker*>(arg)->Stop();
-}
+void Waker::Cleanup(void* arg) { static_cast<Waker*>(arg)->Stop(); }
 
 void Waker::CallJs(napi_env env, napi_value js_cb, void* context, void* /*data*/) {
   // A null env: the function is being torn down with calls still queued;
@@ -71,16 +77,27 @@ void Waker::CallJs(napi_env env, napi_value js_cb, void* context, void* /*data*/
   if (env == nullptr || js_cb == nullptr || context == nullptr) return;
   auto* self = static_cast<Waker*>(context);
   if (self->stopped_) return;
-  self->drained_.clear();
-  if (self->notifier_->Drain(&self->drained_) == 0) return;
-  napi_value tokens;
-  if (napi_create_array_with_length(env, self->drained_.size(), &tokens) != napi_ok) return;
-  for (size_t i = 0; i < self->drained_.size(); ++i) {
-    napi_value t;
-    if (napi_create_double(env, static_cast<double>(self->drained_[i]), &t) != napi_ok ||
-        napi_set_element(env, tokens, static_cast<uint32_t>(i), t) != napi_ok)
-      return;
+  try {
+    self->Dispatch(env, js_cb);
+  } catch (...) {
+    // Out of memory: the tokens of this turn are lost; their waiters look
+    // again at their own timers (lease, waitTimeoutMs).
   }
+}
+
+void Waker::Dispatch(napi_env env, napi_value js_cb) {
+  drained_.clear();
+  const size_t n = notifier_->Drain(&drained_);
+  if (n == 0) return;
+  // A Float64Array written in place: no element setter (user code) runs.
+  void* data = nullptr;
+  napi_value buffer;
+  napi_value tokens;
+  if (napi_create_arraybuffer(env, n * sizeof(double), &data, &buffer) != napi_ok ||
+      napi_create_typedarray(env, napi_float64_array, n, buffer, 0, &tokens) != napi_ok)
+    return;
+  auto* cells = static_cast<double*>(data);
+  for (size_t i = 0; i < n; ++i) cells[i] = static_cast<double>(drained_[i]);
   napi_value undefined;
   napi_get_undefined(env, &undefined);
   if (napi_call_function(env, undefined, js_cb, 1, &tokens, nullptr) != napi_ok) {
@@ -124,9 +141,9 @@ Napi::Value WakerStop(const Napi::CallbackInfo& info) {
 
 void Waker::Define(napi_env env, napi_value exports, Addon* addon) {
   Napi::Object target(env, exports);
-  target.Set("wakerStart", Napi::Function::New(env, WakerStart, "wakerStart", addon));
-  target.Set("wakerRef", Napi::Function::New(env, WakerRef, "wakerRef", addon));
-  target.Set("wakerStop", Napi::Function::New(env, WakerStop, "wakerStop", addon));
+  target.Set("wakerStart", Napi::Function::New(env, &Guarded<&WakerStart>, "wakerStart", addon));
+  target.Set("wakerRef", Napi::Function::New(env, &Guarded<&WakerRef>, "wakerRef", addon));
+  target.Set("wakerStop", Napi::Function::New(env, &Guarded<&WakerStop>, "wakerStop", addon));
 }
 
 }  // namespace threadkv::binding

@@ -11,8 +11,8 @@
 //    a drain queues one call of the thread-safe function; later ones only
 //    add their token. So JavaScript is called at most once per loop turn,
 //    with every token notified since the last call.
-//  - call_js drains the tokens and calls the JS dispatcher with them (an
-//    array of numbers). It tolerates a null env (items left in the queue at
+//  - call_js drains the tokens and calls the JS dispatcher with them (a
+//    Float64Array). It tolerates a null env (items left in the queue at
 //    teardown) and does nothing then.
 //  - The thread-safe function is unref'd at creation: an idle waker never
 //    keeps a thread alive. Ref(true)/Ref(false) (owner thread only, as Node
@@ -75,6 +75,7 @@ class Waker {
 
  private:
   static void CallJs(napi_env env, napi_value js_cb, void* context, void* data);
+  void Dispatch(napi_env env, napi_value js_cb);
   static void Cleanup(void* arg);
 
   napi_env env_;

@@ -43,8 +43,7 @@ Status Store::BeginCompute(std::string_view key, uint64_t hash, const ComputeCal
   return Status::kOk;
 }
 
-Status Store::CompleteCompute(Flight& f, EntryPtr value, std::shared_ptr<const FlightResult> result,
-                              bool* stored) {
+Status Store::CompleteCompute(Flight& f, EntryPtr value, std::shared_ptr<const FlightResult> result, bool* stored) {
   *stored = false;
   FlightWork after;  // after the lock: slots resolved, the detached flight released
   EntryPtr old;      // the replaced entry (an expired one): freed after the lock

@@ -116,8 +116,8 @@ class WaitSlot {
  private:
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  WaitOutcome outcome_ = WaitOutcome::kPending;        // under mu_
-  std::shared_ptr<const FlightResult> result_;         // under mu_
+  WaitOutcome outcome_ = WaitOutcome::kPending;  // under mu_
+  std::shared_ptr<const FlightResult> result_;   // under mu_
   const std::shared_ptr<Notifier> notifier_;
   const uint64_t token_;
   const uint64_t hash_;
@@ -165,12 +165,12 @@ uint64_t NextFlightId();
 // Counters of a shard's flights (under the shard's write lock; summed by
 // Store::ComputeStats).
 struct FlightCounters {
-  uint64_t loads = 0;        // flights led (factory calls started)
-  uint64_t joined = 0;       // callers that joined a running flight
-  uint64_t errors = 0;       // flights that ended with the leader's error
-  uint64_t timeouts = 0;     // joined callers that stopped waiting at their waitTimeoutMs
-  uint64_t leaders_lost = 0; // flights lost (leader's thread gone, lease passed, gave up)
-  uint64_t running = 0;      // flights started and not yet ended (attached or not)
+  uint64_t loads = 0;         // flights led (factory calls started)
+  uint64_t joined = 0;        // callers that joined a running flight
+  uint64_t errors = 0;        // flights that ended with the leader's error
+  uint64_t timeouts = 0;      // joined callers that stopped waiting at their waitTimeoutMs
+  uint64_t leaders_lost = 0;  // flights lost (leader's thread gone, lease passed, gave up)
+  uint64_t running = 0;       // flights started and not yet ended (attached or not)
 
   FlightCounters& operator+=(const FlightCounters& o) {
     loads += o.loads;

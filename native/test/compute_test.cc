@@ -64,8 +64,7 @@ std::shared_ptr<const FlightResult> ResultOf(const Entry& e) {
 
 // What the binding does with a leader's value: an entry for the store, and
 // a copy of its bytes for the joined callers.
-Status Complete(Store& store, Flight& f, std::string_view value, bool* stored,
-                int64_t expires_at = kDefaultExpiry) {
+Status Complete(Store& store, Flight& f, std::string_view value, bool* stored, int64_t expires_at = kDefaultExpiry) {
   EntryPtr e = MakeValueEntry(store, f.key, value);
   e->expires_at = expires_at;
   auto r = ResultOf(*e);
@@ -177,10 +176,13 @@ TEST(Compute, LostLeadersLateValueIsNotStored) {
 TEST(Compute, ExpiredLeaseIsNoticedByAWaiterAndTakenOver) {
   Store store("compute-lease", SmallOptions(2));
   auto a = Env(), b = Env();
-  Call lead = Begin(store, "k", {a, false, 1'000'000});
+  // A lease long enough for the join to come first even under a sanitizer
+  // on a loaded machine.
+  Call lead = Begin(store, "k", {a, false, 300'000'000});
   Call j = Begin(store, "k", {b}, 1);
+  ASSERT_EQ(j.step, Store::ComputeStep::kJoin);
   EXPECT_EQ(store.CheckComputeLease(*j.slot), lead.lease_deadline);
-  std::this_thread::sleep_for(3ms);
+  std::this_thread::sleep_for(400ms);
   EXPECT_EQ(store.CheckComputeLease(*j.slot), 0);
   EXPECT_EQ(j.slot->outcome(), WaitOutcome::kRetry);
   FlightCounters c;

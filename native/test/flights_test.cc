@@ -220,21 +220,26 @@ TEST(Flights, LostLeaderMakesWaitersRetryAndItsLateResultIsDiscarded) {
 TEST(Flights, ExpiredLeaseIsTakenOverByTheNextCallerOrAWaiter) {
   Shard s;
   auto a = Env(), b = Env();
-  ComputeCaller short_lease{a, false, 1'000'000};  // 1 ms
+  // Leases long enough for the joins to come first even under a sanitizer
+  // on a loaded machine.
+  ComputeCaller short_lease{a, false, 300'000'000};  // 300 ms
   auto lead = s.Call("k", short_lease);
   auto j = s.Call("k", {b}, 1);
-  s.CheckLease(*j.slot);  // not yet (almost surely; a slow machine only makes the next part moot)
-  std::this_thread::sleep_for(3ms);
+  ASSERT_EQ(j.step, JoinStep::kJoin);
+  s.CheckLease(*j.slot);
+  EXPECT_EQ(j.slot->outcome(), WaitOutcome::kPending) << "the lease has not passed yet";
+  std::this_thread::sleep_for(400ms);
   // A new caller finds the lease passed: the flight is lost, it leads.
   auto next = s.Call("k", {b});
   EXPECT_EQ(next.step, JoinStep::kLead);
   EXPECT_EQ(j.slot->outcome(), WaitOutcome::kRetry);
   EXPECT_FALSE(s.Finish(*lead.flight, FlightState::kDone, Bytes("late")));
   // A waiter that checks the lease itself.
-  ComputeCaller short2{b, false, 1'000'000};
+  ComputeCaller short2{b, false, 300'000'000};
   auto lead2 = s.Call("k2", short2);
   auto j2 = s.Call("k2", {a}, 2);
-  std::this_thread::sleep_for(3ms);
+  ASSERT_EQ(j2.step, JoinStep::kJoin);
+  std::this_thread::sleep_for(400ms);
   s.CheckLease(*j2.slot);
   EXPECT_EQ(j2.slot->outcome(), WaitOutcome::kRetry);
   EXPECT_EQ(s.Counters().leaders_lost, 2u);

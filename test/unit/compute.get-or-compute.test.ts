@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { ErrorCode, Store } from 'threadkv';
-import { storeFactory } from '../support/compound-helpers';
+import { storeFactory } from '../support/store';
 import { deferred, rejectsAbort, rejectsWith, sleep, tick, wakerState } from '../support/compute';
 
 // getOrCompute / getOrComputeSync in one thread: every rule of the API that
-// one thread can show (the cross-thread ones are in test/workers/compute.test.ts
+// one thread can show (the cross-thread ones are in test/workers/compute.threads.test.ts
 // and test/stress/compute.test.ts).
 
 describe('getOrCompute()', () => {
@@ -63,7 +63,7 @@ describe('getOrCompute()', () => {
 
     it('an async factory works the same', async () => {
       const s = open();
-      assert.equal(await s.getOrCompute('k', async () => (await sleep(5), 'late')), 'late');
+      assert.equal(await s.getOrCompute('k', async () => { await sleep(5); return 'late'; }), 'late');
       assert.equal(s.get('k'), 'late');
     });
 
@@ -152,7 +152,7 @@ describe('getOrCompute()', () => {
       assert.equal(calls, 1);
       assert.equal(s.has('k'), false);
       assert.equal(s.stats().loadErrors, 1);
-      assert.equal(await s.getOrCompute('k', () => (calls++, 'ok')), 'ok', 'the next call must compute again');
+      assert.equal(await s.getOrCompute('k', () => { calls++; return 'ok'; }), 'ok', 'the next call must compute again');
       assert.equal(calls, 2);
     });
 
@@ -167,7 +167,7 @@ describe('getOrCompute()', () => {
       );
       await tick();
       gate.resolve();
-      for (const p of ps) await assert.rejects(p, (e: unknown) => (assert.deepEqual(e, { reason: 'plain object' }), true));
+      for (const p of ps) await assert.rejects(p, (e: unknown) => { assert.deepEqual(e, { reason: 'plain object' }); return true; });
     });
 
     it('a value the codec cannot encode, or too large, fails every caller and stores nothing', async () => {
@@ -207,7 +207,7 @@ describe('getOrCompute()', () => {
     it('a waiting caller times out with ERR_THREADKV_COMPUTE_TIMEOUT; the others get the value', async () => {
       const s = open();
       const gate = deferred<void>();
-      const leader = s.getOrCompute('k', async () => (await gate.promise, 'v'));
+      const leader = s.getOrCompute('k', async () => { await gate.promise; return 'v'; });
       const impatient = s.getOrCompute('k', () => 'never', { waitTimeoutMs: 10 });
       const patient = s.getOrCompute('k', () => 'never');
       await rejectsWith(impatient, Error, ErrorCode.COMPUTE_TIMEOUT, '"k"', '10 ms');
@@ -220,7 +220,7 @@ describe('getOrCompute()', () => {
     it('waitTimeoutMs: 0 gives up at once when another caller computes', async () => {
       const s = open();
       const gate = deferred<void>();
-      const leader = s.getOrCompute('k', async () => (await gate.promise, 'v'));
+      const leader = s.getOrCompute('k', async () => { await gate.promise; return 'v'; });
       await rejectsWith(s.getOrCompute('k', () => 'x', { waitTimeoutMs: 0 }), Error, ErrorCode.COMPUTE_TIMEOUT);
       gate.resolve();
       assert.equal(await leader, 'v');
@@ -228,13 +228,13 @@ describe('getOrCompute()', () => {
 
     it('waitTimeoutMs does not bound the caller that computes', async () => {
       const s = open();
-      assert.equal(await s.getOrCompute('k', async () => (await sleep(30), 'v'), { waitTimeoutMs: 1 }), 'v');
+      assert.equal(await s.getOrCompute('k', async () => { await sleep(30); return 'v'; }, { waitTimeoutMs: 1 }), 'v');
     });
 
     it("a waiting caller's signal rejects it with an AbortError (cause: the reason); the flight goes on", async () => {
       const s = open();
       const gate = deferred<void>();
-      const leader = s.getOrCompute('k', async () => (await gate.promise, 'v'));
+      const leader = s.getOrCompute('k', async () => { await gate.promise; return 'v'; });
       const ac = new AbortController();
       const waiting = s.getOrCompute('k', () => 'x', { signal: ac.signal });
       const reason = new Error('user gave up');
@@ -315,7 +315,7 @@ describe('getOrCompute()', () => {
           }),
         { leaseMs: 20 },
       );
-      const second = s.getOrCompute('k', async () => (await sleep(20), 'second'));
+      const second = s.getOrCompute('k', async () => { await sleep(20); return 'second'; });
       assert.equal(await second, 'second');
       assert.equal(await first, 'second');
       assert.equal(s.stats().loadErrors, 0, 'giving up after an abort is not a failure');
@@ -353,7 +353,7 @@ describe('getOrCompute()', () => {
       const name = `compute-destroy-${process.pid}`;
       const s = Store.open(name);
       const gate = deferred<void>();
-      const ps = [0, 1].map(() => s.getOrCompute('k', async () => (await gate.promise, 1)));
+      const ps = [0, 1].map(() => s.getOrCompute('k', async () => { await gate.promise; return 1; }));
       await tick();
       Store.destroy(name);
       gate.resolve();
@@ -407,7 +407,7 @@ describe('getOrComputeSync()', () => {
   it("getOrComputeSync of a key this thread's pending getOrCompute computes is refused too", async () => {
     const s = open();
     const gate = deferred<void>();
-    const pending = s.getOrCompute('k', async () => (await gate.promise, 'async'));
+    const pending = s.getOrCompute('k', async () => { await gate.promise; return 'async'; });
     assert.throws(() => s.getOrComputeSync('k', () => 'sync'), (e: Error & { code?: string }) => e.code === ErrorCode.RECURSIVE_COMPUTE);
     gate.resolve();
     assert.equal(await pending, 'async');
