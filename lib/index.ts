@@ -1,5 +1,5 @@
 export { Store } from './store';
-export { Watcher } from './watch';
+export { Watcher, type WatcherEvents } from './watch';
 export { ErrorCode } from './errors';
 export type { ThreadKvError } from './errors';
 export type {

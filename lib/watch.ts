@@ -226,13 +226,21 @@ class WatchIteration implements AsyncIterableIterator<ChangeEvent[]> {
   }
 }
 
+/** The events a `Watcher` emits, with their arguments. */
+export interface WatcherEvents {
+  /** A batch of changes, in seq order. */
+  change: [batch: ChangeEvent[]];
+  /** The watcher closed (emitted once). */
+  close: [];
+}
+
 /**
  * Change events of one store, delivered on the thread that called `watch`,
  * in batches: listen for `'change'` (`(batch: ChangeEvent[]) => void`), or
  * iterate with `for await (const batch of watcher)`. Emits `'close'` once
  * closed. See `Store#watch` for what is delivered, and when.
  */
-export class Watcher extends EventEmitter implements AsyncIterable<ChangeEvent[]> {
+export class Watcher extends EventEmitter<WatcherEvents> implements AsyncIterable<ChangeEvent[]> {
   readonly #token: number;
   readonly #maxQueue: number;
   readonly #jsPrefix: string | undefined;
@@ -253,7 +261,7 @@ export class Watcher extends EventEmitter implements AsyncIterable<ChangeEvent[]
     this.#jsPrefix = o.jsPrefix;
     onWake(token, () => this.#onWake());
     holdLoop();
-    this.on('newListener', (event: string | symbol) => {
+    (this as EventEmitter).on('newListener', (event: string | symbol) => {
       if (event === 'change') this.pull();
     });
     if (o.signal !== undefined) {
@@ -357,19 +365,4 @@ export class Watcher extends EventEmitter implements AsyncIterable<ChangeEvent[]
     this.#iterations.clear();
     this.emit('close');
   }
-}
-
-export interface Watcher {
-  on(event: 'change', listener: (batch: ChangeEvent[]) => void): this;
-  on(event: 'close', listener: () => void): this;
-  on(event: string | symbol, listener: (...args: any[]) => void): this;
-  once(event: 'change', listener: (batch: ChangeEvent[]) => void): this;
-  once(event: 'close', listener: () => void): this;
-  once(event: string | symbol, listener: (...args: any[]) => void): this;
-  addListener(event: 'change', listener: (batch: ChangeEvent[]) => void): this;
-  addListener(event: 'close', listener: () => void): this;
-  addListener(event: string | symbol, listener: (...args: any[]) => void): this;
-  off(event: 'change', listener: (batch: ChangeEvent[]) => void): this;
-  off(event: 'close', listener: () => void): this;
-  off(event: string | symbol, listener: (...args: any[]) => void): this;
 }

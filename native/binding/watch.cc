@@ -1,7 +1,6 @@
 #include "watch.h"
 
 #include <cstring>
-#include <new>
 #include <string>
 #include <utility>
 
@@ -9,6 +8,7 @@
 #include "addon.h"
 #include "convert.h"
 #include "errors.h"
+#include "guard.h"
 #include "waker.h"
 
 namespace threadkv::binding {
@@ -47,25 +47,13 @@ namespace {
 
 Addon& AddonOf(const Napi::CallbackInfo& info) { return *static_cast<Addon*>(info.Data()); }
 
-// The store behind a JS handle, held by the subscription (a handle may be
-// closed, or the store destroyed, while a watcher is open).
-std::shared_ptr<Store> StoreOf(Napi::Env env, napi_value handle) {
-  void* data = nullptr;
-  if (napi_get_value_external(env, handle, &data) != napi_ok || data == nullptr)
-    throw Napi::TypeError::New(env, "threadkv: not a store handle");
-  const auto& h = *static_cast<StoreHandle*>(data);
-  if (!h.store) Throw(env, kErrClosed, {.store = h.name});
-  if (h.store->destroyed()) Throw(env, kErrDestroyed, {.store = h.name});
-  return h.store;
-}
-
 uint64_t TokenArg(const Napi::Value& v) { return static_cast<uint64_t>(v.As<Napi::Number>().DoubleValue()); }
 
 // watchOpen(handle, scope, text, events, maxQueue)
 Napi::Value WatchOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Addon& addon = AddonOf(info);
-  std::shared_ptr<Store> store = StoreOf(env, info[0]);
+  std::shared_ptr<Store> store = Addon::Share(env, info[0]);
   WatchFilter filter;
   const uint32_t scope = info[1].As<Napi::Number>().Uint32Value();
   filter.scope = scope == 1 ? WatchFilter::Scope::kKey : scope == 2 ? WatchFilter::Scope::kPrefix : WatchFilter::Scope::kAll;
@@ -163,19 +151,8 @@ Napi::Value WatchClose(const Napi::CallbackInfo& info) {
 // watchCount(handle)
 Napi::Value WatchCount(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::shared_ptr<Store> store = StoreOf(env, info[0]);
+  std::shared_ptr<Store> store = Addon::Share(env, info[0]);
   return Napi::Number::New(env, static_cast<double>(store->watchers()));
-}
-
-// No exception but a Napi::Error may leave a callback (any other aborts the
-// process): out of memory becomes a JS Error.
-template <Napi::Value (*F)(const Napi::CallbackInfo&)>
-Napi::Value Guarded(const Napi::CallbackInfo& info) {
-  try {
-    return F(info);
-  } catch (const std::bad_alloc&) {
-    throw Napi::Error::New(info.Env(), "threadkv: out of memory");
-  }
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 // Type tests of the main entry point, 'threadkv' (a CommonJS consumer: this
 // .ts file is CommonJS under "module": "nodenext", as the repository's
 // package.json has no "type"). Checked by `npm run test:types`, never run.
-import { ErrorCode, Store } from 'threadkv';
+import { ErrorCode, Store, Watcher } from 'threadkv';
 import type {
   BatchOptions,
   CodecName,
@@ -14,6 +14,10 @@ import type {
   StoreStats,
   ThreadKvError,
   VersionedEntry,
+  ChangeEvent,
+  ChangeType,
+  WatchEventType,
+  WatchOptions,
   WriteOptions,
 } from 'threadkv';
 import { type Equal, expectType, } from './helpers';
@@ -81,6 +85,42 @@ expectType<Equal<ErrorCodeOf<'COMPUTE_TIMEOUT'>, 'ERR_THREADKV_COMPUTE_TIMEOUT'>
 expectType<Equal<ErrorCodeOf<'RECURSIVE_COMPUTE'>, 'ERR_THREADKV_RECURSIVE_COMPUTE'>>(true);
 const loadsField: StoreStats['loads'] = 0;
 void loadsField;
+
+// ---- watch ----
+const watcher = s.watch({ prefix: 'user:', events: ['set', 'delete'], maxQueue: 100, signal: AbortSignal.timeout(1) } satisfies WatchOptions);
+expectType<Equal<typeof watcher, Watcher>>(true);
+watcher.on('change', (batch) => {
+  expectType<Equal<typeof batch, ChangeEvent[]>>(true);
+  for (const e of batch) {
+    expectType<Equal<typeof e.type, ChangeType>>(true);
+    const fields: [string, number, number, number | undefined] = [e.key, e.version, e.seq, e.lost];
+    void fields;
+  }
+});
+watcher.once('close', () => {});
+const refed: Watcher = watcher.unref().ref();
+void refed;
+watcher.close();
+const closedNow: boolean = watcher.closed;
+void closedNow;
+void (async () => {
+  for await (const batch of s.watch({ key: 'k' })) {
+    expectType<Equal<typeof batch, ChangeEvent[]>>(true);
+    break;
+  }
+})();
+expectType<Equal<WatchEventType, 'set' | 'delete' | 'expire' | 'evict' | 'clear'>>(true);
+expectType<Equal<ChangeType, WatchEventType | 'overflow'>>(true);
+const watchersField: StoreStats['watchers'] = 0;
+void watchersField;
+// @ts-expect-error: not an event a watcher can ask for
+s.watch({ events: ['overflow'] });
+// @ts-expect-error: a prefix is a string
+s.watch({ prefix: 1 });
+// @ts-expect-error: 'change' listeners get a batch
+watcher.on('change', (batch: string) => void batch);
+// @ts-expect-error: a Watcher is made by store.watch()
+new Watcher();
 
 const entry = s.getEntry('k');
 if (entry !== undefined) {
