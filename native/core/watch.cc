@@ -1,5 +1,6 @@
 #include "watch.h"
 
+#include <algorithm>
 #include <limits>
 #include <utility>
 
@@ -34,6 +35,9 @@ bool Subscription::Push(WatchEvent type, std::string_view key, uint64_t version,
   if (fits) {
     const size_t keys_before = keys_.size();
     try {
+      // Grown by doubling, but never past max_queue_ records: a watcher's
+      // queue holds at most max_queue_ x sizeof(WatchRecord) of records.
+      if (queue_.size() == queue_.capacity()) queue_.reserve(std::min(std::max<size_t>(16, 2 * queue_.capacity()), max_queue_));
       keys_.append(key);
       queue_.push_back(WatchRecord{seq, version, static_cast<uint32_t>(keys_before),
                                    static_cast<uint32_t>(key.size()), type});
