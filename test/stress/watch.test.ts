@@ -101,7 +101,9 @@ async function writersAndWatchers(options: StoreOptions, maxTtlMs: number, clear
 }
 
 describe('stress: watch', function () {
-  this.timeout(900_000);
+  // Sanitizer builds start worker threads several times slower: 1,000 of
+  // them can take many minutes on a loaded 2-core machine.
+  this.timeout(sanitized || soak ? 3_600_000 : 900_000);
 
   it('writers x watchers, with TTLs and clears: ordered, contiguous, atomic, and the replay equals the store', async () => {
     await writersAndWatchers({ shards: 8 }, 40, 700);
@@ -137,7 +139,16 @@ describe('stress: watch', function () {
           terminated++;
         }
       };
-      await Promise.all(Array.from({ length: parallel }, (_, i) => lane(i)));
+      // Progress, so that a slow machine is told apart from a hang.
+      const t0 = Date.now();
+      const progress = setInterval(() => {
+        process.stderr.write(`      watch terminations: ${terminated}/${terminations} after ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+      }, 60_000);
+      try {
+        await Promise.all(Array.from({ length: parallel }, (_, i) => lane(i)));
+      } finally {
+        clearInterval(progress);
+      }
       assert.equal(terminated, terminations);
       Atomics.store(new Int32Array(stop), 0, 1);
       await Promise.all(writers.map((x) => x.exited));
