@@ -27,6 +27,9 @@ const CASES = [
   { id: 'tkv-v8-S-get-promise', title: 'threadkv get S + Promise.resolve', args: ['--target=threadkv', '--kind=S', '--op=get-promise'], n: 20000, extra: true },
   { id: 'tkv-v8-S-goc', title: 'threadkv getOrCompute hit S', args: ['--target=threadkv', '--kind=S', '--op=getOrCompute'], n: 20000, extra: true },
   { id: 'tkv-v8-S-gocs', title: 'threadkv getOrComputeSync hit S', args: ['--target=threadkv', '--kind=S', '--op=getOrComputeSync'], n: 20000, extra: true },
+  // bench/watch.js: what a watcher costs a put.
+  { id: 'tkv-v8-S-put-watch-miss', title: 'threadkv put S, a watcher on a prefix no key has', args: ['--target=threadkv', '--kind=S', '--op=set', '--watch=miss'], n: 20000, extra: true },
+  { id: 'tkv-v8-S-put-watch-match', title: 'threadkv put S, a watcher on every key', args: ['--target=threadkv', '--kind=S', '--op=set', '--watch=match'], n: 20000, extra: true },
 ];
 
 // First match wins.

@@ -2,8 +2,11 @@
 // A single-thread get (or set) loop for instruction counting under callgrind
 // (bench/profile.js).
 //   node bench/lib/getloop.js --target=threadkv|map|v8-deserialize --codec=string|v8 --kind=S|M
-//        [--op=get|set|get-promise|getOrCompute|getOrComputeSync] --n=N
-// (get-promise: a get and a resolved promise; getOrCompute*: hits, the key present.)
+//        [--op=get|set|get-promise|getOrCompute|getOrComputeSync] --n=N [--watch=miss|match]
+// (get-promise: a get and a resolved promise; getOrCompute*: hits, the key present.
+// --watch: a watcher on the store first (bench/watch.js): `miss` on a prefix no
+// key has, `match` on every key with room for every event, so that each
+// write queues one; its thread never drains, so no wake-up after the first.)
 
 const v8 = require('node:v8');
 const vm = require('node:vm');
@@ -29,6 +32,9 @@ let get;
 if (target === 'threadkv') {
   const { Store } = require('threadkv');
   const s = Store.open('getloop', args.codec ? { codec: args.codec } : undefined);
+  if (args.watch === 'miss') s.watch({ prefix: 'no key has this prefix:' }).unref();
+  else if (args.watch === 'match') s.watch({ maxQueue: 2 ** 32 - 1 }).unref();
+  else if (args.watch !== undefined) throw new Error(`unknown --watch=${args.watch}`);
   for (let i = 0; i < nkeys; i++) s.set(keys[i], valueOf(kind, i));
   const never = () => {
     throw new Error('getloop: a getOrCompute factory ran on a hit');

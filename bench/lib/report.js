@@ -253,6 +253,12 @@ function render(data) {
     out.push(require('../compute').section(data.compute));
     out.push('');
   }
+  if (data.watch !== undefined) {
+    out.push('## watch: what change events cost writers, and what a watcher gets (`node bench/watch.js`)');
+    out.push('');
+    out.push(require('../watch').section(data.watch));
+    out.push('');
+  }
   out.push('## Contenders');
   out.push('');
   out.push(contenderNotes(contenders));
