@@ -6,6 +6,8 @@
 #include <string>
 #include <utility>
 
+#include "../core/clock.h"
+#include "../core/expiry.h"
 #include "addon.h"
 #include "convert.h"
 #include "errors.h"
@@ -123,7 +125,7 @@ Napi::Value Begin(const Napi::CallbackInfo& info) {
   const uint64_t token = waker.NewToken();
   ComputeCaller caller{waker.notifier(), sync};
   // Both made before the lock; the step uses one of them.
-  auto fresh = std::make_shared<Flight>(NextFlightId(), key.hash(), key.view(), Store::DeadlineIn(lease_ms),
+  auto fresh = std::make_shared<Flight>(NextFlightId(), key.hash(), key.view(), DeadlineAfter(SteadyNowNs(), lease_ms),
                                         waker.notifier(), sync ? 0 : token);
   auto slot = std::make_shared<WaitSlot>(sync ? nullptr : waker.notifier(), token, key.hash());
   ValueList hit;
@@ -220,7 +222,7 @@ Napi::Value Complete(const Napi::CallbackInfo& info) {
   EntryPtr e = MakeValueEntry(env, key, info[3], *store);
   if (info[4].IsNumber()) {  // validated in lib/: undefined for the store's default
     const double ms = info[4].As<Napi::Number>().DoubleValue();
-    e->expires_at = std::isinf(ms) ? kNoExpiry : Store::DeadlineIn(ms);
+    e->expires_at = std::isinf(ms) ? kNoExpiry : store->DeadlineIn(ms);
   }
   auto result = std::make_shared<FlightResult>();
   result->kind = e->kind;

@@ -56,14 +56,17 @@ Napi::Value WatchOpen(const Napi::CallbackInfo& info) {
   std::shared_ptr<Store> store = Addon::Share(env, info[0]);
   WatchFilter filter;
   const uint32_t scope = info[1].As<Napi::Number>().Uint32Value();
-  filter.scope = scope == 1 ? WatchFilter::Scope::kKey : scope == 2 ? WatchFilter::Scope::kPrefix : WatchFilter::Scope::kAll;
+  filter.scope = scope == 1   ? WatchFilter::Scope::kKey
+                 : scope == 2 ? WatchFilter::Scope::kPrefix
+                              : WatchFilter::Scope::kAll;
   if (filter.scope != WatchFilter::Scope::kAll) filter.bytes = TextArg(env, info[2]);  // WTF-8, as keys are stored
   filter.events = static_cast<uint8_t>(info[3].As<Napi::Number>().Uint32Value() & kWatchAllEvents);
   const double max_queue = info[4].As<Napi::Number>().DoubleValue();  // validated in lib/watch.ts
   Waker* waker = addon.waker();
   if (waker == nullptr) throw Napi::Error::New(env, "threadkv: internal error: watch before wakerStart()");
   const uint64_t token = waker->NewToken();
-  auto sub = std::make_shared<Subscription>(std::move(filter), static_cast<size_t>(max_queue), waker->notifier(), token);
+  auto sub =
+      std::make_shared<Subscription>(std::move(filter), static_cast<size_t>(max_queue), waker->notifier(), token);
   if (store->Watch(sub) == Status::kDestroyed) Throw(env, kErrDestroyed, {.store = store->name()});
   WatchEnv& watch = addon.watch();
   watch.HookTeardown();

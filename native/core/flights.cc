@@ -122,11 +122,21 @@ void FlightTable::RemoveAll(std::vector<std::shared_ptr<Flight>>* out) {
 
 // ---- FlightWork ----
 
-FlightWork::~FlightWork() {
-  for (Batch& b : batches_) {
+FlightWork::~FlightWork() { Run(); }
+
+void FlightWork::Run() {
+  // Moved out first, so that this can be filled again meanwhile (a resolved
+  // slot's notifier never calls back here, but keep it consistent anyway).
+  std::vector<Batch> batches = std::move(batches_);
+  std::vector<std::pair<std::shared_ptr<Notifier>, uint64_t>> leaders = std::move(leaders_);
+  std::vector<std::shared_ptr<Flight>> kept = std::move(kept_);
+  batches_.clear();
+  leaders_.clear();
+  kept_.clear();
+  for (Batch& b : batches) {
     for (const std::shared_ptr<WaitSlot>& s : b.slots) s->Resolve(b.outcome, b.result);
   }
-  for (auto& [notifier, token] : leaders_) notifier->Notify(token);
+  for (auto& [notifier, token] : leaders) notifier->Notify(token);
 }
 
 void FlightWork::Resolve(std::vector<std::shared_ptr<WaitSlot>>&& slots, WaitOutcome outcome,

@@ -237,6 +237,8 @@ class FlightWork {
   void NotifyLeader(const Flight& f);
   // Keeps `f` alive until after the lock (a flight detached under it).
   void Keep(std::shared_ptr<Flight> f);
+  // Does the work now (no lock held) and empties this; the destructor calls it.
+  void Run();
 
  private:
   struct Batch {

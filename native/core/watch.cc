@@ -4,6 +4,8 @@
 #include <limits>
 #include <utility>
 
+#include "store.h"
+
 namespace threadkv {
 
 namespace {
@@ -37,10 +39,11 @@ bool Subscription::Push(WatchEvent type, std::string_view key, uint64_t version,
     try {
       // Grown by doubling, but never past max_queue_ records: a watcher's
       // queue holds at most max_queue_ x sizeof(WatchRecord) of records.
-      if (queue_.size() == queue_.capacity()) queue_.reserve(std::min(std::max<size_t>(16, 2 * queue_.capacity()), max_queue_));
+      if (queue_.size() == queue_.capacity())
+        queue_.reserve(std::min(std::max<size_t>(16, 2 * queue_.capacity()), max_queue_));
       keys_.append(key);
-      queue_.push_back(WatchRecord{seq, version, static_cast<uint32_t>(keys_before),
-                                   static_cast<uint32_t>(key.size()), type});
+      queue_.push_back(
+          WatchRecord{seq, version, static_cast<uint32_t>(keys_before), static_cast<uint32_t>(key.size()), type});
     } catch (...) {  // std::bad_alloc: lost like an event that did not fit
       keys_.resize(keys_before);
       fits = false;
@@ -106,7 +109,7 @@ void WatchHub::EndBatch(bool held) noexcept {
   mu_.unlock();
 }
 
-void WatchHub::AfterLock() noexcept {
+void WatchHub::FlushWakes() noexcept {
   if (tl_wakes.empty()) return;
   // Swapped out first: Notify() never calls back here, but keep the list
   // consistent whatever it does.
@@ -149,11 +152,11 @@ std::unique_ptr<const WatchHub::List> WatchHub::PublishLocked(std::unique_ptr<co
   std::unique_ptr<const List> old = std::move(owned_);
   owned_ = std::move(next);
   list_.store(owned_.get(), std::memory_order_relaxed);
-  count_.store(owned_ ? owned_->size() : 0, std::memory_order_relaxed);
+  count_.store(owned_ && !dead_ ? owned_->size() : 0, std::memory_order_relaxed);
   return old;
 }
 
-bool WatchHub::CloseAllLocked(std::unique_ptr<const List>* old) noexcept {
+bool WatchHub::CloseAllLocked() noexcept {
   const List* list = owned_.get();
   if (list == nullptr) return false;
   EmitSlow(WatchEvent::kClear, std::string_view(), 0);
@@ -172,7 +175,8 @@ bool WatchHub::CloseAllLocked(std::unique_ptr<const List>* old) noexcept {
       sub->closed_ = true;
     }
   }
-  *old = PublishLocked(nullptr);
+  dead_ = true;
+  count_.store(0, std::memory_order_relaxed);
   return !tl_wakes.empty();
 }
 
@@ -190,11 +194,88 @@ void WatchHub::Drain(Subscription& sub, WatchBatch* out) {
   sub.signalled_ = false;
 }
 
+uint8_t WatchHub::OnChange(uint32_t, Change change, const Entry& e) noexcept {
+  WatchEvent type;
+  switch (change) {
+    case Change::kSet:
+      type = WatchEvent::kSet;
+      break;
+    case Change::kDeleted:
+      type = WatchEvent::kDelete;
+      break;
+    case Change::kExpired:
+      type = WatchEvent::kExpire;
+      break;
+    case Change::kEvicted:
+      type = WatchEvent::kEvict;
+      break;
+    default:  // kReplaced, kCleared: see the header
+      return kNothing;
+  }
+  return Emit(type, e.key(), e.version) ? kAfter : kNothing;
+}
+
+uint8_t WatchHub::OnClear(bool destroy) noexcept {
+  return (destroy ? CloseAllLocked() : EmitClear()) ? kAfter : kNothing;
+}
+
+void WatchHub::OnGroup(bool begin) noexcept {
+  // Under the group's shard locks the list cannot change (that takes every
+  // shard lock), so active() answers the same at both ends.
+  if (begin)
+    (void)BeginBatch();
+  else
+    EndBatch(active());
+}
+
 size_t WatchHub::count() const noexcept { return count_.load(std::memory_order_relaxed); }
 
 uint64_t WatchHub::last_seq() const noexcept {
   std::lock_guard lock(mu_);
   return seq_;
+}
+
+}  // namespace threadkv
+
+namespace threadkv {
+
+WatchHub& Store::Hub() {
+  if (WatchHub* hub = watch_.load(std::memory_order_acquire)) return *hub;
+  std::lock_guard guard(features_mu_);
+  if (WatchHub* hub = watch_.load(std::memory_order_relaxed)) return *hub;
+  auto hub = std::make_shared<WatchHub>();
+  (void)AddHook(hub);  // kept by the store until it is destroyed
+  watch_.store(hub.get(), std::memory_order_release);
+  return *hub;
+}
+
+Status Store::Watch(std::shared_ptr<Subscription> sub) {
+  WatchHub& hub = Hub();
+  std::lock_guard changes(hub.changes_mu());
+  std::unique_ptr<const WatchHub::List> list = hub.ListWith(std::move(sub));  // allocated before the locks
+  {
+    ShardLocks<true> locks(shards_.data(), shards_.count());
+    if (!locks.ok()) return Status::kDestroyed;
+    list = hub.PublishLocked(std::move(list));
+  }
+  return Status::kOk;  // the old list is freed here, after the locks
+}
+
+bool Store::Unwatch(const Subscription* sub) {
+  WatchHub* hub = watch_.load(std::memory_order_acquire);
+  if (hub == nullptr) return false;
+  std::lock_guard changes(hub->changes_mu());
+  bool found = false;
+  std::unique_ptr<const WatchHub::List> list = hub->ListWithout(sub, &found);
+  if (!found) return false;
+  {
+    // On a destroyed store the locks are not held (ok() is false), but then
+    // no writer reads the list any more and Kill() is over (it held every
+    // lock while it marked the shards dead): publishing is safe either way.
+    ShardLocks<true> locks(shards_.data(), shards_.count());
+    list = hub->PublishLocked(std::move(list));
+  }
+  return true;
 }
 
 }  // namespace threadkv

@@ -1,9 +1,15 @@
 // Change notifications (store.watch): per store, the list of subscriptions
 // and the events every write pushes into the matching ones.
 //
+// The hub is a StoreHook (shard.h): the store installs it on its first
+// watch() (Store::Hub), and from then on every change of every shard is
+// reported to it under that shard's write lock (OnChange, OnClear, OnGroup),
+// which turns it into events (Emit). A store never watched pays nothing;
+// one whose watchers all closed pays a call and one relaxed load per change.
+//
 // Writers:
-//  - A store with no subscription pays one relaxed load per change (active()
-//    is false) and nothing else.
+//  - With no subscription a change costs one relaxed load (active() is
+//    false) and nothing else.
 //  - Otherwise Emit() runs under the changed key's shard write lock: it
 //    matches the event against each subscription's filter (no lock), and if
 //    any matches, takes the hub's mutex, draws the event's `seq` from the
@@ -14,8 +20,8 @@
 //    is consistent with the linearization order of the writes (a write that
 //    finished before another began has the smaller seq).
 //  - A subscription that was not signalled since its owner's last Drain()
-//    is put on this thread's wake list; AfterLock(), called by the writer
-//    once every lock of its operation is released, notifies those owners
+//    is put on this thread's wake list; FlushWakes() (AfterLock(), which the
+//    store calls once every lock of the operation is released) notifies those owners
 //    (Notifier::Notify: never blocks, never calls into a dead thread). A
 //    writer never waits for a watcher.
 //  - An atomic batch calls BeginBatch() / EndBatch() around its changes,
@@ -51,6 +57,7 @@
 #include <vector>
 
 #include "notifier.h"
+#include "shard.h"
 
 namespace threadkv {
 
@@ -70,7 +77,7 @@ inline constexpr uint8_t kWatchAllEvents = 0x1F;
 struct WatchFilter {
   enum class Scope : uint8_t { kAll, kKey, kPrefix };
   Scope scope = Scope::kAll;
-  std::string bytes;                // the key, or the prefix (WTF-8, as stored keys)
+  std::string bytes;                 // the key, or the prefix (WTF-8, as stored keys)
   uint8_t events = kWatchAllEvents;  // WatchBit()s
 
   bool Matches(WatchEvent type, std::string_view key) const noexcept {
@@ -117,7 +124,9 @@ struct WatchBatch {
 class Subscription {
  public:
   Subscription(WatchFilter filter, size_t max_queue, std::shared_ptr<Notifier> notifier, uint64_t token)
-      : filter_(std::move(filter)), max_queue_(max_queue == 0 ? 1 : max_queue), notifier_(std::move(notifier)),
+      : filter_(std::move(filter)),
+        max_queue_(max_queue == 0 ? 1 : max_queue),
+        notifier_(std::move(notifier)),
         token_(token) {}
   Subscription(const Subscription&) = delete;
   Subscription& operator=(const Subscription&) = delete;
@@ -144,8 +153,8 @@ class Subscription {
   // Under the hub's mutex:
   std::vector<WatchRecord> queue_;
   std::string keys_;
-  uint64_t lost_ = 0;      // events dropped since the last drain
-  uint64_t lost_seq_ = 0;  // the seq of the last of them
+  uint64_t lost_ = 0;       // events dropped since the last drain
+  uint64_t lost_seq_ = 0;   // the seq of the last of them
   bool signalled_ = false;  // the owner was notified and has not drained since
   bool closed_ = false;
   // The atomic batch this subscription last queued for (0: none), and where
@@ -155,10 +164,10 @@ class Subscription {
   size_t batch_keys_ = 0;
 };
 
-class WatchHub {
+class WatchHub final : public StoreHook {
  public:
   WatchHub() = default;
-  ~WatchHub();
+  ~WatchHub() override;
   WatchHub(const WatchHub&) = delete;
   WatchHub& operator=(const WatchHub&) = delete;
 
@@ -185,9 +194,19 @@ class WatchHub {
 
   // The writer's thread, after every lock of its operation is released:
   // signals the owners this thread's Emit() calls queued a first event for.
-  static void AfterLock() noexcept;
-  // True when this thread has owners to signal (AfterLock() would do work).
+  static void FlushWakes() noexcept;
+  // True when this thread has owners to signal (FlushWakes() would do work).
   static bool WakesPending() noexcept;
+
+  // ---- The store's hook (StoreHook) ----
+  // kSet -> set, kDeleted -> delete, kExpired -> expire, kEvicted -> evict;
+  // kReplaced says nothing (the kSet that follows does); kCleared neither
+  // (OnClear sent one clear event first). OnClear(destroy): CloseAllLocked.
+  // OnGroup: BeginBatch / EndBatch. AfterLock: FlushWakes.
+  uint8_t OnChange(uint32_t shard, Change change, const Entry& e) noexcept override;
+  uint8_t OnClear(bool destroy) noexcept override;
+  void OnGroup(bool begin) noexcept override;
+  void AfterLock() noexcept override { FlushWakes(); }
 
   // ---- The subscription list ----
   // A change (Store::Watch / Unwatch) holds changes_mu() throughout, makes
@@ -209,10 +228,11 @@ class WatchHub {
 
   // Under every shard's write lock, the store being destroyed: marks every
   // subscription closed (its next drain says so; a closed one is never
-  // pushed to again) after queueing a clear for those that take one, and
-  // empties the list (into *old). Returns true when AfterLock() must be
-  // called.
-  bool CloseAllLocked(std::unique_ptr<const List>* old) noexcept;
+  // pushed to again) after queueing a clear for those that take one. The
+  // list stays (no writer reaches it any more: the shards are dead); each
+  // owner's Unwatch takes its subscription off. Returns true when
+  // FlushWakes() must be called.
+  bool CloseAllLocked() noexcept;
 
   // ---- Owners ----
 
@@ -231,8 +251,8 @@ class WatchHub {
   // owner needs a signal.
   bool PushLocked(Subscription& sub, WatchEvent type, std::string_view key, uint64_t version, uint64_t seq) noexcept;
 
-  std::mutex changes_mu_;               // serializes list changes (never taken by writers)
-  std::unique_ptr<const List> owned_;  // the current list (changed under every shard lock)
+  std::mutex changes_mu_;                   // serializes list changes (never taken by writers)
+  std::unique_ptr<const List> owned_;       // the current list (changed under every shard lock)
   std::atomic<const List*> list_{nullptr};  // owned_.get(), or null while empty
   // Guards every subscription's queue, seq_ and the batch state. Recursive:
   // an atomic batch holds it from BeginBatch() to EndBatch(), and its
@@ -243,6 +263,10 @@ class WatchHub {
   uint64_t batches_ = 0;      // atomic batches so far (ids)
   unsigned batch_depth_ = 0;  // nesting of BeginBatch()
   std::atomic<size_t> count_{0};
+  // Set by CloseAllLocked: count_ stays 0 from then on. Read by
+  // PublishLocked, which after a Kill() runs once Kill() is over (ordered by
+  // a shard lock, see Store::Unwatch).
+  bool dead_ = false;
 };
 
 }  // namespace threadkv

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -130,7 +131,7 @@ TEST(Compute, CompletionStoresWithTheGivenDeadline) {
   auto e = Env();
   Call lead = Begin(store, "k", {e});
   bool stored = false;
-  ASSERT_EQ(Complete(store, *lead.flight, "v", &stored, Store::DeadlineIn(1)), Status::kOk);
+  ASSERT_EQ(Complete(store, *lead.flight, "v", &stored, store.DeadlineIn(1)), Status::kOk);
   EXPECT_TRUE(stored);
   std::this_thread::sleep_for(3ms);
   EXPECT_EQ(GetString(store, "k", nullptr), Status::kNotFound);
@@ -234,6 +235,134 @@ TEST(Compute, CancelledWaiterIsDetachedAndATimeoutCounted) {
 // Threads × keys: every caller ends with the one value of its key's flight
 // generation; each key is computed once per generation (no failures here, so
 // once in all).
+// Every write path of the store that writes or removes the key while its
+// flight runs invalidates the flight (through the store's hook seam): the
+// leader is told, its value is not stored, its joined caller still gets the
+// leader's bytes, and the next caller starts a new flight (or hits the
+// written value).
+struct Write {
+  const char* name;
+  std::function<void(Store&)> run;
+  bool leaves_value;  // the key holds a value after the write
+};
+
+std::vector<Write> WritesOfK() {
+  auto entries = [](Store& s, bool atomic) {
+    std::vector<HashedEntry> v;
+    v.push_back({s.Hash("other"), MakeValueEntry(s, "other", "o")});
+    v.push_back({s.Hash("k"), MakeValueEntry(s, "k", "w")});
+    return s.PutMany(v, atomic);
+  };
+  auto erase_many = [](Store& s, bool atomic) {
+    std::vector<KeyRef> keys{{"other", s.Hash("other")}, {"k", s.Hash("k")}};
+    size_t n = 0;
+    return s.EraseMany(keys, atomic, &n);
+  };
+  return {
+      {"put", [](Store& s) { ASSERT_EQ(PutString(s, "k", "w"), Status::kOk); }, true},
+      {"insert", [](Store& s) { ASSERT_EQ(s.Insert(s.Hash("k"), MakeValueEntry(s, "k", "w")), Status::kOk); }, true},
+      {"compare-and-put absent",
+       [](Store& s) {
+         ASSERT_EQ(s.CompareAndPut(s.Hash("k"), MakeValueEntry(s, "k", "w"), kExpectAbsent), Status::kOk);
+       },
+       true},
+      {"increment",
+       [](Store& s) {
+         Number r;
+         ASSERT_EQ(s.Increment("k", s.Hash("k"), 1, &r), Status::kOk);
+       },
+       true},
+      {"put-many atomic", [=](Store& s) { ASSERT_EQ(entries(s, true), Status::kOk); }, true},
+      {"put-many", [=](Store& s) { ASSERT_EQ(entries(s, false), Status::kOk); }, true},
+      {"delete absent", [](Store& s) { ASSERT_EQ(s.Erase("k", s.Hash("k")), Status::kNotFound); }, false},
+      {"take absent",
+       [](Store& s) {
+         Retired taken;
+         ASSERT_EQ(s.Erase("k", s.Hash("k"), &taken), Status::kNotFound);
+       },
+       false},
+      {"erase-many atomic", [=](Store& s) { ASSERT_EQ(erase_many(s, true), Status::kOk); }, false},
+      {"erase-many", [=](Store& s) { ASSERT_EQ(erase_many(s, false), Status::kOk); }, false},
+      {"clear", [](Store& s) { ASSERT_EQ(s.Clear(), Status::kOk); }, false},
+  };
+}
+
+TEST(ComputeInvalidation, EveryWriteOfTheKeyInvalidatesItsRunningFlight) {
+  for (const Write& w : WritesOfK()) {
+    SCOPED_TRACE(w.name);
+    Store store(std::string("compute-invalidate-") + w.name, SmallOptions(4));
+    std::atomic<int> told{0};
+    auto leader = std::make_shared<Notifier>([&] {
+      ++told;
+      return true;
+    });
+    auto joiner = Env();
+    Call lead = Begin(store, "k", {leader}, 9);
+    ASSERT_EQ(lead.step, Store::ComputeStep::kLead);
+    Call j = Begin(store, "k", {joiner}, 3);
+    ASSERT_EQ(j.step, Store::ComputeStep::kJoin);
+    // A write of another key changes nothing.
+    ASSERT_EQ(PutString(store, "unrelated", "x"), Status::kOk);
+    EXPECT_EQ(lead.flight->leader_view.load(), static_cast<uint8_t>(LeaderView::kRunning));
+    w.run(store);
+    EXPECT_EQ(lead.flight->leader_view.load(), static_cast<uint8_t>(LeaderView::kInvalidated));
+    EXPECT_EQ(told.load(), 1);  // told after the writer's lock, so that ctx.signal aborts
+    // Later callers do not join the invalidated flight.
+    Call next = Begin(store, "k", {joiner});
+    EXPECT_EQ(next.step, w.leaves_value ? Store::ComputeStep::kHit : Store::ComputeStep::kLead);
+    std::string before;
+    const Status had = GetString(store, "k", &before);
+    bool stored = true;
+    ASSERT_EQ(Complete(store, *lead.flight, "leader", &stored), Status::kOk);
+    EXPECT_FALSE(stored);  // the write wins
+    std::string after;
+    EXPECT_EQ(GetString(store, "k", &after), had);
+    EXPECT_EQ(after, before);
+    ASSERT_EQ(j.slot->outcome(), WaitOutcome::kValue);  // the joined caller still gets it
+    EXPECT_EQ(j.slot->result()->bytes, "leader");
+    if (next.flight) {
+      ASSERT_EQ(Complete(store, *next.flight, "second", &stored), Status::kOk);
+      EXPECT_TRUE(stored);
+    }
+  }
+}
+
+TEST(ComputeInvalidation, EvictionExpiryAndFailedWritesDoNotInvalidate) {
+  Options o = SmallOptions(1);
+  o.max_entries = 2;
+  o.eviction = EvictionPolicy::kSieve;
+  Store store("compute-not-invalidated", o);
+  auto e = Env();
+  // "k" present but expired: a miss, so a flight starts while its entry is
+  // still in the table; the sweep then removes it (an expiry, not a write).
+  EntryPtr dying = MakeValueEntry(store, "k", "old");
+  dying->expires_at = SteadyNowNs() + 1'000'000;
+  ASSERT_EQ(store.Put(store.Hash("k"), std::move(dying)), Status::kOk);
+  std::this_thread::sleep_for(3ms);
+  Call lead = Begin(store, "k", {e});
+  ASSERT_EQ(lead.step, Store::ComputeStep::kLead);
+  EXPECT_EQ(store.SweepExpired(), 1u);
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(PutString(store, Cat("fill", i), "v"), Status::kOk);  // evictions
+  ASSERT_EQ(store.CompareAndErase("k", store.Hash("k"), 12345), Status::kNotFound);           // changes nothing
+  ASSERT_EQ(store.CompareAndPut(store.Hash("k"), MakeValueEntry(store, "k", "x"), 12345), Status::kMismatch);
+  EXPECT_EQ(lead.flight->leader_view.load(), static_cast<uint8_t>(LeaderView::kRunning));
+  bool stored = false;
+  ASSERT_EQ(Complete(store, *lead.flight, "v", &stored), Status::kOk);
+  EXPECT_TRUE(stored);
+}
+
+TEST(ComputeInvalidation, DestroyLosesRunningFlights) {
+  Store store("compute-destroyed", SmallOptions(2));
+  auto e = Env();
+  Call lead = Begin(store, "k", {e});
+  Call j = Begin(store, "k", {e}, 1);
+  std::vector<Table> drained;
+  store.Kill(&drained);
+  EXPECT_EQ(j.slot->outcome(), WaitOutcome::kRetry);  // retries, and meets the destroyed store
+  EXPECT_EQ(lead.flight->leader_view.load(), static_cast<uint8_t>(LeaderView::kLost));
+  EXPECT_EQ(Begin(store, "k", {e}).status, Status::kDestroyed);
+}
+
 TEST(ComputeStress, OneComputationPerKeyAcrossThreads) {
   Store store("compute-stress", SmallOptions(8));
   const int kThreads = 4;

@@ -52,7 +52,7 @@ struct Watcher {
           return true;
         })),
         sub(std::make_shared<Subscription>(std::move(filter), max_queue, notifier, token)) {}
-  ~Watcher() { WatchHub::AfterLock(); }  // no signal of this test left for the next one
+  ~Watcher() { WatchHub::FlushWakes(); }  // no signal of this test left for the next one
   int signals() const { return count->load(std::memory_order_relaxed); }
 
   // Drains (the notifier too, re-arming it) and returns the events; the
@@ -154,13 +154,13 @@ TEST(WatchHub, OnlyMatchedEventsTakeASeq) {
   EXPECT_FALSE(hub.Emit(kSet, "b:1", 1));  // nobody watches it
   EXPECT_EQ(hub.last_seq(), 0u);
   EXPECT_TRUE(hub.Emit(kSet, "a:1", 7));  // first event: a signal is due
-  WatchHub::AfterLock();
+  WatchHub::FlushWakes();
   EXPECT_EQ(a.signals(), 1);
   EXPECT_FALSE(hub.Emit(kDelete, "a:1", 7));  // coalesced until the owner drains
   EXPECT_FALSE(WatchHub::WakesPending());
   EXPECT_EQ(a.Drain(hub), (std::vector<Ev>{{kSet, "a:1", 7, 1}, {kDelete, "a:1", 7, 2}}));
   EXPECT_TRUE(hub.Emit(kSet, "a:2", 8));  // re-armed
-  WatchHub::AfterLock();
+  WatchHub::FlushWakes();
   EXPECT_EQ(a.signals(), 2);
   Remove(hub, a.sub.get());
   EXPECT_FALSE(hub.active());
@@ -178,7 +178,7 @@ TEST(WatchHub, OneSeqPerEventAcrossWatchers) {
   hub.Emit(kSet, "j", 1);
   hub.Emit(kSet, "k", 2);
   hub.Emit(kDelete, "k", 2);
-  WatchHub::AfterLock();
+  WatchHub::FlushWakes();
   EXPECT_EQ(all.Drain(hub), (std::vector<Ev>{{kSet, "j", 1, 1}, {kSet, "k", 2, 2}, {kDelete, "k", 2, 3}}));
   EXPECT_EQ(key.Drain(hub), (std::vector<Ev>{{kSet, "k", 2, 2}, {kDelete, "k", 2, 3}}));
   EXPECT_TRUE(other.Drain(hub).empty());
@@ -190,7 +190,7 @@ TEST(WatchHub, FullQueueDropsCountsAndReportsOneOverflowLast) {
   Watcher w({}, 3);
   Add(hub, w.sub);
   for (uint64_t i = 1; i <= 5; ++i) hub.Emit(kSet, Cat("k", i), i);
-  WatchHub::AfterLock();
+  WatchHub::FlushWakes();
   EXPECT_EQ(w.signals(), 1);
   EXPECT_EQ(w.Drain(hub), (std::vector<Ev>{{kSet, "k1", 1, 1},
                                            {kSet, "k2", 2, 2},
@@ -264,7 +264,7 @@ TEST(WatchHub, NotifyingADeadOwnerIsHarmless) {
   Add(hub, w.sub);
   w.notifier->Shutdown();  // its thread went away
   EXPECT_TRUE(hub.Emit(kSet, "k", 1));
-  WatchHub::AfterLock();  // Notify returns false; nothing else happens
+  WatchHub::FlushWakes();  // Notify returns false; nothing else happens
   EXPECT_EQ(w.signals(), 0);
 }
 
@@ -310,15 +310,14 @@ TEST(StoreWatch, CompoundWritesAndFailedOnes) {
   ASSERT_EQ(t.store.CompareAndPut(h, MakeValueEntry(t.store, "k", "d"), v, nullptr), Status::kMismatch);
   ASSERT_EQ(t.store.CompareAndErase("k", h, v), Status::kMismatch);
   ASSERT_EQ(t.store.CompareAndErase("k", h, v2), Status::kOk);
-  EntryPtr taken;
+  Retired taken;
   uint64_t v3 = 0;
   ASSERT_EQ(PutString(t.store, "k", "e", &v3), Status::kOk);
   ASSERT_EQ(t.store.Erase("k", h, &taken), Status::kOk);  // take()
-  EXPECT_EQ(t.Drain(), (std::vector<Ev>{{kSet, "k", v, 1},
-                                        {kSet, "k", v2, 2},
-                                        {kDelete, "k", v2, 3},
-                                        {kSet, "k", v3, 4},
-                                        {kDelete, "k", v3, 5}}));
+  EXPECT_EQ(
+      t.Drain(),
+      (std::vector<Ev>{
+          {kSet, "k", v, 1}, {kSet, "k", v2, 2}, {kDelete, "k", v2, 3}, {kSet, "k", v3, 4}, {kDelete, "k", v3, 5}}));
 }
 
 TEST(StoreWatch, IncrementInPlaceAndFresh) {

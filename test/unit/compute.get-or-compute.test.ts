@@ -203,6 +203,86 @@ describe('getOrCompute()', () => {
     });
   });
 
+  describe('a write of the key while it is computed invalidates the computation', () => {
+    // Every write method that writes or removes the key: its callers still
+    // get the computed value, it is not stored (the write wins), the
+    // factory's signal aborts, and the next call computes again (or hits the
+    // written value).
+    const writes: Array<[string, (s: Store<unknown>) => void, boolean]> = [
+      ['set', (s) => s.set('k', 'written'), true],
+      ['put', (s) => s.put('k', 'written'), true],
+      ['setIfAbsent', (s) => s.setIfAbsent('k', 'written'), true],
+      ['swap', (s) => s.swap('k', 'written'), true],
+      ['compareAndSet', (s) => s.compareAndSet('k', null, 'written'), true],
+      ['update', (s) => s.update('k', () => 'written'), true],
+      ['increment', (s) => s.increment('k'), true],
+      ['setMany', (s) => s.setMany([['other', 1], ['k', 'written']]), true],
+      ['setMany atomic', (s) => s.setMany([['other', 1], ['k', 'written']], { atomic: true }), true],
+      ['delete', (s) => s.delete('k'), false],
+      ['take', (s) => s.take('k'), false],
+      ['deleteMany', (s) => s.deleteMany(['other', 'k']), false],
+      ['deleteMany atomic', (s) => s.deleteMany(['other', 'k'], { atomic: true }), false],
+      ['clear', (s) => s.clear(), false],
+    ];
+    for (const [name, write, leavesValue] of writes) {
+      it(`${name}`, async () => {
+        const s = open();
+        const gate = deferred<string>();
+        let signal: AbortSignal | undefined;
+        const first = s.getOrCompute('k', (_k, ctx) => {
+          signal = ctx.signal;
+          return gate.promise;
+        });
+        const joined = s.getOrCompute('k', () => 'never');
+        await tick();
+        assert.equal(s.stats().flightsInProgress, 1);
+        s.set('unrelated', 1);  // another key: nothing happens
+        await tick();
+        assert.equal(signal?.aborted, false);
+        write(s);
+        const expected = s.get('k');
+        assert.equal(expected === undefined, !leavesValue);
+        // Told after the write (through the waker): the signal aborts.
+        for (let i = 0; i < 200 && !signal?.aborted; i++) await sleep(5);
+        assert.equal(signal?.aborted, true);
+        assert.equal((signal?.reason as Error).name, 'AbortError');
+        assert.match((signal?.reason as Error).message, /written while it ran/);
+        // A factory that ignores its signal still hands its value to its callers.
+        gate.resolve('computed');
+        assert.equal(await first, 'computed');
+        assert.equal(await joined, 'computed');
+        assert.deepEqual(s.get('k'), expected);  // not stored: the write wins
+        // The next call computes again, or hits the written value.
+        let calls = 0;
+        const next = await s.getOrCompute('k', () => {
+          calls++;
+          return 'again';
+        });
+        assert.equal(calls, leavesValue ? 0 : 1);
+        assert.deepEqual(next, leavesValue ? expected : 'again');
+      });
+    }
+
+    it('failed conditional writes and writes of other keys do not invalidate', async () => {
+      const s = open();
+      const gate = deferred<string>();
+      let signal: AbortSignal | undefined;
+      const first = s.getOrCompute('k', (_k, ctx) => {
+        signal = ctx.signal;
+        return gate.promise;
+      });
+      await tick();
+      assert.equal(s.compareAndSet('k', 12345, 'no'), false);
+      assert.equal(s.compareAndDelete('k', 12345), false);
+      assert.equal(s.setIfAbsent('other', 1), true);
+      await sleep(20);
+      assert.equal(signal?.aborted, false);
+      gate.resolve('computed');
+      assert.equal(await first, 'computed');
+      assert.equal(s.get('k'), 'computed');
+    });
+  });
+
   describe('waitTimeoutMs and signal detach only their caller', () => {
     it('a waiting caller times out with ERR_THREADKV_COMPUTE_TIMEOUT; the others get the value', async () => {
       const s = open();
