@@ -208,6 +208,17 @@ describe('getOrCompute()', () => {
     // get the computed value, it is not stored (the write wins), the
     // factory's signal aborts, and the next call computes again (or hits the
     // written value).
+
+    // A computation of 'k' whose factory waits for `gate`; `signal()` is its ctx.signal.
+    const computeUntilReleased = (s: Store<unknown>) => {
+      const gate = deferred<string>();
+      let seen: AbortSignal | undefined;
+      const first = s.getOrCompute('k', (_k, ctx) => {
+        seen = ctx.signal;
+        return gate.promise;
+      });
+      return { gate, first, signal: () => seen };
+    };
     const writes: Array<[string, (s: Store<unknown>) => void, boolean]> = [
       ['set', (s) => s.set('k', 'written'), true],
       ['put', (s) => s.put('k', 'written'), true],
@@ -227,26 +238,21 @@ describe('getOrCompute()', () => {
     for (const [name, write, leavesValue] of writes) {
       it(`${name}`, async () => {
         const s = open();
-        const gate = deferred<string>();
-        let signal: AbortSignal | undefined;
-        const first = s.getOrCompute('k', (_k, ctx) => {
-          signal = ctx.signal;
-          return gate.promise;
-        });
+        const { gate, first, signal: signalOf } = computeUntilReleased(s);
         const joined = s.getOrCompute('k', () => 'never');
         await tick();
         assert.equal(s.stats().flightsInProgress, 1);
         s.set('unrelated', 1);  // another key: nothing happens
         await tick();
-        assert.equal(signal?.aborted, false);
+        assert.equal(signalOf()?.aborted, false);
         write(s);
         const expected = s.get('k');
         assert.equal(expected === undefined, !leavesValue);
         // Told after the write (through the waker): the signal aborts.
-        for (let i = 0; i < 200 && !signal?.aborted; i++) await sleep(5);
-        assert.equal(signal?.aborted, true);
-        assert.equal((signal?.reason as Error).name, 'AbortError');
-        assert.match((signal?.reason as Error).message, /written while it ran/);
+        for (let i = 0; i < 200 && !signalOf()?.aborted; i++) await sleep(5);
+        assert.equal(signalOf()?.aborted, true);
+        assert.equal((signalOf()?.reason as Error).name, 'AbortError');
+        assert.match((signalOf()?.reason as Error).message, /written while it ran/);
         // A factory that ignores its signal still hands its value to its callers.
         gate.resolve('computed');
         assert.equal(await first, 'computed');
@@ -265,18 +271,13 @@ describe('getOrCompute()', () => {
 
     it('failed conditional writes and writes of other keys do not invalidate', async () => {
       const s = open();
-      const gate = deferred<string>();
-      let signal: AbortSignal | undefined;
-      const first = s.getOrCompute('k', (_k, ctx) => {
-        signal = ctx.signal;
-        return gate.promise;
-      });
+      const { gate, first, signal: signalOf } = computeUntilReleased(s);
       await tick();
       assert.equal(s.compareAndSet('k', 12345, 'no'), false);
       assert.equal(s.compareAndDelete('k', 12345), false);
       assert.equal(s.setIfAbsent('other', 1), true);
       await sleep(20);
-      assert.equal(signal?.aborted, false);
+      assert.equal(signalOf()?.aborted, false);
       gate.resolve('computed');
       assert.equal(await first, 'computed');
       assert.equal(s.get('k'), 'computed');
