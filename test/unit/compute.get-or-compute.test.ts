@@ -251,8 +251,9 @@ describe('getOrCompute()', () => {
         // Told after the write (through the waker): the signal aborts.
         for (let i = 0; i < 200 && !signalOf()?.aborted; i++) await sleep(5);
         assert.equal(signalOf()?.aborted, true);
-        assert.equal((signalOf()?.reason as Error).name, 'AbortError');
-        assert.match((signalOf()?.reason as Error).message, /written while it ran/);
+        const reason = signalOf()!.reason as Error;
+        assert.equal(reason.name, 'AbortError');
+        assert.match(reason.message, /written while it ran/);
         // A factory that ignores its signal still hands its value to its callers.
         gate.resolve('computed');
         assert.equal(await first, 'computed');
