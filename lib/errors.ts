@@ -38,6 +38,10 @@ export const ErrorCode = {
   OVER_BUDGET: 'ERR_THREADKV_OVER_BUDGET',
   /** Native memory could not be allocated (nothing was changed, or, for a non-atomic setMany, see `stored`). */
   OUT_OF_MEMORY: 'ERR_THREADKV_OUT_OF_MEMORY',
+  /** getOrCompute / getOrComputeSync: this caller stopped waiting for another caller's computation (waitTimeoutMs). */
+  COMPUTE_TIMEOUT: 'ERR_THREADKV_COMPUTE_TIMEOUT',
+  /** getOrComputeSync on a key its own thread is computing (blocking would never end). */
+  RECURSIVE_COMPUTE: 'ERR_THREADKV_RECURSIVE_COMPUTE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -290,4 +294,32 @@ export function invalidOptions(message: string): ThreadKvError {
 
 export function invalidName(Ctor: typeof TypeError | typeof RangeError, message: string): ThreadKvError {
   return withCode(Ctor, ErrorCode.INVALID_NAME, `store name ${message}`);
+}
+
+/** getOrCompute / getOrComputeSync: waitTimeoutMs passed while another caller computed `key`. */
+export function computeTimeout(store: string, key: string, waitTimeoutMs: number): ThreadKvError {
+  return withCode(
+    Error,
+    ErrorCode.COMPUTE_TIMEOUT,
+    `getOrCompute of key ${showKey(key)} stopped waiting after waitTimeoutMs (${waitTimeoutMs} ms) for the computation ` +
+      `another caller runs (store ${JSON.stringify(store)}); that computation goes on for its other callers`,
+  );
+}
+
+/** getOrComputeSync on a key whose computation this very thread runs. */
+export function recursiveCompute(store: string, key: string): ThreadKvError {
+  return withCode(
+    Error,
+    ErrorCode.RECURSIVE_COMPUTE,
+    `getOrComputeSync of key ${showKey(key)}: this thread is itself computing that key (a factory, or a pending ` +
+      `getOrCompute of this thread, leads its computation), so waiting for it here would never end (store ${JSON.stringify(store)})`,
+  );
+}
+
+/** The AbortError a call rejects with when its `signal` aborts (as Node's own APIs do: the reason is its cause). */
+export function abortError(signal: AbortSignal): Error {
+  const err = new Error('The operation was aborted', { cause: signal.reason }) as Error & { code: string };
+  err.name = 'AbortError';
+  err.code = 'ABORT_ERR';
+  return err;
 }
