@@ -83,6 +83,13 @@ export interface NativeBinding {
   scan(handle: NativeHandle, shard: number, prefix: string, withValues: boolean): unknown[];
   /** Only in the ThreadSanitizer self-test build. */
   racyIncrement?(n: number): number;
+  // ---- Snapshot and restore (lib/snapshot.ts): [true, result] or [false, facts] ----
+  /** [true, [entries, bytes]] | [false, facts] */
+  snapshotSync(handle: NativeHandle, path: string, fsync: boolean, pauseUs: number, threadkv: string, node: string): unknown;
+  snapshot(handle: NativeHandle, path: string, fsync: boolean, pauseUs: number, threadkv: string, node: string): Promise<unknown>;
+  /** mode: 0 replace, 1 fillMissing; onCorrupt: 0 throw, 1 skip; maxV8: 255 for no check. [true, [entries, skippedExpired, skippedCorrupt, bytes]] | [false, facts] */
+  restoreSync(handle: NativeHandle, path: string, mode: number, onCorrupt: number, maxV8: number): unknown;
+  restore(handle: NativeHandle, path: string, mode: number, onCorrupt: number, maxV8: number): Promise<unknown>;
 }
 
 const root = path.join(__dirname, '..');
@@ -121,6 +128,10 @@ export const native: NativeBinding = {
   setMany: raw.setMany,
   deleteMany: raw.deleteMany,
   scan: raw.scan,
+  snapshotSync: raw.snapshotSync,
+  snapshot: raw.snapshot,
+  restoreSync: raw.restoreSync,
+  restore: raw.restore,
   ...(raw.racyIncrement !== undefined ? { racyIncrement: raw.racyIncrement } : {}),
 };
 

@@ -16,6 +16,7 @@
 #include "../core/wtf8.h"
 #include "convert.h"
 #include "errors.h"
+#include "snapshot.h"
 
 namespace threadkv::binding {
 
@@ -172,6 +173,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
                            InstanceMethod("racyIncrement", &Addon::RacyIncrement),
 #endif
                        });
+  RegisterSnapshot(env, exports);  // snapshot, snapshotSync, restore, restoreSync
   GrowScratch(env, kScratchInitial);
   Napi::ArrayBuffer cells = Napi::ArrayBuffer::New(env, kOutCells * sizeof(double));
   out_ = Napi::Persistent(Napi::Float64Array::New(env, kOutCells, cells, 0));

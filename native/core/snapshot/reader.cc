@@ -298,10 +298,13 @@ bool Reader::ReadHeader(Error* err) {
       *err = Corrupt(Reason::kTruncatedHeader, 0, -1, size_, kHeaderPrefixSize);
     } else {
       *err = Corrupt(Reason::kNotSnapshot, 0);
-      uint64_t first = 0;
-      for (size_t i = 0; i < std::min<size_t>(have, 8); ++i) first |= static_cast<uint64_t>(static_cast<unsigned char>(prefix[i])) << (8 * i);
-      err->a = first;
-      err->b = have;
+      static const char kHex[] = "0123456789abcdef";
+      for (size_t i = 0; i < std::min<size_t>(have, 8); ++i) {
+        const auto c = static_cast<unsigned char>(prefix[i]);
+        if (i > 0) err->detail += ' ';
+        err->detail += kHex[c >> 4];
+        err->detail += kHex[c & 15];
+      }
     }
     return false;
   }

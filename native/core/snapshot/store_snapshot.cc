@@ -297,6 +297,10 @@ bool LoadStoreFrom(Store& store, ByteSource& src, const LoadOptions& options, Lo
 
 bool LoadStore(Store& store, const std::string& path, const LoadOptions& options, LoadInfo* info, Error* err, Fs& fs) {
   *info = LoadInfo{};
+  if (store.destroyed()) {  // reported ahead of any problem with the file
+    *err = Destroyed();
+    return false;
+  }
   FileSource src(fs);
   if (!src.Open(path, err)) return false;
   return LoadStoreFrom(store, src, options, info, err);

@@ -1,0 +1,301 @@
+#include "snapshot.h"
+
+#include <cmath>
+#include <memory>
+#include <new>
+#include <string>
+#include <utility>
+
+#include "../core/snapshot/store_snapshot.h"
+#include "addon.h"
+#include "convert.h"
+#include "errors.h"
+
+namespace threadkv::binding {
+
+namespace {
+
+namespace snap = threadkv::snapshot;
+
+// The handle's store, held for the whole call (the async ones included:
+// a close() or destroy() meanwhile cannot free it). Throws the "closed"
+// error for a closed handle; a destroyed store is reported by the core.
+std::shared_ptr<Store> HoldStore(Napi::Env env, napi_value handle) {
+  void* data = nullptr;
+  if (napi_get_value_external(env, handle, &data) != napi_ok || data == nullptr)
+    throw Napi::TypeError::New(env, "threadkv: not a store handle");
+  auto* h = static_cast<StoreHandle*>(data);
+  if (!h->store) Throw(env, kErrClosed, {.store = h->name});
+  return h->store;
+}
+
+const char* KindName(snap::ErrorKind k) {
+  switch (k) {
+    case snap::ErrorKind::kCorrupt: return "corrupt";
+    case snap::ErrorKind::kVersion: return "version";
+    case snap::ErrorKind::kCodec: return "codec";
+    case snap::ErrorKind::kIo: return "io";
+    case snap::ErrorKind::kDestroyed: return "destroyed";
+    case snap::ErrorKind::kLimit: return "limit";
+    default: return "internal";
+  }
+}
+
+const char* ReasonName(snap::Reason r) {
+  using snap::Reason;
+  switch (r) {
+    case Reason::kNotSnapshot: return "not-snapshot";
+    case Reason::kTruncatedHeader: return "truncated-header";
+    case Reason::kBadHeaderSize: return "header-size";
+    case Reason::kHeaderChecksum: return "header-checksum";
+    case Reason::kBadHeaderField: return "header-field";
+    case Reason::kBadBlockHeader: return "block-header";
+    case Reason::kBlockChecksum: return "block-checksum";
+    case Reason::kBlockOrder: return "block-order";
+    case Reason::kBlockTooLarge: return "block-too-large";
+    case Reason::kBadEntry: return "entry";
+    case Reason::kTruncated: return "truncated";
+    case Reason::kTrailerChecksum: return "trailer-checksum";
+    case Reason::kTrailerMismatch: return "trailer-mismatch";
+    case Reason::kTrailingBytes: return "trailing-bytes";
+    case Reason::kFormatTooNew: return "format-too-new";
+    case Reason::kV8TooNew: return "v8-too-new";
+    default: return "";
+  }
+}
+
+const char* LimitName(Status st) {
+  switch (st) {
+    case Status::kKeyTooLong: return "key-too-long";
+    case Status::kValueTooLarge: return "value-too-large";
+    case Status::kFullEntries: return "full-entries";
+    case Status::kFullBytes: return "full-bytes";
+    case Status::kTooBigForLimit: return "too-big";
+    default: return "internal";
+  }
+}
+
+// What went wrong, as a plain object for lib/snapshot.ts.
+Napi::Object Facts(Napi::Env env, const Store& store, const snap::Error& e, uint64_t restored = 0) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("kind", KindName(e.kind));
+  switch (e.kind) {
+    case snap::ErrorKind::kCorrupt:
+    case snap::ErrorKind::kVersion:
+      o.Set("reason", ReasonName(e.reason));
+      o.Set("offset", static_cast<double>(e.offset));
+      if (e.block >= 0) o.Set("block", static_cast<double>(e.block));
+      o.Set("a", static_cast<double>(e.a));
+      o.Set("b", static_cast<double>(e.b));
+      o.Set("aux", static_cast<double>(e.aux));
+      if (*e.field != '\0') o.Set("field", e.field);
+      if (!e.detail.empty()) o.Set("detail", e.detail);
+      break;
+    case snap::ErrorKind::kCodec:
+      o.Set("fileCodec", e.file_codec);
+      o.Set("storeCodec", e.store_codec);
+      break;
+    case snap::ErrorKind::kIo:
+      o.Set("errno", e.sys_errno);
+      o.Set("syscall", e.syscall);
+      o.Set("path", Napi::Value(env, KeyToJs(env, e.path)));
+      break;
+    case snap::ErrorKind::kLimit: {
+      const auto st = static_cast<Status>(e.limit_status);
+      o.Set("limit", LimitName(st));
+      o.Set("key", Napi::Value(env, KeyToJs(env, e.detail)));
+      double limit = 0;
+      switch (st) {
+        case Status::kKeyTooLong: limit = store.options().max_key_bytes; break;
+        case Status::kValueTooLarge: limit = store.options().max_value_bytes; break;
+        case Status::kFullEntries: limit = static_cast<double>(store.shard_max_entries()); break;
+        default: limit = static_cast<double>(store.shard_max_bytes()); break;
+      }
+      o.Set("max", limit);
+      o.Set("actual", static_cast<double>(e.a));
+      o.Set("restored", static_cast<double>(restored));
+      break;
+    }
+    default:
+      break;
+  }
+  return o;
+}
+
+// ---- Arguments ----
+
+struct SaveArgs {
+  std::string path;
+  snap::SaveOptions options;
+};
+
+// (handle, path, fsync, pauseUs, threadkvVersion, nodeVersion); lib/ has
+// validated them.
+SaveArgs ReadSaveArgs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SaveArgs a;
+  a.path = TextArg(env, info[1]);
+  a.options.writer.fsync = info[2].ToBoolean().Value();
+  a.options.writer.pause_us = info[3].As<Napi::Number>().Uint32Value();
+  a.options.threadkv_version = TextArg(env, info[4]);
+  a.options.node_version = TextArg(env, info[5]);
+  return a;
+}
+
+struct LoadArgs {
+  std::string path;
+  snap::LoadOptions options;
+};
+
+// (handle, path, mode (0 replace, 1 fillMissing), onCorrupt (0 throw, 1
+// skip), maxV8Version (255: no check))
+LoadArgs ReadLoadArgs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LoadArgs a;
+  a.path = TextArg(env, info[1]);
+  a.options.mode = info[2].As<Napi::Number>().Uint32Value() == 1 ? snap::RestoreMode::kFillMissing
+                                                                  : snap::RestoreMode::kReplace;
+  a.options.read.on_corrupt =
+      info[3].As<Napi::Number>().Uint32Value() == 1 ? snap::OnCorrupt::kSkip : snap::OnCorrupt::kThrow;
+  const uint32_t v8 = info[4].As<Napi::Number>().Uint32Value();
+  a.options.read.max_v8_version = static_cast<uint8_t>(v8 > 255 ? 255 : v8);
+  return a;
+}
+
+// ---- Results ----
+
+Napi::Value SaveResult(Napi::Env env, const snap::SaveInfo& si) {
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, static_cast<double>(si.entries));
+  out.Set(1u, static_cast<double>(si.bytes));
+  return out;
+}
+
+Napi::Value LoadResult(Napi::Env env, const snap::LoadInfo& li) {
+  Napi::Array out = Napi::Array::New(env, 4);
+  out.Set(0u, static_cast<double>(li.entries));
+  out.Set(1u, static_cast<double>(li.skipped_expired));
+  out.Set(2u, static_cast<double>(li.skipped_corrupt));
+  out.Set(3u, static_cast<double>(li.bytes));
+  return out;
+}
+
+// The promise versions: the core call runs on a libuv pool thread, holding
+// the store; the promise settles on the calling thread with the same
+// [ok, result-or-facts] pair as the sync versions return.
+class SnapshotWork final : public Napi::AsyncWorker {
+ public:
+  SnapshotWork(Napi::Env env, std::shared_ptr<Store> store, SaveArgs save)
+      : Napi::AsyncWorker(env, "threadkv.snapshot"), deferred_(Napi::Promise::Deferred::New(env)),
+        store_(std::move(store)), saving_(true), save_(std::move(save)) {}
+  SnapshotWork(Napi::Env env, std::shared_ptr<Store> store, LoadArgs load)
+      : Napi::AsyncWorker(env, "threadkv.restore"), deferred_(Napi::Promise::Deferred::New(env)),
+        store_(std::move(store)), saving_(false), load_(std::move(load)) {}
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      ok_ = saving_ ? snap::SaveStore(*store_, save_.path, save_.options, &save_info_, &err_)
+                    : snap::LoadStore(*store_, load_.path, load_.options, &load_info_, &err_);
+    } catch (const std::bad_alloc&) {
+      SetError("threadkv: out of memory");
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::Array out = Napi::Array::New(env, 2);
+    out.Set(0u, Napi::Boolean::New(env, ok_));
+    if (ok_)
+      out.Set(1u, saving_ ? SaveResult(env, save_info_) : LoadResult(env, load_info_));
+    else
+      out.Set(1u, Facts(env, *store_, err_, saving_ ? 0 : load_info_.entries));
+    deferred_.Resolve(out);
+  }
+
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<Store> store_;
+  const bool saving_;
+  SaveArgs save_;
+  LoadArgs load_;
+  bool ok_ = false;
+  snap::Error err_;
+  snap::SaveInfo save_info_;
+  snap::LoadInfo load_info_;
+};
+
+Napi::Value Settled(Napi::Env env, const Store& store, bool ok, const snap::Error& err, Napi::Value result,
+                    uint64_t restored = 0) {
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Boolean::New(env, ok));
+  out.Set(1u, ok ? result : Napi::Value(Facts(env, store, err, restored)));
+  return out;
+}
+
+// snapshotSync(handle, path, fsync, pauseUs, threadkvVersion, nodeVersion)
+//   -> [true, [entries, bytes]] | [false, facts]
+Napi::Value SnapshotSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SaveArgs args = ReadSaveArgs(info);
+  std::shared_ptr<Store> store = HoldStore(env, info[0]);
+  snap::SaveInfo si;
+  snap::Error err;
+  bool ok = false;
+  try {
+    ok = snap::SaveStore(*store, args.path, args.options, &si, &err);
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(env, "threadkv: out of memory");
+  }
+  return Settled(env, *store, ok, err, ok ? SaveResult(env, si) : env.Undefined());
+}
+
+// snapshot(...) -> Promise of what snapshotSync returns
+Napi::Value Snapshot(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SaveArgs args = ReadSaveArgs(info);
+  auto* work = new SnapshotWork(env, HoldStore(env, info[0]), std::move(args));
+  Napi::Promise p = work->Promise();
+  work->Queue();
+  return p;
+}
+
+// restoreSync(handle, path, mode, onCorrupt, maxV8Version)
+//   -> [true, [entries, skippedExpired, skippedCorrupt, bytes]] | [false, facts]
+Napi::Value RestoreSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LoadArgs args = ReadLoadArgs(info);
+  std::shared_ptr<Store> store = HoldStore(env, info[0]);
+  snap::LoadInfo li;
+  snap::Error err;
+  bool ok = false;
+  try {
+    ok = snap::LoadStore(*store, args.path, args.options, &li, &err);
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(env, "threadkv: out of memory");
+  }
+  return Settled(env, *store, ok, err, ok ? LoadResult(env, li) : env.Undefined(), li.entries);
+}
+
+Napi::Value Restore(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LoadArgs args = ReadLoadArgs(info);
+  auto* work = new SnapshotWork(env, HoldStore(env, info[0]), std::move(args));
+  Napi::Promise p = work->Promise();
+  work->Queue();
+  return p;
+}
+
+}  // namespace
+
+void RegisterSnapshot(Napi::Env env, Napi::Object exports) {
+  exports.Set("snapshot", Napi::Function::New(env, Snapshot, "snapshot"));
+  exports.Set("snapshotSync", Napi::Function::New(env, SnapshotSync, "snapshotSync"));
+  exports.Set("restore", Napi::Function::New(env, Restore, "restore"));
+  exports.Set("restoreSync", Napi::Function::New(env, RestoreSync, "restoreSync"));
+}
+
+}  // namespace threadkv::binding
