@@ -11,7 +11,7 @@
 //   --runs=N                trials (default 5; quick 2)
 //   --duration=MS           timed phase per workload (default 300; quick 80)
 //   --warmup=MS             warm-up per workload (default 100; quick 25)
-//   --skip=codecs,native,memory,profile   skip the side benchmarks
+//   --skip=codecs,native,memory,snapshot,profile   skip the side benchmarks
 //   --out=DIR               where RESULTS.md and throughput.svg go (default: bench/ for a
 //                           full unfiltered run, a temporary folder otherwise)
 //   --no-write              print only
@@ -191,6 +191,9 @@ async function main() {
   const memory = await side('memory', async () =>
     lastJson(await runNode(path.join(__dirname, 'memory.js'), [`--entries=${quick ? 100000 : 1000000}`, '--json'], { nodeArgs: ['--expose-gc'] })),
   );
+  const snapshot = await side('snapshot', async () =>
+    lastJson(await runNode(path.join(__dirname, 'snapshot.js'), [...q, '--json'], { timeoutMs: 1800000 })),
+  );
   const profile = quick
     ? null
     : await side('profile', async () => lastJson(await runNode(path.join(__dirname, 'profile.js'), ['--json'], { timeoutMs: 900000 })));
@@ -214,6 +217,7 @@ async function main() {
     codecs,
     native,
     memory,
+    snapshot,
     profile,
     targets,
     errors,

@@ -24,6 +24,7 @@ const path = require('node:path');
 const v8 = require('node:v8');
 const { Worker, isMainThread, parentPort, workerData } = require('node:worker_threads');
 const { Store } = require('threadkv');
+const { snapshotMarkdown } = require('./lib/snapshot-report');
 
 const args = Object.fromEntries(
   process.argv.slice(2).map((a) => {
@@ -74,7 +75,6 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const now = () => Number(process.hrtime.bigint()) / 1e6;
-const fmt = (n, d = 1) => (n >= 100 ? n.toFixed(0) : n.toFixed(d));
 let seq = 0;
 const fresh = (options) => Store.open(`bench-snap-${process.pid}-${seq++}`, options);
 
@@ -253,29 +253,8 @@ async function main() {
     console.log(JSON.stringify(out));
     return;
   }
-  console.log(`snapshot bench, ${out.date}, Node ${out.node}, ${out.cpus} CPUs, load average ${load.map((x) => x.toFixed(1)).join(' ')}, medians of ${ROUNDS}`);
-  console.log('\n| where | values | entries | file MB | save MB/s (fsync) | save MB/s (no fsync) | save entries/s | load MB/s | load entries/s | raw write MB/s (fsync / none) | JS dump MB/s |');
-  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-  for (const r of rows) {
-    console.log(
-      `| ${r.kind} | ${r.label} | ${r.entries.toLocaleString('en-US')} | ${fmt(r.fileMB)} | ${fmt(r.saveMBs)} (${fmt(r.saveMBs / r.rawMBs, 2)}x raw) | ${fmt(r.saveNoSyncMBs)} (${fmt(r.saveNoSyncMBs / r.rawNoSyncMBs, 2)}x raw) | ` +
-        `${(r.saveEntriesPerSec / 1e6).toFixed(2)} M | ${fmt(r.loadMBs)} | ${(r.loadEntriesPerSec / 1e6).toFixed(2)} M | ${fmt(r.rawMBs)} / ${fmt(r.rawNoSyncMBs)} | ${fmt(r.dumpMBs)} |`,
-    );
-  }
-  console.log('\n| writers | store MiB | sets/s alone | sets/s during snapshots | ratio | longest set alone | longest set during | snapshots (median ms) |');
-  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|');
-  for (const w of writers) {
-    console.log(
-      `| ${w.writers} | ${w.storeMiB} | ${(w.baselineOpsPerSec / 1e6).toFixed(2)} M | ${(w.duringOpsPerSec / 1e6).toFixed(2)} M | ${w.ratio.toFixed(2)} | ` +
-        `${w.worstSetMsBaseline.toFixed(2)} ms | ${w.worstSetMsDuring.toFixed(2)} ms | ${w.snapshots} (${fmt(w.snapshotMs)} ms) |`,
-    );
-  }
-  const m = memory;
-  console.log(
-    `\npeak extra RSS during a snapshot of ${fmt(m.storeMiB)} MiB (64 shards): ${fmt(m.saveExtraMiB)} MiB ` +
-      `(one shard's copy + a block: ~${fmt(m.expectedSaveMiB)} MiB); restore: peak ${fmt(m.loadPeakOverFinalMiB)} MiB over the final RSS ` +
-      `(RSS grew ${fmt(m.loadGrowthMiB)} MiB)`,
-  );
+  console.log(`snapshot bench, ${out.date}, Node ${out.node}, ${out.cpus} CPUs\n`);
+  console.log(snapshotMarkdown(out));
 }
 
 main().catch((err) => {
