@@ -180,6 +180,13 @@ Napi::Value LoadResult(Napi::Env env, const snap::LoadInfo& li) {
   return out;
 }
 
+bool Save(Store& store, const SaveArgs& a, snap::SaveInfo* info, snap::Error* err) {
+  return snap::SaveStore(store, a.path, a.options, info, err);
+}
+bool Load(Store& store, const LoadArgs& a, snap::LoadInfo* info, snap::Error* err) {
+  return snap::LoadStore(store, a.path, a.options, info, err);
+}
+
 // The promise versions: the core call runs on a libuv pool thread, holding
 // the store; the promise settles on the calling thread with the same
 // [ok, result-or-facts] pair as the sync versions return.
@@ -196,8 +203,7 @@ class SnapshotWork final : public Napi::AsyncWorker {
 
   void Execute() override {
     try {
-      ok_ = saving_ ? snap::SaveStore(*store_, save_.path, save_.options, &save_info_, &err_)
-                    : snap::LoadStore(*store_, load_.path, load_.options, &load_info_, &err_);
+      ok_ = saving_ ? Save(*store_, save_, &save_info_, &err_) : Load(*store_, load_, &load_info_, &err_);
     } catch (const std::bad_alloc&) {
       SetError("threadkv: out of memory");
     }
@@ -228,66 +234,55 @@ class SnapshotWork final : public Napi::AsyncWorker {
   snap::LoadInfo load_info_;
 };
 
-Napi::Value Settled(Napi::Env env, const Store& store, bool ok, const snap::Error& err, Napi::Value result,
-                    uint64_t restored = 0) {
-  Napi::Array out = Napi::Array::New(env, 2);
-  out.Set(0u, Napi::Boolean::New(env, ok));
-  out.Set(1u, ok ? result : Napi::Value(Facts(env, store, err, restored)));
-  return out;
+// The sync versions: the core call on the calling thread, then
+// [true, result] or [false, facts].
+template <class Args, class Info>
+Napi::Value RunSync(const Napi::CallbackInfo& info, Args (*read)(const Napi::CallbackInfo&),
+                    bool (*call)(Store&, const Args&, Info*, snap::Error*), Napi::Value (*result)(Napi::Env, const Info&),
+                    uint64_t Info::*restored) {
+  Napi::Env env = info.Env();
+  const Args args = read(info);  // arguments first, then the store
+  std::shared_ptr<Store> store = HoldStore(env, info[0]);
+  Info out;
+  snap::Error err;
+  bool ok = false;
+  try {
+    ok = call(*store, args, &out, &err);
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(env, "threadkv: out of memory");
+  }
+  Napi::Array settled = Napi::Array::New(env, 2);
+  settled.Set(0u, Napi::Boolean::New(env, ok));
+  settled.Set(1u, ok ? result(env, out) : Napi::Value(Facts(env, *store, err, restored ? out.*restored : 0)));
+  return settled;
+}
+
+// The promise versions: the same on a libuv pool thread.
+template <class Args>
+Napi::Value RunAsync(const Napi::CallbackInfo& info, Args (*read)(const Napi::CallbackInfo&)) {
+  Napi::Env env = info.Env();
+  Args args = read(info);
+  auto* work = new SnapshotWork(env, HoldStore(env, info[0]), std::move(args));
+  Napi::Promise p = work->Promise();
+  work->Queue();
+  return p;
 }
 
 // snapshotSync(handle, path, fsync, pauseUs, threadkvVersion, nodeVersion)
 //   -> [true, [entries, bytes]] | [false, facts]
 Napi::Value SnapshotSync(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  SaveArgs args = ReadSaveArgs(info);
-  std::shared_ptr<Store> store = HoldStore(env, info[0]);
-  snap::SaveInfo si;
-  snap::Error err;
-  bool ok = false;
-  try {
-    ok = snap::SaveStore(*store, args.path, args.options, &si, &err);
-  } catch (const std::bad_alloc&) {
-    throw Napi::Error::New(env, "threadkv: out of memory");
-  }
-  return Settled(env, *store, ok, err, ok ? SaveResult(env, si) : env.Undefined());
+  return RunSync<SaveArgs, snap::SaveInfo>(info, ReadSaveArgs, Save, SaveResult, nullptr);
 }
-
 // snapshot(...) -> Promise of what snapshotSync returns
-Napi::Value Snapshot(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  SaveArgs args = ReadSaveArgs(info);
-  auto* work = new SnapshotWork(env, HoldStore(env, info[0]), std::move(args));
-  Napi::Promise p = work->Promise();
-  work->Queue();
-  return p;
-}
+Napi::Value Snapshot(const Napi::CallbackInfo& info) { return RunAsync(info, ReadSaveArgs); }
 
 // restoreSync(handle, path, mode, onCorrupt, maxV8Version)
 //   -> [true, [entries, skippedExpired, skippedCorrupt, bytes]] | [false, facts]
 Napi::Value RestoreSync(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  LoadArgs args = ReadLoadArgs(info);
-  std::shared_ptr<Store> store = HoldStore(env, info[0]);
-  snap::LoadInfo li;
-  snap::Error err;
-  bool ok = false;
-  try {
-    ok = snap::LoadStore(*store, args.path, args.options, &li, &err);
-  } catch (const std::bad_alloc&) {
-    throw Napi::Error::New(env, "threadkv: out of memory");
-  }
-  return Settled(env, *store, ok, err, ok ? LoadResult(env, li) : env.Undefined(), li.entries);
+  return RunSync<LoadArgs, snap::LoadInfo>(info, ReadLoadArgs, Load, LoadResult, &snap::LoadInfo::entries);
 }
-
-Napi::Value Restore(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  LoadArgs args = ReadLoadArgs(info);
-  auto* work = new SnapshotWork(env, HoldStore(env, info[0]), std::move(args));
-  Napi::Promise p = work->Promise();
-  work->Queue();
-  return p;
-}
+// restore(...) -> Promise of what restoreSync returns
+Napi::Value Restore(const Napi::CallbackInfo& info) { return RunAsync(info, ReadLoadArgs); }
 
 }  // namespace
 
