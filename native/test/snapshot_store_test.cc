@@ -371,6 +371,12 @@ TEST(SnapshotStore, IoErrorsNameTheCallAndPath) {
   ASSERT_FALSE(LoadStore(s, dir.path(), Load(), &li, &err));  // a directory
   EXPECT_EQ(err.kind, ErrorKind::kIo);
   EXPECT_EQ(err.sys_errno, EISDIR);
+  // A FIFO is refused at once (no wait for a writer to open it).
+  ASSERT_EQ(::mkfifo(dir.File("fifo").c_str(), 0644), 0);
+  ASSERT_FALSE(LoadStore(s, dir.File("fifo"), Load(), &li, &err));
+  EXPECT_EQ(err.kind, ErrorKind::kIo);
+  EXPECT_EQ(err.sys_errno, EINVAL);
+  ::unlink(dir.File("fifo").c_str());
   // Saving onto a directory: the rename fails, the temporary file goes.
   ASSERT_EQ(::mkdir(dir.File("d").c_str(), 0755), 0);
   ASSERT_FALSE(SaveStore(s, dir.File("d"), Save(), &si, &err));

@@ -28,8 +28,10 @@ class PosixFs final : public Fs {
     return Neg(r);
   }
   int OpenRead(const std::string& path) override {
+    // O_NONBLOCK: opening a FIFO must not wait for a writer (FileSize then
+    // refuses anything but a regular file; on those the flag does nothing).
     int r;
-    do r = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    do r = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     while (r < 0 && errno == EINTR);
     return Neg(r);
   }

@@ -22,7 +22,7 @@ class Fs {
   virtual ~Fs() = default;
   // open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666)
   virtual int CreateExclusive(const std::string& path) = 0;
-  // open(path, O_RDONLY | O_CLOEXEC)
+  // open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
   virtual int OpenRead(const std::string& path) = 0;
   // open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
   virtual int OpenDir(const std::string& dir) = 0;

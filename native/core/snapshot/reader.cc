@@ -428,6 +428,7 @@ Outcome Reader::Attempt(uint64_t pos, uint64_t* next, Error* err) {
     return Outcome::kBad;
   }
   if (!DecodeEntries(payload_, b.entry_count, &records_, err)) {
+    if (damaged_) resync_work_ += b.payload_size;
     err->offset += pos + kBlockHeaderSize;
     err->block = b.index;
     return Outcome::kBad;
