@@ -2,6 +2,16 @@
 // binding calls makeError() with a stable code and the facts. Errors are the
 // built-in classes (TypeError, RangeError, Error) with a `code` property, as
 // Node's own errors are.
+//
+// makeError runs inside native calls: it reads no property a user could have
+// turned into a getter (describeType looks at own data properties only, and
+// never into a Proxy), and defines rather than assigns properties (a setter
+// on Error.prototype does not run).
+import { types } from 'node:util';
+
+const { getPrototypeOf, getOwnPropertyDescriptor, defineProperty } = Object;
+const { isArray } = Array;
+const { isProxy } = types;
 
 export const ErrorCode = {
   KEY_TYPE: 'ERR_THREADKV_KEY_TYPE',
@@ -26,6 +36,8 @@ export const ErrorCode = {
   STORE_FULL: 'ERR_THREADKV_STORE_FULL',
   /** An entry (or an atomic batch, in one shard) larger than a shard's share of maxBytes / maxEntries. */
   OVER_BUDGET: 'ERR_THREADKV_OVER_BUDGET',
+  /** Native memory could not be allocated (nothing was changed, or, for a non-atomic setMany, see `stored`). */
+  OUT_OF_MEMORY: 'ERR_THREADKV_OUT_OF_MEMORY',
   /** restore(): the file is not a complete, intact threadkv snapshot (the message says what and where). */
   SNAPSHOT_CORRUPT: 'ERR_THREADKV_SNAPSHOT_CORRUPT',
   /** restore(): the file needs a newer threadkv, or holds V8-serialized values of a newer Node. */
@@ -38,14 +50,38 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 /** An error thrown by threadkv: a TypeError, RangeError or Error with a `code`. */
 export interface ThreadKvError extends Error {
   code: ErrorCode;
+  /**
+   * Only on the error of a non-atomic `setMany` refused part-way (a limit,
+   * memory): how many of its first entries were stored (entries
+   * `0 .. stored - 1`, in the order given); the entry at index `stored` was
+   * refused, and no later one was tried.
+   */
+  stored?: number;
 }
 
 type ErrorClass = typeof Error | typeof TypeError | typeof RangeError;
 
+function define(err: object, name: string, value: unknown): void {
+  defineProperty(err, name, { value, writable: true, enumerable: true, configurable: true });
+}
+
 function withCode(Ctor: ErrorClass, code: ErrorCode, message: string): ThreadKvError {
   const err = new Ctor(`threadkv: ${message}`) as ThreadKvError;
-  err.code = code;
+  define(err, 'code', code);
   return err;
+}
+
+/** What makeError takes from the native constants (set by lib/native.ts at load). */
+interface ErrorConstants {
+  readonly codecs: readonly string[];
+  readonly evictionPolicies: readonly string[];
+  readonly entryOverhead: number;
+}
+let nativeConstants: ErrorConstants | undefined;
+
+/** Called once by lib/native.ts with the addon's constants. */
+export function useNativeConstants(constants: ErrorConstants): void {
+  nativeConstants = constants;
 }
 
 /** Shows a key in a message: quoted, and cut to a readable length. */
@@ -55,12 +91,39 @@ export function showKey(key: unknown): string {
   return JSON.stringify(cut);
 }
 
+/** An own data property's value (never a getter's: no user code runs), else undefined. */
+function ownData(o: object, name: string): unknown {
+  if (isProxy(o)) return undefined;
+  const d = getOwnPropertyDescriptor(o, name);
+  return d !== undefined && 'value' in d ? d.value : undefined;
+}
+
+/** The name of the class of `o`, from data properties only (undefined if there is none to read safely). */
+function className(o: object): string | undefined {
+  let proto: object | null = o;
+  for (let depth = 0; proto !== null && depth < 64; depth++) {
+    if (isProxy(proto)) return undefined;
+    const d = getOwnPropertyDescriptor(proto, 'constructor');
+    if (d !== undefined) {
+      const ctor: unknown = 'value' in d ? d.value : undefined;
+      if (typeof ctor !== 'function') return undefined;
+      const name = ownData(ctor, 'name');
+      return typeof name === 'string' && name !== '' ? name : undefined;
+    }
+    proto = getPrototypeOf(proto) as object | null;
+  }
+  return undefined;
+}
+
+/** "a string", "an instance of Map", "a Proxy"...: runs no user code (no getter, no Proxy trap). */
 export function describeType(value: unknown): string {
   if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
   const t = typeof value;
-  if (t === 'object') {
-    const name = (value as object).constructor?.name;
+  if (t === 'object' || t === 'function') {
+    if (isProxy(value)) return 'a Proxy';
+    if (isArray(value)) return 'an array';
+    if (t === 'function') return 'a function';
+    const name = className(value as object);
     return name ? `an instance of ${name}` : 'an object';
   }
   if (t === 'string') return 'a string';
@@ -68,15 +131,20 @@ export function describeType(value: unknown): string {
   return `a ${t}`;
 }
 
-const codecNames = ['v8', 'json', 'string', 'buffer'];
-
+// An option's value as open() takes it: a name for codec and
+// evictionPolicy (the native side passes the enum's value), "none" for a
+// limit or time to live of 0.
 function showOption(option: string | undefined, value: number | undefined): string {
-  if (option === 'codec' && value !== undefined) return `'${codecNames[value] ?? value}'`;
+  if (value === undefined) return 'undefined';
+  if (option === 'codec') return `'${nativeConstants?.codecs[value] ?? value}'`;
+  if (option === 'evictionPolicy') return `'${nativeConstants?.evictionPolicies[value] ?? value}'`;
+  if ((option === 'maxEntries' || option === 'maxBytes' || option === 'ttlMs') && value === 0) return 'none';
   return String(value);
 }
 
 /**
- * The factory the native binding calls: (code, store, key, limit, actual, option).
+ * The factory the native binding calls: (code, store, key, limit, actual,
+ * option, stored).
  */
 export function makeError(
   code: ErrorCode,
@@ -85,6 +153,30 @@ export function makeError(
   limit?: number,
   actual?: number,
   option?: string,
+  stored?: number,
+): ThreadKvError {
+  const err = buildError(code, store, key, limit, actual, option, stored);
+  if (stored !== undefined) define(err, 'stored', stored);
+  return err;
+}
+
+// A non-atomic batch refused part-way: which of its entries were stored.
+function partial(stored: number | undefined, key: unknown): string {
+  if (stored === undefined) return 'nothing was changed';
+  const refused = `entry ${stored}${key === undefined ? '' : ` (key ${showKey(key)})`} was refused and no later entry was tried`;
+  return stored === 0
+    ? `no entry was stored: ${refused}`
+    : `the first ${stored} ${stored === 1 ? 'entry (index 0) was' : `entries (indices 0 to ${stored - 1}) were`} stored; ${refused}`;
+}
+
+function buildError(
+  code: ErrorCode,
+  store: string,
+  key: unknown,
+  limit: number | undefined,
+  actual: number | undefined,
+  option: string | undefined,
+  stored: number | undefined,
 ): ThreadKvError {
   const where = `store ${JSON.stringify(store)}`;
   switch (code) {
@@ -134,7 +226,7 @@ export function makeError(
         code,
         `${key === undefined ? 'the batch' : `the write of key ${showKey(key)}`} would pass ${option} ` +
           `(${limit} per shard: the store's ${option} split over its shards) of ${where}, whose evictionPolicy is 'none'; ` +
-          `nothing was changed. Delete entries first, raise ${option}, or open the store with evictionPolicy: 'sieve'`,
+          `${partial(stored, key)}. Delete entries first, raise ${option}, or open the store with evictionPolicy: 'sieve'`,
       );
     case ErrorCode.OVER_BUDGET:
       return withCode(
@@ -143,9 +235,21 @@ export function makeError(
         key === undefined
           ? `the atomic batch does not fit in one shard's share of maxEntries / maxBytes of ${where} on its own ` +
               `(its keys are never evicted for each other); nothing was changed. Split the batch, or raise the limits`
-          : `the entry for key ${showKey(key)} takes ${actual} bytes (key + value + 72 bytes of overhead), over the ` +
-              `${limit} bytes of one shard's share of maxBytes of ${where}; nothing was changed`,
+          : `the entry for key ${showKey(key)} takes ${actual} bytes (key + value + ` +
+              `${nativeConstants?.entryOverhead ?? '?'} bytes of overhead), over the ` +
+              `${limit} bytes of one shard's share of maxBytes of ${where}; ${partial(stored, key)}`,
       );
+    case ErrorCode.OUT_OF_MEMORY:
+      return withCode(
+        Error,
+        code,
+        `out of memory${key === undefined ? '' : ` at key ${showKey(key)}`} (${where}): native memory could not be ` +
+          `allocated; ${partial(stored, key)}`,
+      );
+    case ErrorCode.INVALID_ARGUMENT:
+      // From the binding (lib/ checks its arguments first): an argument that
+      // must be a plain array.
+      return withCode(TypeError, code, `${option} must be an array (not a Proxy), got ${describeType(key)} (${where})`);
     default:
       return withCode(Error, ErrorCode.INTERNAL, `internal error ${code} (${where})`);
   }
@@ -196,7 +300,7 @@ export function invalidName(Ctor: typeof TypeError | typeof RangeError, message:
 
 /** What the native side reports about a failed snapshot or restore. */
 export interface SnapshotFacts {
-  kind: 'corrupt' | 'version' | 'codec' | 'io' | 'destroyed' | 'limit' | 'internal';
+  kind: 'corrupt' | 'version' | 'codec' | 'io' | 'destroyed' | 'limit' | 'oom' | 'internal';
   reason?: string;
   offset?: number;
   block?: number;
@@ -274,8 +378,12 @@ export function snapshotError(
   context: { codecs: readonly string[]; threadkvVersion: string; systemError: (errno: number) => [string, string] },
 ): Error {
   const what = op === 'snapshot' ? `snapshot of store ${JSON.stringify(store)} to ${JSON.stringify(path)}` : `restore of store ${JSON.stringify(store)} from ${JSON.stringify(path)}`;
-  const located = (err: ThreadKvError): ThreadKvError =>
-    Object.assign(err, { path, ...(f.offset !== undefined ? { offset: f.offset } : {}), ...(f.block !== undefined ? { block: f.block } : {}) });
+  const located = (err: ThreadKvError): ThreadKvError => {
+    define(err, 'path', path);
+    if (f.offset !== undefined) define(err, 'offset', f.offset);
+    if (f.block !== undefined) define(err, 'block', f.block);
+    return err;
+  };
   switch (f.kind) {
     case 'corrupt':
       return located(withCode(Error, ErrorCode.SNAPSHOT_CORRUPT, `${what} failed: the file is corrupt: ${corruptWhat(f)}; the store was not changed`));
@@ -315,15 +423,26 @@ export function snapshotError(
       // Shaped as Node's own system errors (fs): code 'ENOENT', errno, syscall, path.
       const errno = f.errno ?? 0;
       const [name, text] = context.systemError(errno);
-      const err = new Error(`threadkv: ${what} failed: ${name}: ${text}, ${f.syscall} '${f.path}'`) as Error & Record<string, unknown>;
-      err.code = name;
-      err.errno = -errno;
-      err.syscall = f.syscall;
-      err.path = f.path;
+      const err = new Error(`threadkv: ${what} failed: ${name}: ${text}, ${f.syscall} '${f.path}'`);
+      define(err, 'code', name);
+      define(err, 'errno', -errno);
+      define(err, 'syscall', f.syscall);
+      define(err, 'path', f.path);
       return err;
     }
     case 'destroyed':
       return makeError(ErrorCode.DESTROYED, store);
+    case 'oom':
+      return located(
+        withCode(
+          Error,
+          ErrorCode.OUT_OF_MEMORY,
+          `${what} failed: out of memory: native memory could not be allocated; ` +
+            (op === 'snapshot'
+              ? 'the temporary file was removed and the store is unaffected'
+              : f.restored ? `${f.restored} entries were restored before it` : 'the store was not changed'),
+        ),
+      );
     case 'limit': {
       // As a set of the same entry would be refused (same codes), in the
       // words of a restore: it may stop after writing some entries.

@@ -61,9 +61,14 @@ export interface KeyvThreadKvOpts extends KeyvThreadKvOptions {
  * Keys: Keyv prefixes each key with `namespace:` (its `namespace` option,
  * `'keyv'` by default) and tells the adapter its namespace. Several Keyv
  * instances with different namespaces may share one store: `clear()` then
- * deletes only the keys of its own namespace (the keys starting with
- * `namespace:`, found with `store.keys({ prefix })` and removed with
- * `deleteMany`; a key written by another thread while it runs may survive).
+ * deletes only the keys of its own namespace (found with
+ * `store.keys({ prefix })` and removed with `deleteMany`; a key written by
+ * another thread while it runs may survive). Namespaces that share a prefix
+ * (`'a'` and `'a:b'`) never touch each other's keys: in the store, a `:` or
+ * `\` inside a namespace is escaped with a `\` (namespace `'a:b'`'s key
+ * `'x'` is stored as `a\:b:x`, namespace `'a'`'s key `'b:x'` as `a:b:x`),
+ * so every namespace's keys start with a prefix no other namespace's do. A
+ * namespace without `:` or `\` stores its keys exactly as Keyv names them.
  * With no namespace (Keyv's `namespace: undefined`, also what to give Keyv
  * with `useKeyPrefix: false`) `clear()` empties the whole store, atomically.
  *
@@ -110,40 +115,40 @@ export class KeyvThreadKv extends EventEmitter {
 
   /** The stored (serialized) value of `key`, or undefined. */
   async get<Value>(key: string): Promise<Value | undefined> {
-    return this.store.get(key) as Value | undefined;
+    return this.store.get(this.#key(key)) as Value | undefined;
   }
 
   /** The stored values of `keys`, in order (undefined where absent), read as one snapshot. */
   async getMany<Value>(keys: string[]): Promise<Array<Value | undefined>> {
-    return this.store.getMany(keys) as Array<Value | undefined>;
+    return this.store.getMany(keys.map((k) => this.#key(k))) as Array<Value | undefined>;
   }
 
   /** Stores `value`; with a `ttl` (ms) the entry also expires natively. */
   async set(key: string, value: unknown, ttl?: number): Promise<boolean> {
     const ttlMs = nativeTtl(ttl);
-    if (ttlMs === undefined) this.store.set(key, value);
-    else this.store.set(key, value, { ttlMs });
+    if (ttlMs === undefined) this.store.set(this.#key(key), value);
+    else this.store.set(this.#key(key), value, { ttlMs });
     return true;
   }
 
   /** Whether `key` is present (and not expired). */
   async has(key: string): Promise<boolean> {
-    return this.store.has(key);
+    return this.store.has(this.#key(key));
   }
 
   /** Whether each of `keys` is present. */
   async hasMany(keys: string[]): Promise<boolean[]> {
-    return keys.map((key) => this.store.has(key));
+    return keys.map((key) => this.store.has(this.#key(key)));
   }
 
   /** Removes `key`; true if it was present. */
   async delete(key: string): Promise<boolean> {
-    return this.store.delete(key);
+    return this.store.delete(this.#key(key));
   }
 
   /** Removes `keys`; true if any was present. */
   async deleteMany(keys: string[]): Promise<boolean> {
-    return this.store.deleteMany(keys) > 0;
+    return this.store.deleteMany(keys.map((k) => this.#key(k))) > 0;
   }
 
   /**
@@ -155,7 +160,7 @@ export class KeyvThreadKv extends EventEmitter {
       this.store.clear();
       return;
     }
-    const keys = Array.from(this.store.keys({ prefix: `${this.namespace}:` }));
+    const keys = Array.from(this.store.keys({ prefix: `${escapeNamespace(this.namespace)}:` }));
     if (keys.length > 0) this.store.deleteMany(keys);
   }
 
@@ -164,8 +169,22 @@ export class KeyvThreadKv extends EventEmitter {
    * pairs with no namespace), weakly consistent (see `Store#entries`).
    */
   async *iterator<Value = unknown>(namespace?: string): AsyncGenerator<[string, Value], void> {
-    const prefix = namespace === undefined || namespace === '' ? '' : `${namespace}:`;
-    for (const [key, value] of this.store.entries({ prefix })) yield [key, value as Value];
+    if (namespace === undefined || namespace === '') {
+      for (const [key, value] of this.store.entries()) yield [key, value as Value];
+      return;
+    }
+    const escaped = escapeNamespace(namespace);
+    for (const [key, value] of this.store.entries({ prefix: `${escaped}:` })) {
+      yield [`${namespace}:${key.slice(escaped.length + 1)}`, value as Value];
+    }
+  }
+
+  // The store's key for a key Keyv gives (see "Keys" above).
+  #key(key: string): string {
+    const ns = this.namespace;
+    if (ns === undefined || ns === '' || !key.startsWith(`${ns}:`)) return key;
+    const escaped = escapeNamespace(ns);
+    return escaped === ns ? key : `${escaped}:${key.slice(ns.length + 1)}`;
   }
 
   /**
@@ -184,4 +203,11 @@ export class KeyvThreadKv extends EventEmitter {
 function nativeTtl(ttl: number | undefined): number | undefined {
   if (typeof ttl !== 'number' || !(ttl > 0)) return undefined;
   return ttl <= Number.MAX_SAFE_INTEGER || ttl === Infinity ? ttl : undefined;
+}
+
+// A namespace as it starts the store's keys: `\` and `:` escaped with a `\`,
+// so that the first unescaped `:` of a stored key ends its namespace and no
+// namespace's `escaped:` prefix starts another namespace's keys.
+function escapeNamespace(namespace: string): string {
+  return namespace.replace(/[\\:]/g, (c) => `\\${c}`);
 }

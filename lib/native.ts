@@ -3,7 +3,7 @@
 // binary); THREADKV_PREBUILD=<dir> points it at another build (the TSAN one).
 import * as path from 'node:path';
 import nodeGypBuild = require('node-gyp-build');
-import { makeError } from './errors';
+import { makeError, useNativeConstants } from './errors';
 
 /** A native store handle (an N-API External). */
 export type NativeHandle = { readonly __brand: 'threadkv.handle' };
@@ -22,21 +22,57 @@ export type BoundMethods = [
   getEntry: (key: string) => NativeValue,
 ];
 
+/**
+ * Facts the addon and lib/ must agree on, defined once in the native code
+ * (native/binding/errors.h, native/core/options.h, native/core/entry.h) and
+ * handed over by `setup`.
+ */
+export interface NativeConstants {
+  /** The codes of the errors the binding throws, by ErrorCode key (a unit test checks lib/errors.ts's copy). */
+  readonly errorCodes: Readonly<Record<string, string>>;
+  /** Bit per option of `open`'s `specified` mask. */
+  readonly optionBits: Readonly<Record<'codec' | 'shards' | 'maxKeyBytes' | 'maxValueBytes' | 'maxEntries' | 'maxBytes' | 'evictionPolicy' | 'ttlMs', number>>;
+  /** Codec names; index = the native enum value. */
+  readonly codecs: readonly string[];
+  /** Eviction policy names; index = the native enum value. */
+  readonly evictionPolicies: readonly string[];
+  /** Defaults of the options every store has. */
+  readonly defaults: { readonly codec: string; readonly shards: number; readonly maxKeyBytes: number; readonly maxValueBytes: number };
+  /** The fixed per-entry charge against `maxBytes`, in bytes. */
+  readonly entryOverhead: number;
+}
+
+/** What `open` takes: every option filled in, and which of them the caller gave. */
+export interface OpenRequest {
+  name: string;
+  codec: string;
+  shards: number;
+  maxKeyBytes: number;
+  maxValueBytes: number;
+  /** 0: no limit. */
+  maxEntries: number;
+  /** 0: no limit. */
+  maxBytes: number;
+  evictionPolicy: string;
+  /** 0: no default time to live. */
+  ttlMs: number;
+  /** Bits (`optionBits`) of the options the caller gave. */
+  specified: number;
+}
+
+/** What `open` returns: the handle, and the store's options (0: none). */
+export type OpenResult = Omit<OpenRequest, 'name' | 'specified'> & {
+  handle: NativeHandle;
+  created: boolean;
+};
+
 export interface NativeBinding {
-  /** Registers the error factory for this thread; returns this thread's out-cells (see `out`). */
-  setup(makeError: (...args: never[]) => Error): Float64Array;
-  open(
-    name: string,
-    codec: number,
-    shards: number,
-    maxKeyBytes: number,
-    maxValueBytes: number,
-    specified: number,
-    maxEntries: number,
-    maxBytes: number,
-    evictionPolicy: number,
-    ttlMs: number,
-  ): [NativeHandle, number, number, number, number, boolean, number, number, number, number];
+  /**
+   * Registers the error factory for this thread; returns this thread's
+   * out-cells (see `out`) and the shared constants.
+   */
+  setup(makeError: (...args: never[]) => Error): { out: Float64Array; constants: NativeConstants };
+  open(request: OpenRequest): OpenResult;
   destroy(name: string): boolean;
   close(handle: NativeHandle): void;
   /**
@@ -81,8 +117,15 @@ export interface NativeBinding {
    * `withValues` is false.
    */
   scan(handle: NativeHandle, shard: number, prefix: string, withValues: boolean): unknown[];
+  /**
+   * Throws what a call with `key` would throw first (closed handle,
+   * destroyed store, bad key), reading no entry.
+   */
+  checkKey(handle: NativeHandle, key: unknown): void;
   /** Only in the ThreadSanitizer self-test build. */
   racyIncrement?(n: number): number;
+  /** Only in the AddressSanitizer self-test build. */
+  useAfterFree?(): number;
   // ---- Snapshot and restore (lib/snapshot.ts): [true, result] or [false, facts] ----
   /** [true, [entries, bytes]] | [false, facts] */
   snapshotSync(handle: NativeHandle, path: string, fsync: boolean, pauseUs: number, threadkv: string, node: string): unknown;
@@ -128,16 +171,24 @@ export const native: NativeBinding = {
   setMany: raw.setMany,
   deleteMany: raw.deleteMany,
   scan: raw.scan,
+  checkKey: raw.checkKey,
   snapshotSync: raw.snapshotSync,
   snapshot: raw.snapshot,
   restoreSync: raw.restoreSync,
   restore: raw.restore,
   ...(raw.racyIncrement !== undefined ? { racyIncrement: raw.racyIncrement } : {}),
+  ...(raw.useAfterFree !== undefined ? { useAfterFree: raw.useAfterFree } : {}),
 };
+
+const setup = native.setup(makeError as (...args: never[]) => Error);
 
 /**
  * Second results of native calls (a version, an inserted flag), written by
  * the binding into these cells instead of a result array: read them right
  * after the call that wrote them. The binding owns them, one per thread.
  */
-export const out: Float64Array = native.setup(makeError as (...args: never[]) => Error);
+export const out: Float64Array = setup.out;
+
+/** The facts defined once in the native code (see `NativeConstants`). */
+export const constants: NativeConstants = setup.constants;
+useNativeConstants(constants);

@@ -1,17 +1,22 @@
 // Validation and defaults for Store.open(). The native side trusts what
-// arrives here: every limit is checked in this file first.
+// arrives here: every limit is checked in this file first. The names,
+// defaults and option bits are the addon's (native/core/options.h, handed
+// over at load: see NativeConstants); test/unit/constants.native.test.ts
+// checks that the TypeScript types (CodecName, EvictionPolicy) list the same.
 import { invalidName, invalidOption, invalidOptions, describeType } from './errors';
+import { constants } from './native';
 import type { CodecName, EvictionPolicy, StoreOptions } from './types';
 
-export const CODECS: readonly CodecName[] = ['v8', 'json', 'string', 'buffer'];
-/** Index = the native EvictionPolicy (native/core/options.h). */
-export const EVICTION_POLICIES: readonly EvictionPolicy[] = ['none', 'sieve'];
+/** Codec names, in the native enum's order. */
+export const CODECS = constants.codecs as readonly CodecName[];
+/** Eviction policy names, in the native enum's order. */
+export const EVICTION_POLICIES = constants.evictionPolicies as readonly EvictionPolicy[];
 
 export const DEFAULTS = {
-  codec: 'v8' as CodecName,
-  shards: 64,
-  maxKeyBytes: 64 * 1024,
-  maxValueBytes: 64 * 1024 * 1024,
+  codec: constants.defaults.codec as CodecName,
+  shards: constants.defaults.shards,
+  maxKeyBytes: constants.defaults.maxKeyBytes,
+  maxValueBytes: constants.defaults.maxValueBytes,
 };
 
 export const LIMITS = {
@@ -25,20 +30,11 @@ export const LIMITS = {
   maxTtlMs: Number.MAX_SAFE_INTEGER,
 };
 
-/** Bit per option, matching native/core/options.h (OptionBit). */
-export const OptionBit = {
-  codec: 1,
-  shards: 2,
-  maxKeyBytes: 4,
-  maxValueBytes: 8,
-  maxEntries: 16,
-  maxBytes: 32,
-  evictionPolicy: 64,
-  ttlMs: 128,
-} as const;
+/** Bit per option (native/core/options.h, OptionBit). */
+const OptionBit = constants.optionBits;
 
 export interface NormalizedOptions {
-  codec: number;
+  codec: CodecName;
   shards: number;
   maxKeyBytes: number;
   maxValueBytes: number;
@@ -46,8 +42,7 @@ export interface NormalizedOptions {
   maxEntries: number;
   /** 0: no limit. */
   maxBytes: number;
-  /** Index into EVICTION_POLICIES. */
-  evictionPolicy: number;
+  evictionPolicy: EvictionPolicy;
   /** 0: no default time to live. */
   ttlMs: number;
   /** Which options the caller gave (OptionBit mask). */
@@ -79,13 +74,13 @@ const KNOWN = new Set(['codec', 'shards', 'maxKeyBytes', 'maxValueBytes', 'maxEn
 
 export function normalizeOptions(options: StoreOptions | undefined): NormalizedOptions {
   const out: NormalizedOptions = {
-    codec: 0,
+    codec: DEFAULTS.codec,
     shards: DEFAULTS.shards,
     maxKeyBytes: DEFAULTS.maxKeyBytes,
     maxValueBytes: DEFAULTS.maxValueBytes,
     maxEntries: 0,
     maxBytes: 0,
-    evictionPolicy: 0,
+    evictionPolicy: 'none',
     ttlMs: 0,
     specified: 0,
   };
@@ -100,7 +95,7 @@ export function normalizeOptions(options: StoreOptions | undefined): NormalizedO
     const i = CODECS.indexOf(c as CodecName);
     if (i < 0)
       throw invalidOption(TypeError, 'codec', `must be one of ${CODECS.map((n) => `'${n}'`).join(', ')}, got ${typeof c === 'string' ? `'${c}'` : describeType(c)}`);
-    out.codec = i;
+    out.codec = CODECS[i]!;
     out.specified |= OptionBit.codec;
   }
   if (options.shards !== undefined) {
@@ -138,12 +133,12 @@ export function normalizeOptions(options: StoreOptions | undefined): NormalizedO
         'evictionPolicy',
         `must be one of ${EVICTION_POLICIES.map((n) => `'${n}'`).join(', ')}, got ${typeof p === 'string' ? `'${p}'` : describeType(p)}`,
       );
-    out.evictionPolicy = i;
+    out.evictionPolicy = EVICTION_POLICIES[i]!;
     out.specified |= OptionBit.evictionPolicy;
   } else if (out.maxEntries !== 0 || out.maxBytes !== 0) {
     // A limit with no policy given: evict (SIEVE). Not marked as specified,
     // so a later open that leaves the policy out attaches to any policy.
-    out.evictionPolicy = EVICTION_POLICIES.indexOf('sieve');
+    out.evictionPolicy = 'sieve';
   }
   return out;
 }

@@ -1,11 +1,12 @@
 // The Store class: a handle on a named native store. Handles are per thread
 // (about 10 us to open: keep one per thread rather than one per request);
 // the data lives in the native registry, shared by every thread.
-import { debuglog } from 'node:util';
+import { debuglog, types } from 'node:util';
+import { threadId } from 'node:worker_threads';
 import { codecs, type Codec } from './codec';
 import { describeType, invalidArgument, updateContended } from './errors';
 import { native, out, type BoundMethods, type NativeHandle, type NativeValue } from './native';
-import { CODECS, EVICTION_POLICIES, normalizeOptions, validateName, validateTtl } from './options';
+import { CODECS, normalizeOptions, validateName, validateTtl } from './options';
 import * as snapshots from './snapshot';
 import type {
   BatchOptions,
@@ -24,8 +25,14 @@ import type {
 } from './types';
 
 // NODE_DEBUG=threadkv: opens, destroys, and eviction / expiration totals as
-// seen by stats() (never one line per operation).
-const debug = debuglog('threadkv');
+// seen by stats() (never one line per operation), each line tagged with the
+// thread that wrote it (threadId: 0 is the main thread).
+const debuglogger = debuglog('threadkv');
+const debug = Object.assign((message: string) => debuglogger(`[thread ${threadId}] ${message}`), {
+  get enabled() {
+    return debuglogger.enabled;
+  },
+});
 
 /** `update`'s retry bound when the caller gives none. */
 export const DEFAULT_UPDATE_RETRIES = 1000;
@@ -45,6 +52,36 @@ const enum Scan {
   Keys,
   Values,
   Entries,
+}
+
+/**
+ * `getOrSet`'s check of its argument: a factory that returns a Promise (or
+ * another thenable) is a type error whose message names the way out.
+ */
+// What getOrSet takes: a value or a factory of the key. Spelled so that
+// `V | factory` does not collapse to `unknown` when V is unknown (the
+// factory's parameter would then get no type from context).
+// (`{} | null | undefined` is `unknown` for assignability, but keeps the
+// factory member apart.)
+type ValueOrFactory<V> = unknown extends V
+  ? // biome-ignore lint/complexity/noBannedTypes: {} | null | undefined is exactly unknown, spelled as a union
+    {} | null | undefined | ((key: string) => unknown)
+  : V | ((key: string) => unknown);
+
+export type GetOrSetArgument<A, V> = A extends (key: string) => infer R
+  ? [R] extends [never] // a factory that only throws
+    ? unknown
+    : [R] extends [PromiseLike<unknown>]
+      ? 'getOrSet needs a synchronous factory, and this one returns a Promise: use getOrCompute for an async factory'
+      : (key: string) => V
+  : unknown;
+
+function isThenable(value: unknown): boolean {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
 function isHighSurrogate(code: number): boolean {
@@ -103,18 +140,18 @@ export class Store<V = unknown> {
   static open<V = unknown>(name: string, options?: StoreOptions): Store<V> {
     validateName(name);
     const o = normalizeOptions(options);
-    const [handle, codec, shards, maxKeyBytes, maxValueBytes, created, maxEntries, maxBytes, policy, ttlMs] = native.open(
+    const r = native.open({
       name,
-      o.codec,
-      o.shards,
-      o.maxKeyBytes,
-      o.maxValueBytes,
-      o.specified,
-      o.maxEntries,
-      o.maxBytes,
-      o.evictionPolicy,
-      o.ttlMs,
-    );
+      codec: o.codec,
+      shards: o.shards,
+      maxKeyBytes: o.maxKeyBytes,
+      maxValueBytes: o.maxValueBytes,
+      maxEntries: o.maxEntries,
+      maxBytes: o.maxBytes,
+      evictionPolicy: o.evictionPolicy,
+      ttlMs: o.ttlMs,
+      specified: o.specified,
+    });
     const resolved: {
       codec: ResolvedStoreOptions['codec'];
       shards: number;
@@ -124,13 +161,16 @@ export class Store<V = unknown> {
       maxBytes?: number;
       evictionPolicy?: ResolvedStoreOptions['evictionPolicy'];
       ttlMs?: number;
-    } = { codec: CODECS[codec]!, shards, maxKeyBytes, maxValueBytes };
-    if (maxEntries !== 0) resolved.maxEntries = maxEntries;
-    if (maxBytes !== 0) resolved.maxBytes = maxBytes;
-    if (maxEntries !== 0 || maxBytes !== 0 || policy !== 0) resolved.evictionPolicy = EVICTION_POLICIES[policy]!;
-    if (ttlMs !== 0) resolved.ttlMs = ttlMs;
+    } = { codec: r.codec as ResolvedStoreOptions['codec'], shards: r.shards, maxKeyBytes: r.maxKeyBytes, maxValueBytes: r.maxValueBytes };
+    if (r.maxEntries !== 0) resolved.maxEntries = r.maxEntries;
+    if (r.maxBytes !== 0) resolved.maxBytes = r.maxBytes;
+    if (r.maxEntries !== 0 || r.maxBytes !== 0 || r.evictionPolicy !== 'none') {
+      resolved.evictionPolicy = r.evictionPolicy as ResolvedStoreOptions['evictionPolicy'];
+    }
+    if (r.ttlMs !== 0) resolved.ttlMs = r.ttlMs;
     if (debug.enabled)
-      debug(`${created ? 'created' : 'attached to'} store ${JSON.stringify(name)} ${JSON.stringify(resolved)}`);
+      debug(`${r.created ? 'created' : 'attached to'} store ${JSON.stringify(name)} ${JSON.stringify(resolved)}`);
+    const handle = r.handle;
     return new Store<V>(name, handle, Object.freeze(resolved));
   }
 
@@ -279,8 +319,7 @@ export class Store<V = unknown> {
    * callers get equal values under every codec: a `json` store returns the
    * JSON round trip, a `buffer` store a Buffer).
    */
-  getOrSet(key: string, factory: (key: string) => V, options?: WriteOptions): V;
-  getOrSet(key: string, value: V, options?: WriteOptions): V;
+  getOrSet<A extends ValueOrFactory<V>>(key: string, valueOrFactory: A & GetOrSetArgument<A, V>, options?: WriteOptions): V;
   getOrSet(key: string, valueOrFactory: V | ((key: string) => V), options?: WriteOptions): V {
     const h = this.#handle;
     const ttl = this.#ttl(options, 'getOrSet');
@@ -289,6 +328,15 @@ export class Store<V = unknown> {
       const present = this.#getEntry(key);
       if (out[0] !== 0) return this.#decode(present);
       value = (valueOrFactory as (key: string) => V)(key);
+      if (isThenable(value)) {
+        throw invalidArgument(
+          TypeError,
+          this.name,
+          'getOrSet',
+          `the factory for key ${JSON.stringify(key)} returned a Promise (a thenable); getOrSet stores what the factory returns, ` +
+            'synchronously: use getOrCompute for an async factory (nothing was stored)',
+        );
+      }
     } else {
       value = valueOrFactory;
     }
@@ -429,8 +477,14 @@ export class Store<V = unknown> {
    * Stores every [key, value] of `entries` (a later duplicate key wins).
    * Every key and value is checked and encoded first: if any is bad, it
    * throws that error and the store is unchanged. Then, by default, each
-   * entry is stored atomically on its own; with `{ atomic: true }` all of
-   * them are stored as one step, seen at once by every reader.
+   * entry is stored atomically on its own, in order; with `{ atomic: true }`
+   * all of them are stored as one step, seen at once by every reader.
+   *
+   * Refused part-way (a capacity limit with evictionPolicy 'none', an entry
+   * over a shard's byte budget, memory): an atomic batch changes nothing. A
+   * non-atomic one stops at the first refused entry and its error says which
+   * were stored: `err.stored` entries, indices 0 to `err.stored - 1`; the
+   * entry at index `err.stored` was refused and no later one was tried.
    */
   setMany(entries: Iterable<readonly [string, V]>, options?: BatchOptions): void {
     const atomic = this.#atomic(options, 'setMany');
@@ -591,13 +645,17 @@ export class Store<V = unknown> {
   }
 
   // Surfaces a closed handle, a destroyed store or a bad key, in the order
-  // the native side checks them, before an argument error of ours.
+  // the native side checks them, before an argument error of ours. Reads no
+  // entry: a refused call touches nothing (no hit counter, no SIEVE bit).
   #precheck(key: unknown): void {
-    this.#has(key as string);
+    native.checkKey(this.#handle, key);
   }
 
+  // The keys as a plain array for the native side. Any other iterable (a
+  // Set, a generator, a Proxy, even of an array) is copied here first, so
+  // that whatever user code iterating it runs, runs before the native call.
   #keyList(keys: Iterable<string>, method: string): string[] {
-    if (Array.isArray(keys)) return keys;
+    if (Array.isArray(keys) && !types.isProxy(keys)) return keys;
     if (keys === null || typeof keys === 'string' || typeof (keys as Partial<Iterable<string>>)?.[Symbol.iterator] !== 'function') {
       throw invalidArgument(TypeError, this.name, method, `keys must be an iterable of strings (an array, a Set...), got ${describeType(keys)}`);
     }
@@ -647,7 +705,7 @@ export class Store<V = unknown> {
     } catch (err) {
       // Report a closed handle, a destroyed store or a bad key before a bad
       // value, in the order the native side checks them.
-      this.#has(key);
+      this.#precheck(key);
       throw err;
     }
   }

@@ -189,7 +189,7 @@ async function selftestVariant(name) {
       continue;
     }
     const full = `SanitizerSelftest.${c}`;
-    let argv = [`--gtest_filter=${full}`];
+    const argv = [`--gtest_filter=${full}`];
     let r = await run(exe, argv, { env: sanitizerEnv(), capture: true, quiet: true });
     if (name === 'tsan' && TSAN_MAPPING.test(r.output) && !SELFTEST_EXPECT[kind].test(r.output)) {
       const retry = withoutAslr(exe, argv);

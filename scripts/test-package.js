@@ -8,7 +8,13 @@
 //      checking that the binary came from prebuilds/;
 //   4. the same smoke test under Node 18 (Debian's nodejs 18 package files,
 //      fetched with apt-get download and unpacked with dpkg -x into a cache
-//      folder: the machine's node is never replaced). Skip with --no-node18.
+//      folder: the machine's node is never replaced). Skip with --no-node18;
+//   5. what the install added (threadkv and node-gyp-build only: the build
+//      tools are optional peer dependencies), what ships (docs/, LICENSE,
+//      source maps that resolve, README links that resolve in the package);
+//   6. a tarball without prebuilds/ and without the build tools: the install
+//      fails with the message that says what to install; with them
+//      installed, it builds from source (skip with --no-source-build).
 const { execFileSync, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -126,6 +132,58 @@ exec unshare -m --propagation private sh -c 'mount -t overlay overlay -o lowerdi
   return wrapper;
 }
 
+// What the consumer got: the packages installed with threadkv, the docs,
+// the license, source maps that resolve, README links that resolve.
+function checkInstalled(consumer) {
+  const lock = JSON.parse(fs.readFileSync(path.join(consumer, 'node_modules', '.package-lock.json'), 'utf8'));
+  const installed = Object.keys(lock.packages).filter((p) => p.startsWith('node_modules/')).map((p) => p.slice('node_modules/'.length)).sort();
+  log(`installed with a matching prebuilt binary: ${installed.length} packages (${installed.join(', ')})`);
+  if (installed.join(',') !== 'node-gyp-build,threadkv') throw new Error(`expected only threadkv and node-gyp-build, got ${installed.join(', ')}`);
+  const pkg = path.join(consumer, 'node_modules', 'threadkv');
+  for (const must of ['LICENSE', 'CHANGELOG.md', 'README.md', 'docs/api.md']) {
+    if (!fs.existsSync(path.join(pkg, must))) throw new Error(`the package lacks ${must}`);
+  }
+  for (const map of fs.readdirSync(path.join(pkg, 'dist')).filter((f) => f.endsWith('.js.map'))) {
+    const m = JSON.parse(fs.readFileSync(path.join(pkg, 'dist', map), 'utf8'));
+    m.sources.forEach((source, i) => {
+      const resolves = fs.existsSync(path.resolve(pkg, 'dist', m.sourceRoot || '', source)) || typeof m.sourcesContent?.[i] === 'string';
+      if (!resolves) throw new Error(`dist/${map}: source ${source} neither ships nor is inlined`);
+    });
+  }
+  const readme = fs.readFileSync(path.join(pkg, 'README.md'), 'utf8');
+  for (const [, target] of readme.matchAll(/\]\(((?!https?:)[^)#]+)(#[^)]*)?\)/g)) {
+    if (!fs.existsSync(path.join(pkg, target))) throw new Error(`README.md links to ${target}, which the package does not ship`);
+  }
+  log('ships LICENSE, CHANGELOG.md, docs/; source maps resolve; README links resolve');
+}
+
+// The from-source fallback: a tarball without prebuilt binaries.
+function checkFromSource(src, env) {
+  fs.rmSync(path.join(src, 'prebuilds'), { recursive: true, force: true });
+  const dir = path.join(stage, 'source-only');
+  fs.mkdirSync(dir);
+  // dist/ is built by the first pack; prepack would load the addon, gone with prebuilds/.
+  run('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], { cwd: src });
+  const tarball = path.join(dir, fs.readdirSync(dir).find((f) => f.endsWith('.tgz')));
+  const consumer = path.join(stage, 'consumer-source');
+  fs.mkdirSync(consumer);
+  fs.writeFileSync(path.join(consumer, 'package.json'), JSON.stringify({ name: 'consumer-source', version: '1.0.0', private: true }));
+  log('npm install <tarball without prebuilds> without the build tools: must fail and say what to install');
+  const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], { cwd: consumer, env, encoding: 'utf8' });
+  const out = `${r.stdout}${r.stderr}`;
+  if (r.status === 0) throw new Error('installing a tarball without prebuilds and without cmake-js succeeded');
+  if (!out.includes('npm install --save-dev cmake-js@^8 node-addon-api@^8 && npm rebuild threadkv')) {
+    throw new Error(`the failed install does not say what to install:\n${out.slice(-3000)}`);
+  }
+  log('failed as it must, with the instructions');
+  if (args.has('--no-source-build')) return;
+  log('with cmake-js and node-addon-api installed first (and compilers): builds from source');
+  run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--save-dev', 'cmake-js@^8', 'node-addon-api@^8'], { cwd: consumer });
+  run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], { cwd: consumer });
+  if (!fs.existsSync(path.join(consumer, 'node_modules', 'threadkv', 'build', 'Release', 'threadkv.node'))) throw new Error('no build from source');
+  run(process.execPath, ['-e', "const { Store } = require('threadkv'); Store.open('s').set('k', 1); if (Store.open('s').get('k') !== 1) process.exit(1); console.log('from source ok')"], { cwd: consumer });
+}
+
 try {
   const src = stageSources();
   log(`staged the working tree in ${src}`);
@@ -158,6 +216,8 @@ try {
     run(n18, ['smoke.cjs'], { cwd: consumer, env });
     run(n18, ['smoke.mjs'], { cwd: consumer, env });
   }
+  checkInstalled(consumer);
+  checkFromSource(src, env);
   log('passed');
 } finally {
   if (!keep) fs.rmSync(stage, { recursive: true, force: true });

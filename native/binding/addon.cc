@@ -2,6 +2,26 @@
 // the core, and converts the result. No N-API call and no JS allocation
 // happens while a shard lock is held: Store::Read's callback only copies
 // bytes into memory this environment owns.
+//
+// User code. Some N-API calls can run JavaScript the user wrote: reading an
+// array element (a getter on the array, or on Array.prototype for a hole),
+// setting one on a new array (a setter on Array.prototype), and calling the
+// error factory (lib/errors.ts, which a user can tamper with: see Throw in
+// errors.h). That JavaScript may close() the handle and Store.destroy() the
+// store, which frees the Store. So:
+//  - The per-key hot path (get, set, has, delete, getEntry: Fast below)
+//    uses the handle's own reference (Resolve) and runs no such call
+//    between Resolve and its return: it reads a string (no coercion), typed
+//    array or number, calls the core, and creates a primitive, string or
+//    typed array. The only user code it can reach is the error factory, and
+//    every Throw ends the call. No reference count is bumped per call: a
+//    shared count would bounce one cache line between all threads.
+//  - Every other method holds its own std::shared_ptr<Store> for the whole
+//    call (Share): whatever JavaScript runs, the Store stays valid (a store
+//    destroyed meanwhile answers kDestroyed).
+//  - Array arguments are read element by element (Elements) before the
+//    store is resolved, and converted after: user code runs before the call
+//    touches the store, never in the middle of it.
 #include "addon.h"
 
 #include <cmath>
@@ -26,6 +46,22 @@ constexpr size_t kScratchInitial = 16 << 10;
 // Values up to this size come back through the reused scratch buffer; larger
 // ones get a buffer of their own (the copy dominates the allocation there).
 constexpr size_t kScratchMax = 1 << 20;
+
+// Names of the core's Codec and EvictionPolicy values (index = the enum's
+// value), as lib/ and every message spell them.
+constexpr const char* kCodecNames[] = {"v8", "json", "string", "buffer"};
+constexpr const char* kPolicyNames[] = {"none", "sieve"};
+static_assert(std::size(kCodecNames) == static_cast<size_t>(Codec::kBuffer) + 1);
+static_assert(std::size(kPolicyNames) == static_cast<size_t>(EvictionPolicy::kSieve) + 1);
+
+// The index of a name in `names` (lib/ validated it first).
+template <size_t N>
+uint32_t NameIndex(Napi::Env env, napi_value v, const char* const (&names)[N]) {
+  const std::string name = TextArg(env, v);
+  for (uint32_t i = 0; i < N; ++i)
+    if (name == names[i]) return i;
+  throw Napi::TypeError::New(env, "threadkv: unknown name " + name);
+}
 
 const char* OptionName(uint32_t bit) {
   switch (bit) {
@@ -115,23 +151,25 @@ int64_t ExpiryArg(napi_env env, napi_value v) {
 
 // Throws for the outcomes of a write that are errors: a destroyed store, or
 // a capacity limit (`key` is the JS key, or null for a batch; `cost` the
-// entry's cost against the byte limit, or NaN when unknown).
-void CheckWrite(Napi::Env env, const Store& store, Status st, napi_value key, double cost) {
+// entry's cost against the byte limit, or NaN when unknown; `stored`, for a
+// non-atomic batch refused part-way, how many of its first entries were
+// stored).
+void CheckWrite(Napi::Env env, const Store& store, Status st, napi_value key, double cost, double stored = kNoFact) {
   switch (st) {
     case Status::kDestroyed:
       ThrowDestroyed(env, store);
     case Status::kFullEntries:
       Throw(env, kErrStoreFull,
             {.store = store.name(), .key = key, .limit = static_cast<double>(store.shard_max_entries()),
-             .option = "maxEntries"});
+             .option = "maxEntries", .stored = stored});
     case Status::kFullBytes:
       Throw(env, kErrStoreFull,
             {.store = store.name(), .key = key, .limit = static_cast<double>(store.shard_max_bytes()),
-             .option = "maxBytes"});
+             .option = "maxBytes", .stored = stored});
     case Status::kTooBigForLimit:
       Throw(env, kErrOverBudget,
             {.store = store.name(), .key = key, .limit = static_cast<double>(store.shard_max_bytes()), .actual = cost,
-             .option = "maxBytes"});
+             .option = "maxBytes", .stored = stored});
     default:
       return;
   }
@@ -169,8 +207,12 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
                            InstanceMethod("setMany", &Addon::SetMany),
                            InstanceMethod("deleteMany", &Addon::DeleteMany),
                            InstanceMethod("scan", &Addon::Scan),
+                           InstanceMethod("checkKey", &Addon::CheckKey),
 #ifdef THREADKV_TSAN_SELFTEST
                            InstanceMethod("racyIncrement", &Addon::RacyIncrement),
+#endif
+#ifdef THREADKV_ASAN_SELFTEST
+                           InstanceMethod("useAfterFree", &Addon::UseAfterFree),
 #endif
                        });
   RegisterSnapshot(env, exports);  // snapshot, snapshotSync, restore, restoreSync
@@ -195,9 +237,34 @@ napi_value Addon::Fast(napi_env env, napi_callback_info info) {
   } catch (const Napi::Error& e) {
     e.ThrowAsJavaScriptException();
   } catch (const std::bad_alloc&) {
-    napi_throw_error(env, nullptr, "threadkv: out of memory");
+    // Before anything was linked: every allocation of a single-key write
+    // (the entry, a table growth) happens before it changes the store.
+    ThrowOutOfMemory(env, {.store = h->name, .key = args[0]});
+  } catch (const std::length_error&) {
+    ThrowOutOfMemory(env, {.store = h->name, .key = args[0]});
   }
   return nullptr;
+}
+
+Napi::ClassPropertyDescriptor<Addon> Addon::InstanceMethod(const char* name, InstanceMethodCallback method) {
+  methods_.push_back(method);
+  return Napi::Addon<Addon>::InstanceMethod(name, &Addon::Guard, napi_default, &methods_.back());
+}
+
+Napi::Value Addon::Guard(const Napi::CallbackInfo& info) {
+  const InstanceMethodCallback method = *static_cast<const InstanceMethodCallback*>(info.Data());
+  try {
+    return (this->*method)(info);
+  } catch (const std::bad_alloc&) {
+  } catch (const std::length_error&) {
+  }
+  // Out of memory: name the store when the first argument is a handle.
+  void* data = nullptr;
+  std::string_view store;
+  if (info.Length() > 0 && napi_get_value_external(info.Env(), info[0], &data) == napi_ok && data != nullptr)
+    store = static_cast<StoreHandle*>(data)->name;
+  ThrowOutOfMemory(info.Env(), {.store = store});
+  return Napi::Value();
 }
 
 // bind(handle) -> [get, set, has, delete, getEntry]: the handle's per-key
@@ -241,11 +308,11 @@ void Addon::GrowScratch(Napi::Env env, size_t size) {
   scratch_size_ = n;
 }
 
-Store& Addon::Resolve(Napi::Env env, napi_value handle) {
+StoreHandle& Addon::Handle(Napi::Env env, napi_value handle) {
   void* data = nullptr;
   if (napi_get_value_external(env, handle, &data) != napi_ok || data == nullptr)
     throw Napi::TypeError::New(env, "threadkv: not a store handle");
-  return Resolve(env, *static_cast<StoreHandle*>(data));
+  return *static_cast<StoreHandle*>(data);
 }
 
 Store& Addon::Resolve(Napi::Env env, const StoreHandle& h) {
@@ -254,31 +321,81 @@ Store& Addon::Resolve(Napi::Env env, const StoreHandle& h) {
   return *h.store;
 }
 
-// setup(makeError) -> out: registers the JS error factory for this
-// environment and returns its out-cells (a Float64Array of 2; the same one
-// to every caller in this environment).
-Napi::Value Addon::Setup(const Napi::CallbackInfo& info) {
-  error_factory_ = Napi::Persistent(info[0].As<Napi::Function>());
-  return out_.Value();
+std::shared_ptr<Store> Addon::Share(Napi::Env env, napi_value handle) {
+  const StoreHandle& h = Handle(env, handle);
+  Resolve(env, h);
+  return h.store;
 }
 
-// open(name, codec, shards, maxKeyBytes, maxValueBytes, specifiedMask,
-//      maxEntries, maxBytes, evictionPolicy, ttlMs)
-//   -> [handle, codec, shards, maxKeyBytes, maxValueBytes, created,
-//       maxEntries, maxBytes, evictionPolicy, ttlMs]
+std::vector<napi_value> Addon::Elements(Napi::Env env, const StoreHandle& h, napi_value array, const char* what) {
+  bool is_array = false;
+  TKV_NAPI(env, napi_is_array(env, array, &is_array));  // false for a Proxy: no trap runs
+  if (!is_array) Throw(env, kErrInvalidArgument, {.store = h.name, .key = array, .option = what});
+  uint32_t n = 0;
+  TKV_NAPI(env, napi_get_array_length(env, array, &n));
+  std::vector<napi_value> out(n);
+  for (uint32_t i = 0; i < n; ++i) TKV_NAPI(env, napi_get_element(env, array, i, &out[i]));  // may run user code
+  return out;
+}
+
+// setup(makeError) -> { out, constants }: registers the JS error factory for
+// this environment; returns its out-cells (a Float64Array of 2; the same one
+// to every caller in this environment) and the facts lib/ must agree on,
+// defined once, here and in the core: the error codes, the option bits, the
+// codec and eviction policy names (index = the core's enum value), the
+// defaults of Options, and the per-entry byte charge.
+Napi::Value Addon::Setup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  error_factory_ = Napi::Persistent(info[0].As<Napi::Function>());
+  Napi::Object codes = Napi::Object::New(env);
+  for (const NamedCode& c : kErrorCodes) codes.Set(c.name, c.code);
+  Napi::Object bits = Napi::Object::New(env);
+  for (uint32_t bit = 1; bit <= kOptTtlMs; bit <<= 1) bits.Set(OptionName(bit), static_cast<double>(bit));
+  Napi::Array codecs = Napi::Array::New(env, std::size(kCodecNames));
+  for (uint32_t i = 0; i < std::size(kCodecNames); ++i) codecs.Set(i, kCodecNames[i]);
+  Napi::Array policies = Napi::Array::New(env, std::size(kPolicyNames));
+  for (uint32_t i = 0; i < std::size(kPolicyNames); ++i) policies.Set(i, kPolicyNames[i]);
+  const Options defaults;
+  Napi::Object def = Napi::Object::New(env);
+  def.Set("codec", kCodecNames[static_cast<size_t>(defaults.codec)]);
+  def.Set("shards", static_cast<double>(defaults.shards));
+  def.Set("maxKeyBytes", static_cast<double>(defaults.max_key_bytes));
+  def.Set("maxValueBytes", static_cast<double>(defaults.max_value_bytes));
+  Napi::Object constants = Napi::Object::New(env);
+  constants.Set("errorCodes", codes);
+  constants.Set("optionBits", bits);
+  constants.Set("codecs", codecs);
+  constants.Set("evictionPolicies", policies);
+  constants.Set("defaults", def);
+  constants.Set("entryOverhead", static_cast<double>(kEntryOverhead));
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("out", out_.Value());
+  result.Set("constants", constants);
+  return result;
+}
+
+// open({ name, codec, shards, maxKeyBytes, maxValueBytes, maxEntries,
+//        maxBytes, evictionPolicy, ttlMs, specified })
+//   -> { handle, created, codec, shards, maxKeyBytes, maxValueBytes,
+//        maxEntries, maxBytes, evictionPolicy, ttlMs }
+// codec and evictionPolicy by name; `specified` is the OptionBit mask of
+// the options the caller gave; 0 is "none" for maxEntries, maxBytes, ttlMs.
+// The request is lib/'s own object literal (no getter); the result's
+// properties are defined, not set, so no setter on Object.prototype runs.
 Napi::Value Addon::Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const std::string name = TextArg(info.Env(), info[0]);  // WTF-8: lone surrogates kept
+  Napi::Object req = info[0].As<Napi::Object>();
+  const std::string name = TextArg(env, req.Get("name"));  // WTF-8: lone surrogates kept
   Options opts;
-  opts.codec = static_cast<Codec>(U32(info[1]));
-  opts.shards = U32(info[2]);
-  opts.max_key_bytes = U32(info[3]);
-  opts.max_value_bytes = U32(info[4]);
-  const uint32_t specified = U32(info[5]);
-  opts.max_entries = static_cast<uint64_t>(info[6].As<Napi::Number>().DoubleValue());
-  opts.max_bytes = static_cast<uint64_t>(info[7].As<Napi::Number>().DoubleValue());
-  opts.eviction = static_cast<EvictionPolicy>(U32(info[8]));
-  opts.ttl_ms = static_cast<uint64_t>(info[9].As<Napi::Number>().DoubleValue());
+  opts.codec = static_cast<Codec>(NameIndex(env, req.Get("codec"), kCodecNames));
+  opts.shards = U32(req.Get("shards"));
+  opts.max_key_bytes = U32(req.Get("maxKeyBytes"));
+  opts.max_value_bytes = U32(req.Get("maxValueBytes"));
+  const uint32_t specified = U32(req.Get("specified"));
+  opts.max_entries = static_cast<uint64_t>(req.Get("maxEntries").As<Napi::Number>().DoubleValue());
+  opts.max_bytes = static_cast<uint64_t>(req.Get("maxBytes").As<Napi::Number>().DoubleValue());
+  opts.eviction = static_cast<EvictionPolicy>(NameIndex(env, req.Get("evictionPolicy"), kPolicyNames));
+  opts.ttl_ms = static_cast<uint64_t>(req.Get("ttlMs").As<Napi::Number>().DoubleValue());
   OpenResult r = Registry::Instance().Open(name, opts, specified);
   if (!r.store) {
     Throw(env, kErrOptionMismatch,
@@ -287,22 +404,34 @@ Napi::Value Addon::Open(const Napi::CallbackInfo& info) {
            .actual = OptionValue(r.existing, r.mismatch),
            .option = OptionName(r.mismatch)});
   }
-  const Options& have = r.store->options();
+  const Options have = r.store->options();  // a copy: nothing below reads the store
   auto* h = new StoreHandle{std::move(r.store), name, this};
   Napi::External<StoreHandle> ext =
       Napi::External<StoreHandle>::New(env, h, [](Napi::Env, StoreHandle* p) { delete p; });
-  Napi::Array out = Napi::Array::New(env, 10);
-  out.Set(0u, ext);
-  out.Set(1u, Napi::Number::New(env, static_cast<double>(have.codec)));
-  out.Set(2u, Napi::Number::New(env, have.shards));
-  out.Set(3u, Napi::Number::New(env, have.max_key_bytes));
-  out.Set(4u, Napi::Number::New(env, have.max_value_bytes));
-  out.Set(5u, Napi::Boolean::New(env, r.created));
-  out.Set(6u, Napi::Number::New(env, static_cast<double>(have.max_entries)));
-  out.Set(7u, Napi::Number::New(env, static_cast<double>(have.max_bytes)));
-  out.Set(8u, Napi::Number::New(env, static_cast<double>(have.eviction)));
-  out.Set(9u, Napi::Number::New(env, static_cast<double>(have.ttl_ms)));
-  return out;
+  auto num = [&](double v) { return Napi::Number::New(env, v); };
+  const std::pair<const char*, napi_value> fields[] = {
+      {"handle", ext},
+      {"created", Napi::Boolean::New(env, r.created)},
+      {"codec", Napi::String::New(env, kCodecNames[static_cast<size_t>(have.codec)])},
+      {"shards", num(have.shards)},
+      {"maxKeyBytes", num(have.max_key_bytes)},
+      {"maxValueBytes", num(have.max_value_bytes)},
+      {"maxEntries", num(static_cast<double>(have.max_entries))},
+      {"maxBytes", num(static_cast<double>(have.max_bytes))},
+      {"evictionPolicy", Napi::String::New(env, kPolicyNames[static_cast<size_t>(have.eviction)])},
+      {"ttlMs", num(static_cast<double>(have.ttl_ms))},
+  };
+  napi_value out;
+  TKV_NAPI(env, napi_create_object(env, &out));
+  napi_property_descriptor props[std::size(fields)];
+  for (size_t i = 0; i < std::size(fields); ++i) {
+    props[i] = napi_property_descriptor{};
+    props[i].utf8name = fields[i].first;
+    props[i].value = fields[i].second;
+    props[i].attributes = static_cast<napi_property_attributes>(napi_writable | napi_enumerable | napi_configurable);
+  }
+  TKV_NAPI(env, napi_define_properties(env, out, std::size(props), props));
+  return Napi::Value(env, out);
 }
 
 Napi::Value Addon::Destroy(const Napi::CallbackInfo& info) {
@@ -326,8 +455,9 @@ void Addon::CopyOut(const Entry& e, Copied* out) const {
     std::memcpy(scratch_data_, e.value_data(), out->size);
     out->bytes = scratch_data_;
   } else {
-    out->big.assign(reinterpret_cast<const char*>(e.value_data()), out->size);
-    out->bytes = reinterpret_cast<const uint8_t*>(out->big.data());
+    out->big.reset(new uint8_t[out->size]);
+    std::memcpy(out->big.get(), e.value_data(), out->size);
+    out->bytes = out->big.get();
   }
 }
 
@@ -391,14 +521,16 @@ napi_value Addon::Delete(napi_env env, StoreHandle& h, napi_value* args) {
 
 Napi::Value Addon::Clear(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Store& store = Resolve(env, info[0]);
+  const std::shared_ptr<Store> owned = Share(env, info[0]);
+  Store& store = *owned;
   if (store.Clear() == Status::kDestroyed) Throw(env, kErrDestroyed, {.store = store.name()});
   return env.Undefined();
 }
 
 Napi::Value Addon::Size(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Store& store = Resolve(env, info[0]);
+  const std::shared_ptr<Store> owned = Share(env, info[0]);
+  Store& store = *owned;
   StoreSizes sizes;
   if (store.Sizes(&sizes) == Status::kDestroyed) Throw(env, kErrDestroyed, {.store = store.name()});
   return Napi::Number::New(env, static_cast<double>(sizes.entries));
@@ -407,7 +539,8 @@ Napi::Value Addon::Size(const Napi::CallbackInfo& info) {
 // memory(handle) -> [entries, entryBytes, slotBytes]
 Napi::Value Addon::Memory(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Store& store = Resolve(env, info[0]);
+  const std::shared_ptr<Store> owned = Share(env, info[0]);
+  Store& store = *owned;
   StoreSizes sizes;
   if (store.Sizes(&sizes) == Status::kDestroyed) Throw(env, kErrDestroyed, {.store = store.name()});
   Napi::Array out = Napi::Array::New(env, 3);
@@ -421,7 +554,8 @@ Napi::Value Addon::Memory(const Napi::CallbackInfo& info) {
 // when absent
 Napi::Value Addon::Ttl(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Store& store = Resolve(env, info[0]);
+  const std::shared_ptr<Store> owned = Share(env, info[0]);
+  Store& store = *owned;
   KeyArg key(env, info[1], store);
   int64_t deadline = kNoExpiry;
   const Status st = store.Read(key.view(), key.hash(), [&](const Entry& e) { deadline = e.expires_at; });
@@ -436,7 +570,8 @@ Napi::Value Addon::Ttl(const Napi::CallbackInfo& info) {
 // expire(handle, key, ttlMs) -> whether the key was present
 Napi::Value Addon::Expire(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Store& store = Resolve(env, info[0]);
+  const std::shared_ptr<Store> owned = Share(env, info[0]);
+  Store& store = *owned;
   KeyArg key(env, info[1], store);
   const double ms = info[2].As<Napi::Number>().DoubleValue();
   const int64_t deadline = std::isinf(ms) ? kNoExpiry : Store::DeadlineIn(ms);
@@ -449,7 +584,8 @@ Napi::Value Addon::Expire(const Napi::CallbackInfo& info) {
 //   expirations, contendedReads, contendedWrites, shards]
 Napi::Value Addon::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Store& store = Resolve(env, info[0]);
+  const std::shared_ptr<Store> owned = Share(env, info[0]);
+  Store& store = *owned;
   StoreStats st;
   if (store.Stats(&st) == Status::kDestroyed) ThrowDestroyed(env, store);
   const uint64_t fields[] = {st.entries,   st.bytes,       st.hits,           st.misses,
@@ -487,7 +623,8 @@ napi_value Addon::GetEntry(napi_env env, StoreHandle& h, napi_value* args) {
 // setIfAbsent(handle, key, value) -> inserted
 Napi::Value Addon::SetIfAbsent(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Store& store = Resolve(env, info[0]);
+  const std::shared_ptr<Store> owned = Share(env, info[0]);
+  Store& store = *owned;
   KeyArg key(env, info[1], store);
   EntryPtr e = MakeValueEntry(env, key, info[2], store);
   e->expires_at = ExpiryArg(env, info[3]);
@@ -502,7 +639,8 @@ Napi::Value Addon::SetIfAbsent(const Napi::CallbackInfo& info) {
 // (inserted or present).
 Napi::Value Addon::GetOrSet(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Store& store = Resolve(env, info[0]);
+  const std::shared_ptr<Store> owned = Share(env, info[0]);
+  Store& store = *owned;
   KeyArg key(env, info[1], store);
   EntryPtr e = MakeValueEntry(env, key, info[2], store);
   e->expires_at = ExpiryArg(env, info[3]);
@@ -522,35 +660,75 @@ Napi::Value Addon::GetOrSet(const Napi::CallbackInfo& info) {
   return Napi::Value(env, v);
 }
 
+// A value just removed from the store (take, swap), as a JS value. Bytes
+// too large for the scratch buffer are handed over as an external Buffer
+// that owns the entry (freed by its finalizer): a copy would need as much
+// memory again, and V8 aborts the process when it cannot allocate an
+// ArrayBuffer, after the store has changed. Measured with prlimit --as
+// (test/unit/safety.memory.test.ts): take of a 256 MiB value aborted with a
+// copy; it no longer allocates one.
+napi_value Addon::RemovedToJs(napi_env env, EntryPtr e) {
+  if (e->kind == Kind::kBytes && e->value_size > kScratchMax) {
+    Entry* raw = e.get();
+    napi_value out = nullptr;
+    const napi_status st = napi_create_external_buffer(
+        env, raw->value_size, raw->value_data(),
+        [](napi_env, void*, void* hint) { EntryPtr(static_cast<Entry*>(hint)); }, raw, &out);
+    if (st == napi_ok) {
+      e.release();  // the Buffer's finalizer frees it
+      return out;
+    }
+    // Runtimes that refuse external buffers: copy, as for any other value.
+  }
+  return ValueToJs(env, *e);
+}
+
+napi_value Addon::ValueToJs(Napi::Env env, Copied& c) {
+  if (c.kind == Kind::kBytes && c.big && c.size > kScratchMax) {
+    napi_value out = nullptr;
+    uint8_t* data = c.big.get();
+    const napi_status st = napi_create_external_buffer(
+        env, c.size, data, [](napi_env, void* p, void*) { delete[] static_cast<uint8_t*>(p); }, nullptr, &out);
+    if (st == napi_ok) {
+      c.big.release();  // the Buffer's finalizer frees it
+      return out;
+    }
+  }
+  return ValueToJs(env, c.kind, c.flags, c.bytes, c.size);
+}
+
 // swap(handle, key, value) -> previous value | undefined
 Napi::Value Addon::Swap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Store& store = Resolve(env, info[0]);
+  const std::shared_ptr<Store> owned = Share(env, info[0]);
+  Store& store = *owned;
   KeyArg key(env, info[1], store);
   EntryPtr e = MakeValueEntry(env, key, info[2], store);
   EntryPtr old;  // unlinked: ours alone, read after the lock and freed here
   const double cost = static_cast<double>(Store::Cost(*e));
   CheckWrite(env, store, store.Put(key.hash(), std::move(e), nullptr, &old), key.js(), cost);
   if (!old) return env.Undefined();
-  return Napi::Value(env, ValueToJs(env, *old));
+  return Napi::Value(env, RemovedToJs(env, std::move(old)));
 }
 
 // take(handle, key) -> removed value | undefined
 Napi::Value Addon::Take(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Store& store = Resolve(env, info[0]);
+  const std::shared_ptr<Store> owned = Share(env, info[0]);
+  Store& store = *owned;
   KeyArg key(env, info[1], store);
   EntryPtr old;
   const Status st = store.Erase(key.view(), key.hash(), &old);
   if (st == Status::kDestroyed) ThrowDestroyed(env, store);
   if (st == Status::kNotFound) return env.Undefined();
-  return Napi::Value(env, ValueToJs(env, *old));
+  return Napi::Value(env, RemovedToJs(env, std::move(old)));
 }
 
 // compareAndSet(handle, key, expected: number | null, value) -> written
 Napi::Value Addon::CompareAndSet(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Store& store = Resolve(env, info[0]);
+  const std::shared_ptr<Store> owned = Share(env, info[0]);
+  Store& store = *owned;
   KeyArg key(env, info[1], store);
   const uint64_t expected = ExpectedVersion(env, info[2]);
   EntryPtr e = MakeValueEntry(env, key, info[3], store);
@@ -563,7 +741,8 @@ Napi::Value Addon::CompareAndSet(const Napi::CallbackInfo& info) {
 // compareAndDelete(handle, key, expected: number) -> deleted
 Napi::Value Addon::CompareAndDelete(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Store& store = Resolve(env, info[0]);
+  const std::shared_ptr<Store> owned = Share(env, info[0]);
+  Store& store = *owned;
   KeyArg key(env, info[1], store);
   uint64_t expected = ExpectedVersion(env, info[2]);
   if (expected == kExpectAbsent) expected = kExpectNever;
@@ -575,7 +754,8 @@ Napi::Value Addon::CompareAndDelete(const Napi::CallbackInfo& info) {
 // increment(handle, key, delta) -> the new value
 Napi::Value Addon::Increment(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Store& store = Resolve(env, info[0]);
+  const std::shared_ptr<Store> owned = Share(env, info[0]);
+  Store& store = *owned;
   KeyArg key(env, info[1], store);
   const double delta = info[2].As<Napi::Number>().DoubleValue();
   if (!store.ValueFits(kNumberBytes)) {
@@ -602,8 +782,12 @@ Napi::Value Addon::Increment(const Napi::CallbackInfo& info) {
 // getMany(handle, keys) -> values (undefined where absent), from one snapshot
 Napi::Value Addon::GetMany(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Store& store = Resolve(env, info[0]);
-  KeyList keys(env, info[1], store);
+  const StoreHandle& h = Handle(env, info[0]);
+  Resolve(env, h);  // a closed handle or a destroyed store is reported first
+  const std::vector<napi_value> elements = Elements(env, h, info[1], "keys");
+  const std::shared_ptr<Store> owned = Share(env, info[0]);
+  Store& store = *owned;
+  KeyList keys(env, elements, store);
   ValueList values;
   values.Reserve(keys.refs().size());
   const Status st = store.ReadMany(keys.refs(), [&](size_t, const Entry* e) {
@@ -613,43 +797,81 @@ Napi::Value Addon::GetMany(const Napi::CallbackInfo& info) {
       values.AddAbsent();
   });
   if (st == Status::kDestroyed) ThrowDestroyed(env, store);
+  // The store is not used below (setting an element may run a setter).
   Napi::Array out = Napi::Array::New(env, values.size());
   for (size_t i = 0; i < values.size(); ++i)
     out.Set(static_cast<uint32_t>(i), Napi::Value(env, values.ToJs(env, i)));
   return out;
 }
 
-// setMany(handle, keys, values, atomic): every key and value is converted
-// (and so checked) before the store is touched.
+// setMany(handle, keys, values, atomic, ttlMs?): every key and value is
+// converted (and so checked) before the store is touched.
 Napi::Value Addon::SetMany(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Store& store = Resolve(env, info[0]);
-  Napi::Array keys = info[1].As<Napi::Array>();
-  Napi::Array vals = info[2].As<Napi::Array>();
+  const StoreHandle& h = Handle(env, info[0]);
+  Resolve(env, h);
+  const std::vector<napi_value> keys = Elements(env, h, info[1], "keys");
+  const std::vector<napi_value> vals = Elements(env, h, info[2], "values");
   const bool atomic = info[3].ToBoolean().Value();
   const int64_t expiry = ExpiryArg(env, info[4]);
-  const uint32_t n = keys.Length();
+  if (vals.size() != keys.size()) Throw(env, kErrInvalidArgument, {.store = h.name, .key = info[2], .option = "values"});
+  const std::shared_ptr<Store> owned = Share(env, info[0]);
+  Store& store = *owned;
   std::vector<HashedEntry> entries;
-  entries.reserve(n);
-  for (uint32_t i = 0; i < n; ++i) {
-    KeyArg key(env, keys.Get(i), store);
-    EntryPtr e = MakeValueEntry(env, key, vals.Get(i), store);
+  entries.reserve(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    KeyArg key(env, keys[i], store);
+    EntryPtr e = MakeValueEntry(env, key, vals[i], store);
     e->expires_at = expiry;
     entries.push_back({key.hash(), std::move(e)});
   }
-  CheckWrite(env, store, store.PutMany(entries, atomic), nullptr, kNoFact);
+  if (atomic) {
+    CheckWrite(env, store, store.PutMany(entries, true), nullptr, kNoFact);
+    return env.Undefined();
+  }
+  // Not atomic: entry by entry, stopping at the first one refused, whose
+  // error says how many were stored before it (a limit, or memory for a
+  // table's growth). One PutMany of one entry each: the core's non-atomic
+  // PutMany, with the count it does not report yet.
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const double cost = static_cast<double>(Store::Cost(*entries[i].entry));
+    Status st;
+    try {
+      st = store.PutMany(std::span<HashedEntry>(&entries[i], 1), false);
+    } catch (const std::bad_alloc&) {
+      ThrowOutOfMemory(env, {.store = store.name(), .key = keys[i], .stored = static_cast<double>(i)});
+      return Napi::Value();
+    }
+    CheckWrite(env, store, st, keys[i], cost, static_cast<double>(i));
+  }
   return env.Undefined();
 }
 
 // deleteMany(handle, keys, atomic) -> how many were present
 Napi::Value Addon::DeleteMany(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Store& store = Resolve(env, info[0]);
-  KeyList keys(env, info[1], store);
+  const StoreHandle& h = Handle(env, info[0]);
+  Resolve(env, h);
+  const std::vector<napi_value> elements = Elements(env, h, info[1], "keys");
   const bool atomic = info[2].ToBoolean().Value();
+  const std::shared_ptr<Store> owned = Share(env, info[0]);
+  Store& store = *owned;
+  KeyList keys(env, elements, store);
   size_t erased = 0;
   if (store.EraseMany(keys.refs(), atomic, &erased) == Status::kDestroyed) ThrowDestroyed(env, store);
   return Napi::Number::New(env, static_cast<double>(erased));
+}
+
+// checkKey(handle, key): throws what a call with this key would throw first
+// (closed handle, destroyed store, then a bad key), without reading any
+// entry: lib/ calls it before reporting an error of another argument, so
+// that the order of errors is the same whichever argument is bad, and a
+// refused call touches nothing (no hit counter, no SIEVE bit).
+Napi::Value Addon::CheckKey(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::shared_ptr<Store> owned = Share(env, info[0]);
+  KeyArg key(env, info[1], *owned);
+  return env.Undefined();
 }
 
 // scan(handle, shard, prefix, withValues) -> [key, value, key, value, ...]
@@ -657,7 +879,8 @@ Napi::Value Addon::DeleteMany(const Napi::CallbackInfo& info) {
 // starts with `prefix`, copied out under the shard's read lock in one go.
 Napi::Value Addon::Scan(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Store& store = Resolve(env, info[0]);
+  const std::shared_ptr<Store> owned = Share(env, info[0]);
+  Store& store = *owned;
   const uint32_t shard = U32(info[1]);
   const std::string prefix = TextArg(env, info[2]);
   const bool with_values = info[3].ToBoolean().Value();
@@ -682,9 +905,21 @@ Napi::Value Addon::Scan(const Napi::CallbackInfo& info) {
   return out;
 }
 
+#ifdef THREADKV_ASAN_SELFTEST
+// Deliberately reads freed memory. Only compiled into the AddressSanitizer
+// build, where test/asan/selftest.test.ts shows that the ASan run reports it.
+Napi::Value Addon::UseAfterFree(const Napi::CallbackInfo& info) {
+  auto* p = new std::vector<int>(16, 7);
+  int* volatile data = p->data();  // volatile: the compiler cannot see the read below is after the free
+  delete p;
+  const int read = data[3];  // heap-use-after-free
+  return Napi::Number::New(info.Env(), read);
+}
+#endif
+
 #ifdef THREADKV_TSAN_SELFTEST
 // Deliberately racy: a plain int bumped from many threads with no lock. Only
-// compiled into the ThreadSanitizer build, where test/tsan/selftest.ts shows
+// compiled into the ThreadSanitizer build, where test/tsan/selftest.test.ts shows
 // that the TSAN run reports it (a sanitizer job that cannot fail proves
 // nothing).
 namespace {

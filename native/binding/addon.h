@@ -9,8 +9,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "../core/store.h"
 
@@ -20,7 +22,9 @@ class Addon;
 
 // What a JS handle (an External) points at, deleted by the External's
 // finalizer. close() drops the reference; the store itself lives on in the
-// Registry. The functions made by bind() point at it too, without a
+// Registry (until Store.destroy), so a call that uses `*store` must not let
+// JavaScript run in between: JavaScript can close() the handle and destroy
+// the store, and the Store is then freed. See "User code" in addon.cc. The functions made by bind() point at it too, without a
 // reference of their own: lib/store.ts keeps them only in private fields of
 // the Store object that also holds the External, so they become unreachable
 // together and no call can reach a deleted handle.
@@ -40,6 +44,15 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Function error_factory() const { return error_factory_.IsEmpty() ? Napi::Function() : error_factory_.Value(); }
 
  private:
+  // Every method of DefineAddon's list goes through this (it hides
+  // InstanceWrap's): it registers Guard with the real method as its data,
+  // so that no exception but a Napi::Error ever leaves a method (node-addon-api
+  // lets any other escape the callback, and the process then aborts in
+  // std::terminate). Methods added to the list later are guarded too.
+  Napi::ClassPropertyDescriptor<Addon> InstanceMethod(const char* name, InstanceMethodCallback method);
+  Napi::Value Guard(const Napi::CallbackInfo& info);
+  std::deque<InstanceMethodCallback> methods_;  // Guard's data (a deque: stable addresses)
+
   Napi::Value Setup(const Napi::CallbackInfo& info);
   Napi::Value Open(const Napi::CallbackInfo& info);
   Napi::Value Destroy(const Napi::CallbackInfo& info);
@@ -76,13 +89,27 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value SetMany(const Napi::CallbackInfo& info);
   Napi::Value DeleteMany(const Napi::CallbackInfo& info);
   Napi::Value Scan(const Napi::CallbackInfo& info);
+  Napi::Value CheckKey(const Napi::CallbackInfo& info);
 #ifdef THREADKV_TSAN_SELFTEST
   Napi::Value RacyIncrement(const Napi::CallbackInfo& info);
 #endif
+#ifdef THREADKV_ASAN_SELFTEST
+  Napi::Value UseAfterFree(const Napi::CallbackInfo& info);
+#endif
 
-  // The handle's store, or throws the "closed" error.
-  Store& Resolve(Napi::Env env, napi_value handle);
+  // The handle behind a JS handle argument, or throws a TypeError.
+  static StoreHandle& Handle(Napi::Env env, napi_value handle);
+  // The handle's store, or throws the "closed" / "destroyed" error. A
+  // reference the handle owns: only for calls that run no JavaScript until
+  // they return (the per-key hot path; see "User code" in addon.cc).
   static Store& Resolve(Napi::Env env, const StoreHandle& h);
+  // The same store, as a reference of the call's own: it stays valid
+  // whatever JavaScript the call runs (everything but the hot path).
+  static std::shared_ptr<Store> Share(Napi::Env env, napi_value handle);
+  // The elements of a JS array argument, read before the store is resolved
+  // (reading one may run a getter); refuses a Proxy or a non-array with a
+  // TypeError (ERR_THREADKV_INVALID_ARGUMENT) naming `what`.
+  static std::vector<napi_value> Elements(Napi::Env env, const StoreHandle& h, napi_value array, const char* what);
   // Makes sure the scratch buffer holds at least `size` bytes.
   void GrowScratch(Napi::Env env, size_t size);
 
@@ -93,8 +120,8 @@ class Addon : public Napi::Addon<Addon> {
     uint8_t flags = 0;
     size_t size = 0;
     uint64_t version = 0;
-    const uint8_t* bytes = nullptr;  // the scratch buffer, or big.data()
-    std::string big;                 // values larger than the scratch buffer
+    const uint8_t* bytes = nullptr;   // the scratch buffer, or big.get()
+    std::unique_ptr<uint8_t[]> big;   // values larger than the scratch buffer
   };
   void CopyOut(const Entry& e, Copied* out) const;
   // The JS value of stored bytes. A kBytes value becomes a Uint8Array view
@@ -102,9 +129,10 @@ class Addon : public Napi::Addon<Addon> {
   // or copies it at once), or a Buffer of its own when over kScratchMax.
   napi_value ValueToJs(Napi::Env env, Kind kind, uint8_t flags, const uint8_t* bytes,
                        size_t size);
-  napi_value ValueToJs(Napi::Env env, const Copied& c) {
-    return ValueToJs(env, c.kind, c.flags, c.bytes, c.size);
-  }
+  // Large bytes copied out are handed over to JS (an external Buffer that
+  // owns them) rather than copied again: see RemovedToJs.
+  napi_value ValueToJs(Napi::Env env, Copied& c);
+  napi_value RemovedToJs(napi_env env, EntryPtr e);
   napi_value ValueToJs(Napi::Env env, const Entry& e) {
     return ValueToJs(env, e.kind, e.flags, e.value_data(), e.value_size);
   }

@@ -83,9 +83,8 @@ KeyArg::KeyArg(Napi::Env env, napi_value value, const Store& store) : js_(value)
   hash_ = store.Hash(view_);
 }
 
-KeyList::KeyList(Napi::Env env, napi_value array, const Store& store) {
-  uint32_t n = 0;
-  TKV_NAPI(env, napi_get_array_length(env, array, &n));
+KeyList::KeyList(Napi::Env env, std::span<const napi_value> values, const Store& store) {
+  const size_t n = values.size();
   struct Span {
     size_t offset;
     size_t size;
@@ -93,9 +92,7 @@ KeyList::KeyList(Napi::Env env, napi_value array, const Store& store) {
   };
   std::vector<Span> spans;
   spans.reserve(n);
-  for (uint32_t i = 0; i < n; ++i) {
-    napi_value v;
-    TKV_NAPI(env, napi_get_element(env, array, i, &v));
+  for (napi_value v : values) {
     KeyArg key(env, v, store);
     spans.push_back({bytes_.size(), key.view().size(), key.hash()});
     bytes_.append(key.view());

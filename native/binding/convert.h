@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,11 +44,12 @@ class KeyArg {
 // value has another type or is over the store's max_value_bytes.
 EntryPtr MakeValueEntry(Napi::Env env, const KeyArg& key, napi_value value, const Store& store);
 
-// The keys of a JS array, read as KeyArg reads one (same errors, naming the
-// offending key), into one buffer. Every key is read before any is used.
+// Keys (the elements of a JS array, already read: see Elements in
+// addon.cc), converted as KeyArg converts one (same errors, naming the
+// offending key), into one buffer. Every key is converted before any is used.
 class KeyList {
  public:
-  KeyList(Napi::Env env, napi_value array, const Store& store);
+  KeyList(Napi::Env env, std::span<const napi_value> values, const Store& store);
   KeyList(const KeyList&) = delete;
   KeyList& operator=(const KeyList&) = delete;
 

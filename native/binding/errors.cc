@@ -1,6 +1,7 @@
 #include "errors.h"
 
 #include <cmath>
+#include <iterator>
 
 #include "addon.h"
 #include "convert.h"
@@ -13,6 +14,7 @@ void Throw(Napi::Env env, const char* code, const ErrorFacts& facts) {
   auto number_or_undefined = [&](double v) -> napi_value {
     return std::isnan(v) ? env.Undefined() : Napi::Number::New(env, v);
   };
+  // Everything the factory gets is made here, before it runs (see errors.h).
   napi_value args[] = {
       Napi::String::New(env, code),
       KeyToJs(env, facts.store),  // store names are WTF-8, like keys
@@ -21,9 +23,23 @@ void Throw(Napi::Env env, const char* code, const ErrorFacts& facts) {
       number_or_undefined(facts.actual),
       facts.option != nullptr ? static_cast<napi_value>(Napi::String::New(env, facts.option))
                               : static_cast<napi_value>(env.Undefined()),
+      number_or_undefined(facts.stored),
   };
-  Napi::Value error = factory.Call(6, args);
+  Napi::Value error = factory.Call(std::size(args), args);
   throw Napi::Error(env, error);
+}
+
+void ThrowOutOfMemory(napi_env env, const ErrorFacts& facts) noexcept {
+  try {
+    Throw(env, kErrOutOfMemory, facts);
+  } catch (const Napi::Error& e) {
+    // The factory's error, or the factory's own exception: pending either way.
+    if (napi_throw(env, e.Value()) == napi_ok) return;
+  } catch (...) {
+  }
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return;
+  napi_throw_error(env, kErrOutOfMemory, "threadkv: out of memory; nothing was changed");
 }
 
 }  // namespace threadkv::binding

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <memory>
 #include <new>
+#include <stdexcept>
+#include <string_view>
 #include <string>
 #include <utility>
 
@@ -37,6 +39,7 @@ const char* KindName(snap::ErrorKind k) {
     case snap::ErrorKind::kIo: return "io";
     case snap::ErrorKind::kDestroyed: return "destroyed";
     case snap::ErrorKind::kLimit: return "limit";
+    case snap::ErrorKind::kNoMemory: return "oom";
     default: return "internal";
   }
 }
@@ -116,6 +119,9 @@ Napi::Object Facts(Napi::Env env, const Store& store, const snap::Error& e, uint
       o.Set("restored", static_cast<double>(restored));
       break;
     }
+    case snap::ErrorKind::kNoMemory:
+      o.Set("restored", static_cast<double>(restored));
+      break;
     default:
       break;
   }
@@ -202,11 +208,8 @@ class SnapshotWork final : public Napi::AsyncWorker {
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
   void Execute() override {
-    try {
-      ok_ = saving_ ? Save(*store_, save_, &save_info_, &err_) : Load(*store_, load_, &load_info_, &err_);
-    } catch (const std::bad_alloc&) {
-      SetError("threadkv: out of memory");
-    }
+    // Never throws: the core reports failures (allocation included) in err_.
+    ok_ = saving_ ? Save(*store_, save_, &save_info_, &err_) : Load(*store_, load_, &load_info_, &err_);
   }
 
   void OnOK() override {
@@ -245,12 +248,7 @@ Napi::Value RunSync(const Napi::CallbackInfo& info, Args (*read)(const Napi::Cal
   std::shared_ptr<Store> store = HoldStore(env, info[0]);
   Info out;
   snap::Error err;
-  bool ok = false;
-  try {
-    ok = call(*store, args, &out, &err);
-  } catch (const std::bad_alloc&) {
-    throw Napi::Error::New(env, "threadkv: out of memory");
-  }
+  const bool ok = call(*store, args, &out, &err);  // never throws: failures are in `err`
   Napi::Array settled = Napi::Array::New(env, 2);
   settled.Set(0u, Napi::Boolean::New(env, ok));
   settled.Set(1u, ok ? result(env, out) : Napi::Value(Facts(env, *store, err, restored ? out.*restored : 0)));
@@ -286,11 +284,33 @@ Napi::Value Restore(const Napi::CallbackInfo& info) { return RunAsync(info, Read
 
 }  // namespace
 
+namespace {
+
+// Only a Napi::Error may leave a function node-addon-api calls (anything
+// else ends in std::terminate): an allocation failure here (converting the
+// arguments, building the result) becomes ERR_THREADKV_OUT_OF_MEMORY.
+template <Napi::Value (*F)(const Napi::CallbackInfo&)>
+Napi::Value Guarded(const Napi::CallbackInfo& info) {
+  try {
+    return F(info);
+  } catch (const std::bad_alloc&) {
+  } catch (const std::length_error&) {
+  }
+  void* data = nullptr;
+  std::string_view store;
+  if (info.Length() > 0 && napi_get_value_external(info.Env(), info[0], &data) == napi_ok && data != nullptr)
+    store = static_cast<StoreHandle*>(data)->name;
+  ThrowOutOfMemory(info.Env(), {.store = store});
+  return Napi::Value();
+}
+
+}  // namespace
+
 void RegisterSnapshot(Napi::Env env, Napi::Object exports) {
-  exports.Set("snapshot", Napi::Function::New(env, Snapshot, "snapshot"));
-  exports.Set("snapshotSync", Napi::Function::New(env, SnapshotSync, "snapshotSync"));
-  exports.Set("restore", Napi::Function::New(env, Restore, "restore"));
-  exports.Set("restoreSync", Napi::Function::New(env, RestoreSync, "restoreSync"));
+  exports.Set("snapshot", Napi::Function::New(env, Guarded<Snapshot>, "snapshot"));
+  exports.Set("snapshotSync", Napi::Function::New(env, Guarded<SnapshotSync>, "snapshotSync"));
+  exports.Set("restore", Napi::Function::New(env, Guarded<Restore>, "restore"));
+  exports.Set("restoreSync", Napi::Function::New(env, Guarded<RestoreSync>, "restoreSync"));
 }
 
 }  // namespace threadkv::binding

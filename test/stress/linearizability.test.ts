@@ -43,7 +43,7 @@ import {
   type BrokenKind,
   type WireOperation,
 } from '../support/history';
-import { detectOps, type OptionalOp } from '../support/ops';
+import { OPTIONAL_OPS, type OptionalOp } from '../support/ops';
 import { fixture, makeBarrier, runWorkers, uniqueName } from '../support/workers';
 import type { HistoryWorkerData } from '../fixtures/history-worker';
 
@@ -195,12 +195,7 @@ describe('stress: linearizability of recorded concurrent histories', function ()
   this.timeout(soak ? (soakSeconds + 300) * 1000 : 180_000);
   let seq = 0;
   const seed = (): number => baseSeed + seq++;
-  const available: OptionalOp[] = (() => {
-    const name = uniqueName('lin-probe');
-    const ops = [...detectOps(Store.open(name))];
-    Store.destroy(name);
-    return ops;
-  })();
+  const available: readonly OptionalOp[] = OPTIONAL_OPS;
 
   /** Runs the workload on this thread (no worker) and checks its history. */
   function sequential(test: string, codec: CodecName): Operation[] {

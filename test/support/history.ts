@@ -23,7 +23,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { CodecName } from 'threadkv';
+import type { CodecName, Store } from 'threadkv';
 import {
   kvModel,
   serializeHistory,
@@ -32,7 +32,7 @@ import {
   type Operation,
   type StepResult,
 } from './linearizability';
-import { compound, deleteManyOutcomes, detectOps, getManyValues, iterateEntries, type OptionalOp } from './ops';
+import { deleteManyOutcomes, getManyValues, iterateEntries, OPTIONAL_OPS, type OptionalOp } from './ops';
 
 // ---------------------------------------------------------------------------
 // Random numbers
@@ -144,7 +144,9 @@ export class Recorder {
     const r = fn();
     const ret = process.hrtime.bigint();
     const o = outs(r);
-    keys.forEach((key, i) => this.#push(key, op, args?.[i], o?.[i], call, ret));
+    keys.forEach((key, i) => {
+      this.#push(key, op, args?.[i], o?.[i], call, ret);
+    });
     return r;
   }
 
@@ -225,7 +227,7 @@ export class Workload {
   readonly available: ReadonlySet<OptionalOp>;
   readonly registerOps: readonly string[];
   readonly counterOps: readonly string[];
-  readonly #store: BasicStore;
+  readonly #store: Store<unknown>;
   readonly #spec: WorkloadSpec;
   readonly #rng: Rng;
   readonly #registers: Choice[];
@@ -236,12 +238,12 @@ export class Workload {
   readonly #versions = new Map<string, number>();
   #seq = 0;
 
-  constructor(store: object, spec: WorkloadSpec) {
-    this.#store = store as BasicStore;
+  constructor(store: Store<unknown>, spec: WorkloadSpec) {
+    this.#store = store;
     this.#spec = spec;
     this.#rng = new Rng(spec.seed * 1000003 + spec.thread * 7919 + 1);
     this.recorder = new Recorder(spec.thread);
-    this.available = detectOps(store);
+    this.available = new Set(OPTIONAL_OPS);
     const keep = (c: Choice): boolean =>
       (spec.only === undefined || spec.only.includes(c.name)) && (BASIC_OPS.has(c.name) || this.available.has(c.name as OptionalOp));
     this.#registers = spec.keys.length > 0 ? this.#registerChoices().filter(keep) : [];
@@ -273,7 +275,10 @@ export class Workload {
     let r = this.#rng.next() * total;
     for (const c of choices) {
       r -= c.weight;
-      if (r < 0) return c.run();
+      if (r < 0) {
+        c.run();
+        return;
+      }
     }
     choices[choices.length - 1]!.run();
   }
@@ -321,7 +326,7 @@ export class Workload {
 
   #registerChoices(): Choice[] {
     const s = this.#store;
-    const c = compound<unknown>(this.#store);
+    const c = this.#store;
     const rec = this.recorder;
     const rng = this.#rng;
     const keys = this.#spec.keys;
@@ -407,7 +412,7 @@ export class Workload {
     // Every codec reads a counter back as a number, but only v8 and json
     // can store a number with set/swap/compareAndSet.
     const numbers = this.#spec.codec === 'v8' || this.#spec.codec === 'json';
-    const c = compound<unknown>(this.#store);
+    const c = this.#store;
     const rec = this.recorder;
     const rng = this.#rng;
     const key = (): string => rng.pick(this.#spec.counters);
@@ -458,7 +463,7 @@ export class Workload {
   }
 
   #getEntry(k: string): void {
-    const c = compound<unknown>(this.#store);
+    const c = this.#store;
     const e = this.recorder.one(k, 'getEntry', undefined, () => c.getEntry(k), recordedEntry);
     if (e !== undefined && typeof e.version === 'number') this.#versions.set(k, e.version);
   }
@@ -468,7 +473,7 @@ export class Workload {
    * input) or, when fn returns undefined (delete), as a take.
    */
   #update(k: string): void {
-    const c = compound<unknown>(this.#store);
+    const c = this.#store;
     const remove = this.#rng.next() < 0.15;
     let calls = 0;
     let seen: unknown;
@@ -759,7 +764,7 @@ export function brokenStore<T extends object>(
   }
   return new Proxy(real, {
     get(target, prop) {
-      if (typeof prop === 'string' && Object.prototype.hasOwnProperty.call(overrides, prop)) return overrides[prop];
+      if (typeof prop === 'string' && Object.hasOwn(overrides, prop)) return overrides[prop];
       const v: unknown = Reflect.get(target, prop, target);
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },

@@ -673,7 +673,9 @@ export function checkHistory<S>(
  * describe the whole store, or a sub-history already split by the caller).
  */
 export function checkOperations<S>(ops: readonly Operation[], model: Model<S>, opts: CheckOptions = {}): CheckResult {
-  ops.forEach((op, i) => validateOperation(op, i, model));
+  ops.forEach((op, i) => {
+    validateOperation(op, i, model);
+  });
   const deadline = performance.now() + (opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   const result = searchKey(ops, ops.map((_, i) => i), ops[0]?.key ?? '', model, deadline);
   return result.ok ? { ok: true, verdict: 'ok' } : result;
@@ -1148,7 +1150,7 @@ export function encodeValue(value: unknown, depth = 0): Json {
   const fields: { [key: string]: Json } = {};
   for (const [k, v] of Object.entries(value)) defineField(fields, k, encodeValue(v, d));
   if (proto === null) return { [TAG]: 'nullproto', v: fields };
-  return Object.prototype.hasOwnProperty.call(fields, TAG) ? { [TAG]: 'object', v: fields } : fields;
+  return Object.hasOwn(fields, TAG) ? { [TAG]: 'object', v: fields } : fields;
 }
 
 /** Sets an own data property even for keys like "__proto__". */
@@ -1173,7 +1175,7 @@ export function decodeValue(json: Json): unknown {
     });
     return out;
   }
-  if (!Object.prototype.hasOwnProperty.call(json, TAG)) return decodeFields(json, {});
+  if (!Object.hasOwn(json, TAG)) return decodeFields(json, {});
   const tag = json[TAG];
   const v = json['v'] as Json;
   const list = (): Json[] => {
@@ -1203,7 +1205,7 @@ export function decodeValue(json: Json): unknown {
     case 'Buffer':
       return Buffer.from(list().map((x) => decodeValue(x) as number));
     default:
-      if (typeof tag === 'string' && Object.prototype.hasOwnProperty.call(TYPED_ARRAYS, tag)) {
+      if (typeof tag === 'string' && Object.hasOwn(TYPED_ARRAYS, tag)) {
         const Ctor = TYPED_ARRAYS[tag as TypedArrayName] as unknown as new (items: unknown[]) => unknown;
         return new Ctor(list().map(decodeValue));
       }
@@ -1260,8 +1262,8 @@ export function parseHistory(text: string): Operation[] {
       throw new Error(`${where}: call and ret must be decimal strings`);
     }
     const operation: Operation = { key, op, call: BigInt(call), ret: BigInt(ret) };
-    if (Object.prototype.hasOwnProperty.call(rec, 'arg')) operation.arg = decodeValue(rec['arg']!);
-    if (Object.prototype.hasOwnProperty.call(rec, 'out')) operation.out = decodeValue(rec['out']!);
+    if (Object.hasOwn(rec, 'arg')) operation.arg = decodeValue(rec['arg']!);
+    if (Object.hasOwn(rec, 'out')) operation.out = decodeValue(rec['out']!);
     if (thread !== undefined) {
       if (typeof thread !== 'number') throw new Error(`${where}: thread must be a number`);
       operation.thread = thread;

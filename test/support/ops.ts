@@ -1,12 +1,8 @@
+import type { Store } from 'threadkv';
 /**
- * The store's optional operations, detected at run time, as the model and
- * linearizability tests call them.
- *
- * The compound operations (setIfAbsent, getOrSet, swap, take, increment,
- * getEntry, compareAndSet, compareAndDelete, update, getMany, setMany,
- * deleteMany, iteration) join those tests wherever `Store` has them, and
- * every such test goes through this file: if a signature changes, this is
- * the one place to adapt. The conventions (lib/store.ts):
+ * The store's compound operations as the model and linearizability tests
+ * call them: every test calls them through the typed `Store<V>`, from the
+ * static list below. The conventions (lib/store.ts):
  *
  *   setIfAbsent(key, value): boolean        true if it stored (key was absent)
  *   getOrSet(key, value): V                 the value present (a copy), else stores
@@ -49,7 +45,12 @@ export function counterSum(current: number, delta: number): number | undefined {
   return ok ? sum : undefined;
 }
 
-/** Every optional operation the tests know about. */
+/**
+ * The Store methods beyond the basic ones that the model and
+ * linearizability tests drive. A static list, checked against the Store type
+ * (a renamed or removed method is a compile error here, and the tests call
+ * each one directly: it fails them rather than dropping out of them).
+ */
 export const OPTIONAL_OPS = [
   'setIfAbsent',
   'getOrSet',
@@ -64,51 +65,8 @@ export const OPTIONAL_OPS = [
   'setMany',
   'deleteMany',
   'entries',
-] as const;
+] as const satisfies readonly (keyof Store<unknown>)[];
 export type OptionalOp = (typeof OPTIONAL_OPS)[number];
-
-export interface Entry<V = unknown> {
-  value: V;
-  version: number;
-}
-
-/** The optional operations, typed with the assumed conventions. */
-export interface CompoundStore<V = unknown> {
-  setIfAbsent(key: string, value: V): boolean;
-  getOrSet(key: string, value: V): V;
-  swap(key: string, value: V): V | undefined;
-  take(key: string): V | undefined;
-  increment(key: string, delta?: number): number;
-  getEntry(key: string): Entry<V> | undefined;
-  compareAndSet(key: string, expected: number | null, value: V): boolean;
-  compareAndDelete(key: string, expected: number): boolean;
-  update(key: string, fn: (old: V | undefined) => V | undefined, options?: { maxRetries?: number }): V | undefined;
-  getMany(keys: string[]): unknown;
-  setMany(entries: Array<[string, V]>, options?: { atomic?: boolean }): unknown;
-  deleteMany(keys: string[], options?: { atomic?: boolean }): unknown;
-  keys(options?: { prefix?: string }): Iterable<string>;
-  values(options?: { prefix?: string }): Iterable<V>;
-  entries(options?: { prefix?: string }): Iterable<unknown>;
-}
-
-/** The optional operations `store` has (iteration counts if it has `entries()` or is iterable). */
-export function detectOps(store: object): Set<OptionalOp> {
-  const s = store as Record<string | symbol, unknown>;
-  const found = new Set<OptionalOp>();
-  for (const name of OPTIONAL_OPS) {
-    if (name === 'entries') {
-      if (typeof s['entries'] === 'function' || typeof s[Symbol.iterator] === 'function') found.add(name);
-    } else if (typeof s[name] === 'function') {
-      found.add(name);
-    }
-  }
-  return found;
-}
-
-/** The store seen through the assumed conventions (call only what `detectOps` found). */
-export function compound<V>(store: object): CompoundStore<V> {
-  return store as unknown as CompoundStore<V>;
-}
 
 /** `getMany`'s result as values in the order of `keys` (undefined for absent keys). */
 export function getManyValues(result: unknown, keys: readonly string[]): unknown[] {
@@ -121,7 +79,7 @@ export function getManyValues(result: unknown, keys: readonly string[]): unknown
   if (result instanceof Map) return keys.map((k) => result.get(k));
   if (typeof result === 'object' && result !== null) {
     const rec = result as Record<string, unknown>;
-    return keys.map((k) => (Object.prototype.hasOwnProperty.call(rec, k) ? rec[k] : undefined));
+    return keys.map((k) => (Object.hasOwn(rec, k) ? rec[k] : undefined));
   }
   throw new Error(`getMany returned ${typeof result}, expected an array, a Map or an object`);
 }

@@ -13,7 +13,7 @@ import type {
   VersionedEntry,
   WriteOptions,
 } from 'threadkv';
-import { type Equal, expectType, typeOf } from './helpers';
+import { type Equal, expectType, } from './helpers';
 
 interface User {
   a: number;
@@ -75,8 +75,9 @@ expectType<Equal<CodecName, 'v8' | 'json' | 'string' | 'buffer'>>(true);
 const stats: StoreStats = s.stats();
 void stats.hits;
 const names: string[] = Store.list();
-const existed: boolean = Store.destroy('types-opts');
-void names, existed;
+const _existed: boolean = Store.destroy('types-opts');
+void names;
+void _existed;
 
 // ---- Errors ----
 try {
@@ -99,6 +100,20 @@ s.set('k', { a: 'one' });
 s.set('k', 'text');
 // @ts-expect-error: the factory must return a User
 s.getOrSet('k', () => 'text');
+// A factory that returns a Promise is a type error (getOrCompute is the async
+// one), for a typed store and an untyped one alike; a factory that only
+// throws is fine.
+// @ts-expect-error getOrSet needs a synchronous factory
+s.getOrSet('k', async () => ({ a: 1 }));
+// @ts-expect-error getOrSet needs a synchronous factory
+Store.open('untyped').getOrSet('k', () => Promise.resolve(5));
+expectType<Equal<unknown, ReturnType<typeof untypedGetOrSet>>>(true);
+function untypedGetOrSet(): unknown {
+  return Store.open('untyped').getOrSet('k', (key) => key.length);
+}
+s.getOrSet('k', () => {
+  throw new Error('no value');
+});
 // @ts-expect-error: update's function must return a User or undefined
 s.update('k', () => 5);
 // @ts-expect-error: setMany takes [key, value] pairs of User

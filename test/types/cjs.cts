@@ -2,8 +2,8 @@
 // syntax (compiled to require) both type-check against the "require" types.
 import threadkv = require('threadkv');
 import keyvEntry = require('threadkv/keyv');
-import { Store } from 'threadkv';
-import { KeyvThreadKv } from 'threadkv/keyv';
+import type { Store } from 'threadkv';
+import type { KeyvThreadKv } from 'threadkv/keyv';
 import { type Equal, expectType } from './helpers';
 
 expectType<Equal<typeof threadkv.Store, typeof Store>>(true);

@@ -1,7 +1,8 @@
 // An ES module consumer (.mts under "module": "nodenext"): named and default
 // imports of both entry points, resolved through the "import" condition.
 import threadkv, { Store, ErrorCode, type StoreOptions } from 'threadkv';
-import keyvEntry, { KeyvThreadKv } from 'threadkv/keyv';
+import type keyvEntry from 'threadkv/keyv';
+import { KeyvThreadKv } from 'threadkv/keyv';
 import Keyv from 'keyv';
 import { type Equal, expectType } from './helpers.js';
 

@@ -1,7 +1,7 @@
 // Type tests of 'threadkv/keyv' with Keyv 5: the adapter is a
 // KeyvStoreAdapter, takes StoreOptions plus a name, and Keyv accepts it.
 import Keyv, { type KeyvStoreAdapter } from 'keyv';
-import { Store, type StoreOptions } from 'threadkv';
+import type { Store, StoreOptions } from 'threadkv';
 import { KeyvThreadKv, type KeyvThreadKvOptions } from 'threadkv/keyv';
 import { type Equal, expectType } from './helpers';
 
@@ -22,10 +22,10 @@ async function use(): Promise<void> {
   const ok: boolean = await keyv.set('1', { id: 1 }, 1000);
   const got = await keyv.get('1');
   expectType<Equal<typeof got, { id: number } | undefined>>(true);
-  const raw: unknown = await adapter.get('users:1');
-  const many: unknown[] = await adapter.getMany(['users:1']);
-  const results: boolean[] = await keyv.setMany([{ key: '2', value: { id: 2 }, ttl: 10 }]);
-  const any: boolean = await adapter.deleteMany(['users:1']);
+  const _raw: unknown = await adapter.get('users:1');
+  const _many: unknown[] = await adapter.getMany(['users:1']);
+  const _results: boolean[] = await keyv.setMany([{ key: '2', value: { id: 2 }, ttl: 10 }]);
+  const _any: boolean = await adapter.deleteMany(['users:1']);
   for await (const [key, value] of adapter.iterator('users')) {
     expectType<Equal<typeof key, string>>(true);
     void value;
@@ -33,7 +33,7 @@ async function use(): Promise<void> {
   await adapter.clear();
   await adapter.disconnect();
   adapter.on('error', (err: unknown) => void err);
-  void ok, raw, many, results, any;
+  for (const used of [ok, _raw, _many, _results, _any]) void used;
 }
 void use;
 

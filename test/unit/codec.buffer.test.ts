@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { Store, ErrorCode, type StoreOptions } from 'threadkv';
+import { type Store, ErrorCode, type StoreOptions } from 'threadkv';
+import { storeFactory } from '../support/store';
 
 // The 'buffer' codec: the bytes of any TypedArray, DataView or ArrayBuffer
 // in (only the bytes the view covers), a Buffer of its own out.
@@ -19,23 +20,8 @@ function bytesOf(v: ArrayBufferView | ArrayBuffer): Buffer {
 }
 
 describe("codec 'buffer'", () => {
-  let seq = 0;
-  let title = '';
-  const created: string[] = [];
-
-  beforeEach(function () {
-    title = this.currentTest!.title.replace(/[^\w .,:()-]/g, '_').slice(0, 120);
-  });
-
-  afterEach(() => {
-    for (const name of created.splice(0)) Store.destroy(name);
-  });
-
-  function open(options?: StoreOptions): Store<ArrayBufferView | ArrayBuffer> {
-    const name = `codec.buffer#${++seq} ${title}`;
-    created.push(name);
-    return Store.open<ArrayBufferView | ArrayBuffer>(name, { codec: 'buffer', ...options });
-  }
+  const openAny = storeFactory('codec.buffer', { codec: 'buffer' });
+  const open = (options?: StoreOptions): Store<ArrayBufferView | ArrayBuffer> => openAny<ArrayBufferView | ArrayBuffer>(options);
 
   const inputs: [string, () => ArrayBufferView | ArrayBuffer][] = [
     ['Buffer', () => Buffer.from('hello bytes')],

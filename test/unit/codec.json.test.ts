@@ -1,27 +1,12 @@
 import assert from 'node:assert/strict';
-import { Store, ErrorCode, type StoreOptions } from 'threadkv';
+import { ErrorCode, } from 'threadkv';
+import { storeFactory } from '../support/store';
 
 // The 'json' codec: JSON.stringify in, JSON.parse out, with JSON's own
 // semantics (Dates become strings, undefined properties vanish, ...).
 
 describe("codec 'json'", () => {
-  let seq = 0;
-  let title = '';
-  const created: string[] = [];
-
-  beforeEach(function () {
-    title = this.currentTest!.title.replace(/[^\w .,:()-]/g, '_').slice(0, 120);
-  });
-
-  afterEach(() => {
-    for (const name of created.splice(0)) Store.destroy(name);
-  });
-
-  function open<V = unknown>(options?: StoreOptions): Store<V> {
-    const name = `codec.json#${++seq} ${title}`;
-    created.push(name);
-    return Store.open<V>(name, { codec: 'json', ...options });
-  }
+  const open = storeFactory('codec.json', { codec: 'json' });
 
   function roundTrip(value: unknown): unknown {
     const s = open();

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { Store, ErrorCode, type StoreOptions } from 'threadkv';
+import { type Store, ErrorCode, type StoreOptions } from 'threadkv';
+import { storeFactory } from '../support/store';
 
 // The 'string' codec: strings only, stored as WTF-8 text, so every JS string
 // (lone surrogates included) comes back exactly.
@@ -8,23 +9,8 @@ const KB = 1024;
 const MB = 1024 * 1024;
 
 describe("codec 'string'", () => {
-  let seq = 0;
-  let title = '';
-  const created: string[] = [];
-
-  beforeEach(function () {
-    title = this.currentTest!.title.replace(/[^\w .,:()-]/g, '_').slice(0, 120);
-  });
-
-  afterEach(() => {
-    for (const name of created.splice(0)) Store.destroy(name);
-  });
-
-  function open(options?: StoreOptions): Store<string> {
-    const name = `codec.string#${++seq} ${title}`;
-    created.push(name);
-    return Store.open<string>(name, { codec: 'string', ...options });
-  }
+  const openAny = storeFactory('codec.string', { codec: 'string' });
+  const open = (options?: StoreOptions): Store<string> => openAny<string>(options);
 
   /** Compares strings code unit by code unit, with a readable failure. */
   function assertSameString(got: unknown, want: string, what = ''): void {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { Store, ErrorCode } from 'threadkv';
-import { throwsWith } from '../support/compound-helpers';
+import { storeFactory, throwsWith } from '../support/store';
 import { uniqueName } from '../support/workers';
 
 // maxEntries / maxBytes with evictionPolicy 'sieve' (the default with a
@@ -10,15 +10,7 @@ import { uniqueName } from '../support/workers';
 const OVERHEAD = 72; // documented per-entry overhead counted by maxBytes
 
 describe('limits: eviction (SIEVE)', () => {
-  const names: string[] = [];
-  const open = <V = unknown>(options: Parameters<typeof Store.open>[1]): Store<V> => {
-    const name = uniqueName('limits-evict');
-    names.push(name);
-    return Store.open<V>(name, options);
-  };
-  afterEach(() => {
-    for (const n of names.splice(0)) Store.destroy(n);
-  });
+  const open = storeFactory('limits-eviction');
 
   it("defaults to 'sieve' when a limit is given, and reports the limits in options", () => {
     const s = open({ maxEntries: 10, shards: 1 });
@@ -164,9 +156,7 @@ describe('limits: eviction (SIEVE)', () => {
   });
 
   it('options are compared at open: a different limit or policy is an error; leaving them out attaches', () => {
-    const name = uniqueName('limits-open');
-    names.push(name);
-    Store.open(name, { maxEntries: 10 });
+    const name = open({ maxEntries: 10 }).name;
     throwsWith(() => Store.open(name, { maxEntries: 11 }), Error, ErrorCode.OPTION_MISMATCH, 'maxEntries');
     throwsWith(() => Store.open(name, { evictionPolicy: 'none' }), Error, ErrorCode.OPTION_MISMATCH, 'evictionPolicy');
     throwsWith(() => Store.open(name, { maxBytes: 100 }), Error, ErrorCode.OPTION_MISMATCH, 'maxBytes');

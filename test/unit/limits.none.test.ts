@@ -1,22 +1,13 @@
 import assert from 'node:assert/strict';
-import { Store, ErrorCode } from 'threadkv';
-import { snapshot, throwsWith } from '../support/compound-helpers';
-import { uniqueName } from '../support/workers';
+import { ErrorCode } from 'threadkv';
+import { snapshot, storeFactory, throwsWith } from '../support/store';
 
 // evictionPolicy 'none' with a limit: a write past the limit throws a
 // RangeError and changes nothing; writes within it (and replacements that
 // do not grow past it) go through.
 
 describe("limits: evictionPolicy 'none'", () => {
-  const names: string[] = [];
-  const open = (options: Parameters<typeof Store.open>[1]): Store => {
-    const name = uniqueName('limits-none');
-    names.push(name);
-    return Store.open(name, options);
-  };
-  afterEach(() => {
-    for (const n of names.splice(0)) Store.destroy(n);
-  });
+  const open = storeFactory('limits-none');
 
   it('without a limit, the policy is none and nothing is limited (today\'s behaviour)', () => {
     const s = open({ shards: 1 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCode, type Store } from 'threadkv';
-import { storeFactory } from '../support/compound-helpers';
+import { storeFactory } from '../support/store';
 import { contents, tempDirs } from '../support/snapshot';
 
 // A damaged file is never loaded as wrong data: every single-byte change of

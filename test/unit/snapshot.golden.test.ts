@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCode } from 'threadkv';
-import { storeFactory } from '../support/compound-helpers';
+import { storeFactory } from '../support/store';
 import { contents, samples, tempDirs } from '../support/snapshot';
 import { buildSnapshot, parseSnapshot } from '../support/snapshot-format';
 import { fixture } from '../support/workers';

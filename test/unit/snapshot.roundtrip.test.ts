@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Store, ErrorCode, type CodecName } from 'threadkv';
-import { storeFactory, throwsWith, CODEC_NAMES } from '../support/compound-helpers';
+import { storeFactory, throwsWith, CODEC_NAMES } from '../support/store';
 import { contents, samples, tempDirs } from '../support/snapshot';
 
 // snapshot / snapshotSync / restore / restoreSync in one process: round

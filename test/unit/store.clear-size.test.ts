@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { Store, type StoreOptions } from 'threadkv';
-import { storeFactory } from '../support/compound-helpers';
+import { Store } from 'threadkv';
+import { storeFactory } from '../support/store';
 
 // clear(), the size getter and memory(): entry counts and byte accounting.
 

@@ -1,32 +1,11 @@
 import assert from 'node:assert/strict';
 import * as v8 from 'node:v8';
 import { Store, ErrorCode, type StoreOptions } from 'threadkv';
-import { storeFactory } from '../support/compound-helpers';
+import { storeFactory, throwsWith } from '../support/store';
 
 // Every error a handle throws: its class, its code, what its message names
 // (the key, the limit, the actual size, the store), and that the store is
 // unchanged after any failed call.
-
-type ErrorClass = ErrorConstructor | TypeErrorConstructor | RangeErrorConstructor;
-
-function throwsWith(fn: () => unknown, Ctor: ErrorClass, code: string, ...parts: (string | RegExp)[]): Error & { code: string } {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (err) {
-    thrown = err;
-  }
-  assert.ok(thrown instanceof Error, 'expected an error to be thrown');
-  const err = thrown as Error & { code: string };
-  assert.ok(err instanceof Ctor);
-  assert.equal(Object.getPrototypeOf(err), Ctor.prototype, `expected a ${Ctor.name}, got ${err.constructor.name}: ${err.message}`);
-  assert.equal(err.code, code, err.message);
-  for (const part of parts) {
-    if (typeof part === 'string') assert.ok(err.message.includes(part), `message ${JSON.stringify(err.message)} should include ${JSON.stringify(part)}`);
-    else assert.match(err.message, part);
-  }
-  return err;
-}
 
 /** Everything observable about a store, to compare before and after a failed call. */
 function snapshot(s: Store, keys: string[]): unknown {
@@ -348,7 +327,7 @@ describe('errors', () => {
     assert.equal(errors.length, 5);
     for (const err of errors as (Error & { code: string })[]) {
       assert.ok(err instanceof Error);
-      assert.ok(Object.prototype.hasOwnProperty.call(err, 'code'));
+      assert.ok(Object.hasOwn(err, 'code'));
       assert.ok(Object.values(ErrorCode).includes(err.code as never), err.code);
       assert.equal(typeof err.stack, 'string');
       assert.ok(err.message.length > 0);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { Store, type StoreOptions } from 'threadkv';
-import { storeFactory } from '../support/compound-helpers';
+import { Store } from 'threadkv';
+import { storeFactory } from '../support/store';
 
 // get / set / put on the default (v8) codec: what goes in comes out, as a
 // fresh copy, overwrites replace, and every handle sees the same data.
@@ -67,8 +67,12 @@ describe('Store#get() / Store#set() / Store#put()', () => {
       0, -0, 1, -1, 0.1, 1 / 3, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 2 ** 53 + 2, Number.MAX_VALUE, Number.MIN_VALUE,
       Number.EPSILON, NaN, Infinity, -Infinity, true, false, null, '', 'a', 'multi\nline\ttext', '\0', 2n ** 64n, -1n, 0n,
     ];
-    values.forEach((v, i) => s.set(`k${i}`, v));
-    values.forEach((v, i) => assert.ok(Object.is(s.get(`k${i}`), v), `value #${i} ${String(v)}`));
+    values.forEach((v, i) => {
+      s.set(`k${i}`, v);
+    });
+    values.forEach((v, i) => {
+      assert.ok(Object.is(s.get(`k${i}`), v), `value #${i} ${String(v)}`);
+    });
     assert.equal(s.size, values.length);
   });
 

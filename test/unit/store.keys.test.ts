@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { Store, ErrorCode, type StoreOptions } from 'threadkv';
-import { storeFactory } from '../support/compound-helpers';
+import { type Store, ErrorCode, } from 'threadkv';
+import { storeFactory } from '../support/store';
 
 // Keys: any JS string, compared exactly (as WTF-8, so lone surrogates are
 // keys of their own), up to maxKeyBytes UTF-8 bytes.
@@ -16,7 +16,9 @@ describe('keys', () => {
    */
   function assertDistinct(s: Store<unknown>, keys: string[]): void {
     const before = s.size;
-    keys.forEach((k, i) => s.set(k, i));
+    keys.forEach((k, i) => {
+      s.set(k, i);
+    });
     assert.equal(s.size, before + keys.length, 'every key is a separate entry');
     keys.forEach((k, i) => {
       assert.equal(s.get(k), i, `key #${i} ${JSON.stringify(k).slice(0, 80)}`);

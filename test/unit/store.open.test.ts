@@ -1,29 +1,9 @@
 import assert from 'node:assert/strict';
 import { Store, ErrorCode, type StoreOptions } from 'threadkv';
+import { throwsWith, type ErrorClass } from '../support/store';
 
 // Store.open: creating a store, attaching to it, creation options (resolved,
 // repeated, mismatched), and validation of options and names.
-
-type ErrorClass = ErrorConstructor | TypeErrorConstructor | RangeErrorConstructor;
-
-/** Asserts that fn throws exactly `Ctor` with `code`, and a message containing every part. */
-function throwsWith(fn: () => unknown, Ctor: ErrorClass, code: string, ...parts: (string | RegExp)[]): Error {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (err) {
-    thrown = err;
-  }
-  assert.ok(thrown instanceof Error, 'expected an error to be thrown');
-  const err = thrown as Error & { code?: unknown };
-  assert.equal(Object.getPrototypeOf(err), Ctor.prototype, `expected a ${Ctor.name}, got ${err.constructor.name}: ${err.message}`);
-  assert.equal(err.code, code, err.message);
-  for (const part of parts) {
-    if (typeof part === 'string') assert.ok(err.message.includes(part), `message ${JSON.stringify(err.message)} should include ${JSON.stringify(part)}`);
-    else assert.match(err.message, part);
-  }
-  return err;
-}
 
 describe('Store.open()', () => {
   let seq = 0;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { Store, ErrorCode } from 'threadkv';
-import { throwsWith } from '../support/compound-helpers';
+import { throwsWith } from '../support/store';
 import { uniqueName } from '../support/workers';
 
 // Time to live: per store (ttlMs) and per write ({ ttlMs }), ttl(), expire(),

@@ -174,6 +174,7 @@ enum class ErrorKind : uint8_t {
   kIo,         // a system call failed: errno, syscall, path
   kDestroyed,  // the store was destroyed during the operation
   kLimit,      // restore: a store limit refused an entry (as on set)
+  kNoMemory,   // an allocation failed (std::bad_alloc); a save removed its temporary file
 };
 
 // Why a file is corrupt or of another version: a stable identifier each

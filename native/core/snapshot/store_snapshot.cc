@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstring>
 #include <limits>
+#include <new>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -237,8 +239,43 @@ bool Publish(Store& store, StoreSink& sink, RestoreMode mode, LoadInfo* info, Er
 
 }  // namespace
 
+namespace {
+
+// Runs `body`, turning an allocation failure into kNoMemory (every local of
+// the body is released first: a save's temporary file is removed).
+template <class Body>
+bool NoThrow(Error* err, Body&& body) {
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+  } catch (const std::length_error&) {
+  }
+  *err = Error{};
+  err->kind = ErrorKind::kNoMemory;
+  return false;
+}
+
+bool SaveStoreImpl(const Store& store, const std::string& path, const SaveOptions& options, SaveInfo* info,
+                   Error* err, Fs& fs);
+bool LoadStoreFromImpl(Store& store, ByteSource& src, const LoadOptions& options, LoadInfo* info, Error* err);
+
+}  // namespace
+
 bool SaveStore(const Store& store, const std::string& path, const SaveOptions& options, SaveInfo* info, Error* err,
                Fs& fs) {
+  *info = SaveInfo{};
+  return NoThrow(err, [&] { return SaveStoreImpl(store, path, options, info, err, fs); });
+}
+
+bool LoadStoreFrom(Store& store, ByteSource& src, const LoadOptions& options, LoadInfo* info, Error* err) {
+  *info = LoadInfo{};
+  return NoThrow(err, [&] { return LoadStoreFromImpl(store, src, options, info, err); });
+}
+
+namespace {
+
+bool SaveStoreImpl(const Store& store, const std::string& path, const SaveOptions& options, SaveInfo* info,
+                   Error* err, Fs& fs) {
   *info = SaveInfo{};
   if (store.destroyed()) {
     *err = Destroyed();
@@ -279,8 +316,7 @@ bool SaveStore(const Store& store, const std::string& path, const SaveOptions& o
   return true;
 }
 
-bool LoadStoreFrom(Store& store, ByteSource& src, const LoadOptions& options, LoadInfo* info, Error* err) {
-  *info = LoadInfo{};
+bool LoadStoreFromImpl(Store& store, ByteSource& src, const LoadOptions& options, LoadInfo* info, Error* err) {
   info->bytes = src.size();
   if (store.destroyed()) {
     *err = Destroyed();
@@ -294,6 +330,8 @@ bool LoadStoreFrom(Store& store, ByteSource& src, const LoadOptions& options, Lo
   info->skipped_corrupt = result.skipped_blocks;
   return Publish(store, sink, options.mode, info, err);
 }
+
+}  // namespace
 
 bool LoadStore(Store& store, const std::string& path, const LoadOptions& options, LoadInfo* info, Error* err, Fs& fs) {
   *info = LoadInfo{};

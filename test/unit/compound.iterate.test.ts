@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { ErrorCode, Store } from 'threadkv';
-import { CODEC_NAMES, storeFactory, throwsWith } from '../support/compound-helpers';
+import { CODEC_NAMES, storeFactory, throwsWith } from '../support/store';
 
 // keys() / values() / entries() / [Symbol.iterator]: weakly consistent,
 // shard by shard, optionally by prefix.
@@ -75,7 +75,9 @@ describe('compound: iteration', () => {
   it('keys come back exactly: empty, non-ASCII, astral, and lone surrogates', () => {
     const s = open<number>();
     const keys = ['', 'plain', 'caf\u00e9', '\u{1f600}', '\ud800', '\udfff', 'a\ud83db', '\ud83d\ude00\ud83d', '\uffff', 'x'.repeat(1000)];
-    keys.forEach((k, i) => s.set(k, i));
+    keys.forEach((k, i) => {
+      s.set(k, i);
+    });
     assert.deepEqual([...s.keys()].sort(), [...keys].sort());
     for (const [k, v] of s) assert.equal(s.get(k), v);
   });
@@ -98,7 +100,9 @@ describe('compound: iteration', () => {
     it('matches as JS strings: non-ASCII, and surrogates at the end of the prefix', () => {
       const s = open<number>();
       const keys = ['\ud83d\ude00a', '\ud83d\ude01', '\ud83dx', '\ud83d', '\ud83e\ude00', 'caf\u00e9', 'cafe', '\ude00', 'a\ude00'];
-      keys.forEach((k, i) => s.set(k, i));
+      keys.forEach((k, i) => {
+        s.set(k, i);
+      });
       for (const prefix of ['\ud83d', '\ud83d\ude00', '\ude00', 'caf', 'caf\u00e9', 'a', '\ud83e']) {
         const want = keys.filter((k) => k.startsWith(prefix)).sort();
         assert.deepEqual([...s.keys({ prefix })].sort(), want, JSON.stringify(prefix));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { ErrorCode } from 'threadkv';
-import { snapshot, storeFactory, throwsUnchanged, throwsWith } from '../support/compound-helpers';
+import { snapshot, storeFactory, throwsUnchanged, throwsWith } from '../support/store';
 
 // getMany / setMany / deleteMany: one native call each; every key and value
 // is checked before anything changes.

@@ -56,7 +56,7 @@ describe('workers: compound operations are atomic across threads', () => {
       scenario: 'set-if-absent', store: name, index, parties, barrier, keys,
     }));
     const winners = new Array<number[]>(keys).fill([]).map(() => [] as number[]);
-    results.forEach((r, w) => r.won.forEach((j) => winners[j]!.push(w)));
+    for (const [w, r] of results.entries()) for (const j of r.won) winners[j]!.push(w);
     const s = Store.open(name);
     for (let j = 0; j < keys; j++) {
       assert.equal(winners[j]!.length, 1, `k${j} won by ${JSON.stringify(winners[j])}`);

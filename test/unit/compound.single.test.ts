@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { Store, ErrorCode } from 'threadkv';
-import { snapshot, storeFactory, throwsUnchanged, throwsWith } from '../support/compound-helpers';
+import { snapshot, storeFactory, throwsUnchanged, throwsWith } from '../support/store';
 
 // The compound single-key operations: setIfAbsent, getOrSet, swap, take,
 // getEntry (versions), compareAndSet, compareAndDelete. Their semantics, and

@@ -833,7 +833,9 @@ describe('linearizability checker', () => {
       assert.equal(text.split('\n').length, history.length + 1);
       const parsed = parseHistory(text);
       assert.equal(parsed.length, history.length);
-      parsed.forEach((op, i) => assert.ok(isDeepStrictEqual(op, history[i]), `line ${i + 1}: ${serializeOperation(op)}`));
+      parsed.forEach((op, i) => {
+        assert.ok(isDeepStrictEqual(op, history[i]), `line ${i + 1}: ${serializeOperation(op)}`);
+      });
       assert.equal(parseHistory(`\n${text}\n\n`).length, history.length);
     });
 

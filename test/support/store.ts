@@ -1,8 +1,10 @@
-// Helpers for the compound-operation tests (test/unit/compound-*.test.ts).
+// The store helpers every suite shares: a per-suite store factory, and
+// assertions on thrown errors (`throwsWith`) and on failed calls leaving the
+// store exactly as it was (`throwsUnchanged`).
 import assert from 'node:assert/strict';
 import { Store, type StoreOptions } from 'threadkv';
 
-type ErrorClass = ErrorConstructor | TypeErrorConstructor | RangeErrorConstructor;
+export type ErrorClass = ErrorConstructor | TypeErrorConstructor | RangeErrorConstructor;
 
 /**
  * Asserts that fn throws exactly a `Ctor` (not a subclass) with `code`, and a
@@ -49,19 +51,24 @@ export function throwsUnchanged(s: Store, fn: () => unknown, Ctor: ErrorClass, c
 }
 
 /**
- * Per-suite store factory: `open()` makes a store with a name unique to the
- * test, and every store opened is destroyed after each test.
+ * Per-suite store factory: `open(options?)` makes a store with a name unique
+ * to the test (its title included, for debugging), created with `defaults`
+ * overridden by `options`; every store opened is destroyed after each test.
  */
-export function storeFactory(prefix: string): <V = unknown>(options?: StoreOptions) => Store<V> {
+export function storeFactory(prefix: string, defaults?: StoreOptions): <V = unknown>(options?: StoreOptions) => Store<V> {
   let seq = 0;
+  let title = '';
   const created: string[] = [];
+  beforeEach(function () {
+    title = (this.currentTest?.title ?? '').replace(/[^\w .,:()-]/g, '_').slice(0, 120);
+  });
   afterEach(() => {
     for (const name of created.splice(0)) Store.destroy(name);
   });
   return <V = unknown>(options?: StoreOptions): Store<V> => {
-    const name = `${prefix}#${++seq}-${process.pid}`;
+    const name = `${prefix}#${++seq}-${process.pid} ${title}`;
     created.push(name);
-    return Store.open<V>(name, options);
+    return Store.open<V>(name, { ...defaults, ...options });
   };
 }
 

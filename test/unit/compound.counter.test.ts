@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { ErrorCode } from 'threadkv';
-import { CODEC_NAMES, snapshot, storeFactory, throwsUnchanged, throwsWith } from '../support/compound-helpers';
+import { CODEC_NAMES, snapshot, storeFactory, throwsUnchanged, throwsWith } from '../support/store';
 
 // increment() (native counters) and update() (optimistic read-modify-write).
 
@@ -68,7 +68,9 @@ describe('compound: increment()', () => {
   it('a non-number value: TypeError naming the key, nothing changes', () => {
     const s = open();
     const values: unknown[] = ['5', '', true, false, null, undefined, { n: 1 }, [1], new Uint8Array([1]), 5n];
-    values.forEach((v, i) => s.set(`k${i}`, v));
+    values.forEach((v, i) => {
+      s.set(`k${i}`, v);
+    });
     values.forEach((_, i) => {
       throwsUnchanged(s, () => s.increment(`k${i}`), TypeError, ErrorCode.NOT_A_NUMBER, `"k${i}"`, JSON.stringify(s.name));
     });
@@ -228,7 +230,7 @@ describe('compound: update()', () => {
     n = 0;
     s.set('gone', 5);
     assert.equal(
-      s.update('gone', (v) => {
+      s.update('gone', (_v) => {
         if (n++ === 0) s.set('gone', 6); // the delete must not remove a newer write
         return undefined;
       }),
