@@ -4,8 +4,8 @@
 #include <memory>
 #include <new>
 #include <stdexcept>
-#include <string_view>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "../core/snapshot/store_snapshot.h"
@@ -33,48 +33,79 @@ std::shared_ptr<Store> HoldStore(Napi::Env env, napi_value handle) {
 
 const char* KindName(snap::ErrorKind k) {
   switch (k) {
-    case snap::ErrorKind::kCorrupt: return "corrupt";
-    case snap::ErrorKind::kVersion: return "version";
-    case snap::ErrorKind::kCodec: return "codec";
-    case snap::ErrorKind::kIo: return "io";
-    case snap::ErrorKind::kDestroyed: return "destroyed";
-    case snap::ErrorKind::kLimit: return "limit";
-    case snap::ErrorKind::kNoMemory: return "oom";
-    default: return "internal";
+    case snap::ErrorKind::kCorrupt:
+      return "corrupt";
+    case snap::ErrorKind::kVersion:
+      return "version";
+    case snap::ErrorKind::kCodec:
+      return "codec";
+    case snap::ErrorKind::kIo:
+      return "io";
+    case snap::ErrorKind::kDestroyed:
+      return "destroyed";
+    case snap::ErrorKind::kLimit:
+      return "limit";
+    case snap::ErrorKind::kNoMemory:
+      return "oom";
+    default:
+      return "internal";
   }
 }
 
 const char* ReasonName(snap::Reason r) {
   using snap::Reason;
   switch (r) {
-    case Reason::kNotSnapshot: return "not-snapshot";
-    case Reason::kTruncatedHeader: return "truncated-header";
-    case Reason::kBadHeaderSize: return "header-size";
-    case Reason::kHeaderChecksum: return "header-checksum";
-    case Reason::kBadHeaderField: return "header-field";
-    case Reason::kBadBlockHeader: return "block-header";
-    case Reason::kBlockChecksum: return "block-checksum";
-    case Reason::kBlockOrder: return "block-order";
-    case Reason::kBlockTooLarge: return "block-too-large";
-    case Reason::kBadEntry: return "entry";
-    case Reason::kTruncated: return "truncated";
-    case Reason::kTrailerChecksum: return "trailer-checksum";
-    case Reason::kTrailerMismatch: return "trailer-mismatch";
-    case Reason::kTrailingBytes: return "trailing-bytes";
-    case Reason::kFormatTooNew: return "format-too-new";
-    case Reason::kV8TooNew: return "v8-too-new";
-    default: return "";
+    case Reason::kNotSnapshot:
+      return "not-snapshot";
+    case Reason::kTruncatedHeader:
+      return "truncated-header";
+    case Reason::kBadHeaderSize:
+      return "header-size";
+    case Reason::kHeaderChecksum:
+      return "header-checksum";
+    case Reason::kBadHeaderField:
+      return "header-field";
+    case Reason::kBadBlockHeader:
+      return "block-header";
+    case Reason::kBlockChecksum:
+      return "block-checksum";
+    case Reason::kBlockOrder:
+      return "block-order";
+    case Reason::kBlockTooLarge:
+      return "block-too-large";
+    case Reason::kBadEntry:
+      return "entry";
+    case Reason::kTruncated:
+      return "truncated";
+    case Reason::kTrailerChecksum:
+      return "trailer-checksum";
+    case Reason::kTrailerMismatch:
+      return "trailer-mismatch";
+    case Reason::kTrailingBytes:
+      return "trailing-bytes";
+    case Reason::kFormatTooNew:
+      return "format-too-new";
+    case Reason::kV8TooNew:
+      return "v8-too-new";
+    default:
+      return "";
   }
 }
 
 const char* LimitName(Status st) {
   switch (st) {
-    case Status::kKeyTooLong: return "key-too-long";
-    case Status::kValueTooLarge: return "value-too-large";
-    case Status::kFullEntries: return "full-entries";
-    case Status::kFullBytes: return "full-bytes";
-    case Status::kTooBigForLimit: return "too-big";
-    default: return "internal";
+    case Status::kKeyTooLong:
+      return "key-too-long";
+    case Status::kValueTooLarge:
+      return "value-too-large";
+    case Status::kFullEntries:
+      return "full-entries";
+    case Status::kFullBytes:
+      return "full-bytes";
+    case Status::kTooBigForLimit:
+      return "too-big";
+    default:
+      return "internal";
   }
 }
 
@@ -109,10 +140,18 @@ Napi::Object Facts(Napi::Env env, const Store& store, const snap::Error& e, uint
       o.Set("key", Napi::Value(env, KeyToJs(env, e.detail)));
       double limit = 0;
       switch (st) {
-        case Status::kKeyTooLong: limit = store.options().max_key_bytes; break;
-        case Status::kValueTooLarge: limit = store.options().max_value_bytes; break;
-        case Status::kFullEntries: limit = static_cast<double>(store.shard_max_entries()); break;
-        default: limit = static_cast<double>(store.shard_max_bytes()); break;
+        case Status::kKeyTooLong:
+          limit = store.options().max_key_bytes;
+          break;
+        case Status::kValueTooLarge:
+          limit = store.options().max_value_bytes;
+          break;
+        case Status::kFullEntries:
+          limit = static_cast<double>(store.shard_max_entries());
+          break;
+        default:
+          limit = static_cast<double>(store.shard_max_bytes());
+          break;
       }
       o.Set("max", limit);
       o.Set("actual", static_cast<double>(e.a));
@@ -159,8 +198,8 @@ LoadArgs ReadLoadArgs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   LoadArgs a;
   a.path = TextArg(env, info[1]);
-  a.options.mode = info[2].As<Napi::Number>().Uint32Value() == 1 ? snap::RestoreMode::kFillMissing
-                                                                  : snap::RestoreMode::kReplace;
+  a.options.mode =
+      info[2].As<Napi::Number>().Uint32Value() == 1 ? snap::RestoreMode::kFillMissing : snap::RestoreMode::kReplace;
   a.options.read.on_corrupt =
       info[3].As<Napi::Number>().Uint32Value() == 1 ? snap::OnCorrupt::kSkip : snap::OnCorrupt::kThrow;
   const uint32_t v8 = info[4].As<Napi::Number>().Uint32Value();
@@ -199,11 +238,17 @@ bool Load(Store& store, const LoadArgs& a, snap::LoadInfo* info, snap::Error* er
 class SnapshotWork final : public Napi::AsyncWorker {
  public:
   SnapshotWork(Napi::Env env, std::shared_ptr<Store> store, SaveArgs save)
-      : Napi::AsyncWorker(env, "threadkv.snapshot"), deferred_(Napi::Promise::Deferred::New(env)),
-        store_(std::move(store)), saving_(true), save_(std::move(save)) {}
+      : Napi::AsyncWorker(env, "threadkv.snapshot"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        store_(std::move(store)),
+        saving_(true),
+        save_(std::move(save)) {}
   SnapshotWork(Napi::Env env, std::shared_ptr<Store> store, LoadArgs load)
-      : Napi::AsyncWorker(env, "threadkv.restore"), deferred_(Napi::Promise::Deferred::New(env)),
-        store_(std::move(store)), saving_(false), load_(std::move(load)) {}
+      : Napi::AsyncWorker(env, "threadkv.restore"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        store_(std::move(store)),
+        saving_(false),
+        load_(std::move(load)) {}
 
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
@@ -241,8 +286,8 @@ class SnapshotWork final : public Napi::AsyncWorker {
 // [true, result] or [false, facts].
 template <class Args, class Info>
 Napi::Value RunSync(const Napi::CallbackInfo& info, Args (*read)(const Napi::CallbackInfo&),
-                    bool (*call)(Store&, const Args&, Info*, snap::Error*), Napi::Value (*result)(Napi::Env, const Info&),
-                    uint64_t Info::*restored) {
+                    bool (*call)(Store&, const Args&, Info*, snap::Error*),
+                    Napi::Value (*result)(Napi::Env, const Info&), uint64_t Info::*restored) {
   Napi::Env env = info.Env();
   const Args args = read(info);  // arguments first, then the store
   std::shared_ptr<Store> store = HoldStore(env, info[0]);

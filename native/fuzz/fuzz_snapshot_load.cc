@@ -180,7 +180,8 @@ void CheckMemory(const Store& s, size_t input) {
   // Each entry costs at most its header (32 + 16 bytes of links) beyond the
   // key and value bytes, which come from the file, where an entry takes at
   // least 18 bytes: memory <= 3 x the input, plus the sentinel.
-  if (sizes.bytes > 3 * input + 256) Fail("the store holds " + std::to_string(sizes.bytes) + " bytes from a " + std::to_string(input) + "-byte input");
+  if (sizes.bytes > 3 * input + 256)
+    Fail("the store holds " + std::to_string(sizes.bytes) + " bytes from a " + std::to_string(input) + "-byte input");
 }
 
 Codec FileCodec(std::string_view f) {
@@ -222,7 +223,8 @@ void LoadThrowReplace(std::string_view input) {
       if (got.count(k) == 0 || got[k] != v) diff += " missing-or-different:" + std::to_string(k.size()) + "B";
     for (const auto& [k, v] : got)
       if (want.count(k) == 0) diff += " extra:" + std::to_string(k.size()) + "B";
-    Fail("the store differs from the file's entries (" + std::to_string(got.size()) + " vs " + std::to_string(want.size()) + "):" + diff);
+    Fail("the store differs from the file's entries (" + std::to_string(got.size()) + " vs " +
+         std::to_string(want.size()) + "):" + diff);
   }
   // Round trip: what loaded saves, and loads back the same.
   MemFs fs;

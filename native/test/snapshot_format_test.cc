@@ -251,8 +251,8 @@ TEST(Entries, RefuseEveryMalformedField) {
     EXPECT_STREQ(err.field, field);
   };
   const std::string ok = OneEntry("key", Kind::kString, kFlagAscii, "v");
-  expect_bad(ok, 2, "entry_count");                               // more entries than bytes
-  expect_bad(ok, 0xFFFFFFFFu, "entry_count");                     // a huge count allocates nothing
+  expect_bad(ok, 2, "entry_count");            // more entries than bytes
+  expect_bad(ok, 0xFFFFFFFFu, "entry_count");  // a huge count allocates nothing
   expect_bad(ok + "x", 1, "payload (bytes after the last entry)");
   expect_bad(ok.substr(0, 10), 0, "payload (bytes after the last entry)");
   std::string b = ok;
@@ -402,8 +402,8 @@ TEST(Reader, SkipModeCountsALostTail) {
   ReadResult r;
   Error err;
   ASSERT_TRUE(ReadSnapshot(src, skip, sink, &r, &err));
-  EXPECT_EQ(sink.keys.size(), 6u);   // blocks 0..2
-  EXPECT_EQ(r.skipped_blocks, 1u);   // block 3 (cut) and whatever followed
+  EXPECT_EQ(sink.keys.size(), 6u);  // blocks 0..2
+  EXPECT_EQ(r.skipped_blocks, 1u);  // block 3 (cut) and whatever followed
 }
 
 TEST(Reader, SkipModeStillRefusesABadHeader) {

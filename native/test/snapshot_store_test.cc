@@ -60,15 +60,36 @@ void Fill(Store& s, int n = 300) {
   for (int i = 0; i < n; ++i) {
     const std::string k = Cat("key:", i);
     switch (i % 9) {
-      case 0: Put(s, k, std::string("\xFF\x0F\x6F\x22\x01" "a\x7B\x01", 8)); break;  // v8-serialized bytes
-      case 1: Put(s, k, Cat("text ", i), Kind::kString, kFlagAscii); break;
-      case 2: Put(s, k, "caf\xC3\xA9", Kind::kString, 0); break;
-      case 3: Put(s, k, "lone \xED\xA0\x80", Kind::kString, kFlagLoneSurrogates); break;
-      case 4: Put(s, k, std::string(reinterpret_cast<const char*>(&pi), 8), Kind::kFloat64); break;
-      case 5: Put(s, k, std::string(reinterpret_cast<const char*>(&big), 8), Kind::kInt64); break;
-      case 6: Put(s, k, "", Kind::kTrue); break;
-      case 7: Put(s, k, "", Kind::kNull); break;
-      default: Put(s, k, "", Kind::kUndefined); break;
+      case 0:
+        Put(s, k,
+            std::string("\xFF\x0F\x6F\x22\x01"
+                        "a\x7B\x01",
+                        8));
+        break;  // v8-serialized bytes
+      case 1:
+        Put(s, k, Cat("text ", i), Kind::kString, kFlagAscii);
+        break;
+      case 2:
+        Put(s, k, "caf\xC3\xA9", Kind::kString, 0);
+        break;
+      case 3:
+        Put(s, k, "lone \xED\xA0\x80", Kind::kString, kFlagLoneSurrogates);
+        break;
+      case 4:
+        Put(s, k, std::string(reinterpret_cast<const char*>(&pi), 8), Kind::kFloat64);
+        break;
+      case 5:
+        Put(s, k, std::string(reinterpret_cast<const char*>(&big), 8), Kind::kInt64);
+        break;
+      case 6:
+        Put(s, k, "", Kind::kTrue);
+        break;
+      case 7:
+        Put(s, k, "", Kind::kNull);
+        break;
+      default:
+        Put(s, k, "", Kind::kUndefined);
+        break;
     }
   }
   Put(s, "", "empty key", Kind::kString, kFlagAscii);

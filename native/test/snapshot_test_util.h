@@ -72,7 +72,7 @@ class FaultyFs final : public snapshot::Fs {
  public:
   enum Op { kCreate, kOpenRead, kOpenDir, kWrite, kPWrite, kPRead, kFsync, kSize, kClose, kRename, kUnlink, kOps };
   static const char* Name(int op) {
-    static const char* const names[] = {"create", "openRead", "openDir", "write", "pwrite", "pread",
+    static const char* const names[] = {"create", "openRead", "openDir", "write",  "pwrite", "pread",
                                         "fsync",  "size",     "close",   "rename", "unlink"};
     return names[op];
   }
@@ -102,7 +102,9 @@ class FaultyFs final : public snapshot::Fs {
     const int r = real().Close(fd);
     return Hit(kClose) ? -errno_ : r;
   }
-  int Rename(const std::string& a, const std::string& b) override { return Hit(kRename) ? -errno_ : real().Rename(a, b); }
+  int Rename(const std::string& a, const std::string& b) override {
+    return Hit(kRename) ? -errno_ : real().Rename(a, b);
+  }
   int Unlink(const std::string& p) override { return Hit(kUnlink) ? -errno_ : real().Unlink(p); }
 
  private:

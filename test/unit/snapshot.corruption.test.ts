@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ErrorCode, type Store } from 'threadkv';
+import { ErrorCode, type RestoreInfo, type Store } from 'threadkv';
 import { storeFactory } from '../support/store';
 import { contents, tempDirs } from '../support/snapshot';
 
@@ -30,7 +30,7 @@ describe('snapshot corruption', () => {
 
   function skipLoadsOnlyTruth(dst: Store<string>, file: string, truth: Map<string, string>, what: string): number {
     dst.clear();
-    let r;
+    let r: RestoreInfo;
     try {
       r = dst.restoreSync(file, { onCorrupt: 'skip', mode: 'fillMissing' });
     } catch (err) {

@@ -159,7 +159,8 @@ uint32_t Crc32cPortable(const void* data, size_t n, uint32_t crc) {
 uint32_t Crc32cHardware(const void* data, size_t n, uint32_t crc, bool* used) {
   const bool has = HasHardware();
   if (used != nullptr) *used = has;
-  return has ? Hardware(static_cast<const uint8_t*>(data), n, crc) : Portable(static_cast<const uint8_t*>(data), n, crc);
+  return has ? Hardware(static_cast<const uint8_t*>(data), n, crc)
+             : Portable(static_cast<const uint8_t*>(data), n, crc);
 }
 
 const char* Crc32cImplementation() { return Chosen().name; }

@@ -126,8 +126,10 @@ void SplitPath(const std::string& path, std::string* dir, std::string* base) {
     dir->push_back('.');
     base->assign(path);
   } else {
-    if (slash == 0) dir->push_back('/');
-    else dir->assign(path, 0, slash);
+    if (slash == 0)
+      dir->push_back('/');
+    else
+      dir->assign(path, 0, slash);
     base->assign(path, slash + 1, std::string::npos);
   }
 }

@@ -14,8 +14,8 @@ uint64_t Header::max_version() const {
 
 std::string EncodeHeader(const Header& h) {
   std::string out;
-  out.reserve(kHeaderFixedSize + 8 * h.last_versions.size() + 2 + h.store_name.size() + 2 +
-              h.threadkv_version.size() + h.node_version.size() + 4);
+  out.reserve(kHeaderFixedSize + 8 * h.last_versions.size() + 2 + h.store_name.size() + 2 + h.threadkv_version.size() +
+              h.node_version.size() + 4);
   out.append(kFileMagic, sizeof kFileMagic);
   PutU16(out, h.format_version);
   PutU16(out, h.min_reader_version);
@@ -64,8 +64,8 @@ std::string EncodeTrailer(const Trailer& t) {
   return out;
 }
 
-void AppendEntry(std::string& out, std::string_view key, Kind kind, uint8_t flags, const void* value,
-                 size_t value_size, int64_t expiry_unix_ms) {
+void AppendEntry(std::string& out, std::string_view key, Kind kind, uint8_t flags, const void* value, size_t value_size,
+                 int64_t expiry_unix_ms) {
   char h[kEntryHeaderSize];
   StoreU32(h, static_cast<uint32_t>(key.size()));
   StoreU32(h + 4, static_cast<uint32_t>(value_size));

@@ -159,8 +159,8 @@ std::string EncodeHeader(const Header& h);
 void EncodeBlockHeader(const BlockHeader& b, char* out);
 std::string EncodeTrailer(const Trailer& t);
 // Appends one entry (header, key, value) to `out`.
-void AppendEntry(std::string& out, std::string_view key, Kind kind, uint8_t flags, const void* value,
-                 size_t value_size, int64_t expiry_unix_ms);
+void AppendEntry(std::string& out, std::string_view key, Kind kind, uint8_t flags, const void* value, size_t value_size,
+                 int64_t expiry_unix_ms);
 
 // ---- Errors ----
 
@@ -182,39 +182,39 @@ enum class ErrorKind : uint8_t {
 enum class Reason : uint8_t {
   kNone = 0,
   // kCorrupt
-  kNotSnapshot,       // the file does not start with the magic
-  kTruncatedHeader,   // shorter than its header
-  kBadHeaderSize,     // header_size out of range
-  kHeaderChecksum,    // header CRC mismatch (a = stored, b = computed)
-  kBadHeaderField,    // a header field out of range (field names which)
-  kBadBlockHeader,    // no valid block header (or trailer) where one must start
-  kBlockChecksum,     // block payload CRC mismatch (a = stored, b = computed)
-  kBlockOrder,        // block index out of sequence (a = found, b = expected)
-  kBlockTooLarge,     // payload_size past the end of the file or over the limit (a = size, b = bytes left)
-  kBadEntry,          // an entry does not parse (field names what)
-  kTruncated,         // the file ends before its trailer (a = file size)
-  kTrailerChecksum,   // trailer CRC mismatch, or bad end magic
-  kTrailerMismatch,   // the trailer's counts differ from the file's (field names which; a = trailer, b = file)
-  kTrailingBytes,     // bytes after the trailer
+  kNotSnapshot,      // the file does not start with the magic
+  kTruncatedHeader,  // shorter than its header
+  kBadHeaderSize,    // header_size out of range
+  kHeaderChecksum,   // header CRC mismatch (a = stored, b = computed)
+  kBadHeaderField,   // a header field out of range (field names which)
+  kBadBlockHeader,   // no valid block header (or trailer) where one must start
+  kBlockChecksum,    // block payload CRC mismatch (a = stored, b = computed)
+  kBlockOrder,       // block index out of sequence (a = found, b = expected)
+  kBlockTooLarge,    // payload_size past the end of the file or over the limit (a = size, b = bytes left)
+  kBadEntry,         // an entry does not parse (field names what)
+  kTruncated,        // the file ends before its trailer (a = file size)
+  kTrailerChecksum,  // trailer CRC mismatch, or bad end magic
+  kTrailerMismatch,  // the trailer's counts differ from the file's (field names which; a = trailer, b = file)
+  kTrailingBytes,    // bytes after the trailer
   // kVersion
-  kFormatTooNew,      // a = min_reader_version, b = kReaderVersion (format_version in aux)
-  kV8TooNew,          // a = file's V8 wire version, b = this process's
+  kFormatTooNew,  // a = min_reader_version, b = kReaderVersion (format_version in aux)
+  kV8TooNew,      // a = file's V8 wire version, b = this process's
 };
 
 struct Error {
   ErrorKind kind = ErrorKind::kNone;
   Reason reason = Reason::kNone;
-  uint64_t offset = 0;      // file offset of the problem (corrupt / version)
-  int64_t block = -1;       // block index, when it concerns one
-  uint64_t a = 0, b = 0;    // reason-specific numbers (see Reason)
+  uint64_t offset = 0;    // file offset of the problem (corrupt / version)
+  int64_t block = -1;     // block index, when it concerns one
+  uint64_t a = 0, b = 0;  // reason-specific numbers (see Reason)
   uint64_t aux = 0;
-  const char* field = "";   // a field name (kBadHeaderField, kBadEntry, kTrailerMismatch)
-  int sys_errno = 0;        // kIo
-  const char* syscall = "";  // kIo
-  std::string path;         // kIo: the path the call was about
+  const char* field = "";                   // a field name (kBadHeaderField, kBadEntry, kTrailerMismatch)
+  int sys_errno = 0;                        // kIo
+  const char* syscall = "";                 // kIo
+  std::string path;                         // kIo: the path the call was about
   uint8_t file_codec = 0, store_codec = 0;  // kCodec
-  std::string detail;       // kVersion: the file's Node / threadkv version; kLimit: the key
-  uint32_t limit_status = 0;  // kLimit: the core Status
+  std::string detail;                       // kVersion: the file's Node / threadkv version; kLimit: the key
+  uint32_t limit_status = 0;                // kLimit: the core Status
   bool ok() const { return kind == ErrorKind::kNone; }
 };
 

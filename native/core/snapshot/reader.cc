@@ -277,11 +277,11 @@ class Reader {
   ReadResult* res_;
   const uint64_t size_;
   Header header_;
-  uint32_t expected_ = 0;         // index of the next block
-  uint64_t data_bytes_ = 0;       // key + value bytes of good blocks
+  uint32_t expected_ = 0;    // index of the next block
+  uint64_t data_bytes_ = 0;  // key + value bytes of good blocks
   uint32_t crc_of_crcs_ = 0;
-  bool damaged_ = false;          // kSkip: something was skipped
-  uint64_t resync_work_ = 0;      // payload bytes read for candidates that failed
+  bool damaged_ = false;      // kSkip: something was skipped
+  uint64_t resync_work_ = 0;  // payload bytes read for candidates that failed
   Trailer trailer_;
   std::string payload_;
   std::vector<EntryRecord> records_;
@@ -530,10 +530,14 @@ bool Reader::Run(Error* err) {
     if (opt_.on_corrupt == OnCorrupt::kThrow || !damaged_) {
       const char* field = nullptr;
       uint64_t a = 0, b = 0;
-      if (t.block_count != res_->blocks) field = "block_count", a = t.block_count, b = res_->blocks;
-      else if (t.entry_count != res_->entries) field = "entry_count", a = t.entry_count, b = res_->entries;
-      else if (t.data_bytes != data_bytes_) field = "data_bytes", a = t.data_bytes, b = data_bytes_;
-      else if (t.crc_of_crcs != crc_of_crcs_) field = "block checksums", a = t.crc_of_crcs, b = crc_of_crcs_;
+      if (t.block_count != res_->blocks)
+        field = "block_count", a = t.block_count, b = res_->blocks;
+      else if (t.entry_count != res_->entries)
+        field = "entry_count", a = t.entry_count, b = res_->entries;
+      else if (t.data_bytes != data_bytes_)
+        field = "data_bytes", a = t.data_bytes, b = data_bytes_;
+      else if (t.crc_of_crcs != crc_of_crcs_)
+        field = "block checksums", a = t.crc_of_crcs, b = crc_of_crcs_;
       if (field != nullptr) {
         if (opt_.on_corrupt == OnCorrupt::kThrow) {
           *err = Corrupt(Reason::kTrailerMismatch, size_ - kTrailerSize, -1, a, b, field);
@@ -547,7 +551,8 @@ bool Reader::Run(Error* err) {
     }
     // Skipped some: the trailer says how many blocks there were.
     const uint64_t loaded = res_->blocks;
-    res_->skipped_blocks = t.block_count > loaded ? t.block_count - loaded : std::max<uint64_t>(res_->skipped_blocks, 1);
+    res_->skipped_blocks =
+        t.block_count > loaded ? t.block_count - loaded : std::max<uint64_t>(res_->skipped_blocks, 1);
     return true;
   }
   // No trailer: everything after the last good block is lost (counted once).

@@ -59,7 +59,9 @@ struct ClockPair {
 class BlockCutter {
  public:
   BlockCutter(FileWriter& writer, bool v8_codec, size_t block_bytes)
-      : writer_(writer), v8_codec_(v8_codec), block_bytes_(block_bytes == 0 || block_bytes > kMaxBlockPayload ? kMaxBlockPayload : block_bytes) {}
+      : writer_(writer),
+        v8_codec_(v8_codec),
+        block_bytes_(block_bytes == 0 || block_bytes > kMaxBlockPayload ? kMaxBlockPayload : block_bytes) {}
 
   std::string& buffer() { return buf_; }
 
@@ -197,7 +199,7 @@ bool CheckReplaceFits(const Store& store, const std::vector<HashedEntry>& entrie
     ++count[s];
     cost[s] += Store::Cost(*he.entry);
     const Status st = store.shard_max_entries() != 0 && count[s] > store.shard_max_entries() ? Status::kFullEntries
-                      : store.shard_max_bytes() != 0 && cost[s] > store.shard_max_bytes()   ? Status::kFullBytes
+                      : store.shard_max_bytes() != 0 && cost[s] > store.shard_max_bytes()    ? Status::kFullBytes
                                                                                              : Status::kOk;
     if (st != Status::kOk) {
       *err = LimitError(st, he.entry->key());
@@ -255,8 +257,8 @@ bool NoThrow(Error* err, Body&& body) {
   return false;
 }
 
-bool SaveStoreImpl(const Store& store, const std::string& path, const SaveOptions& options, SaveInfo* info,
-                   Error* err, Fs& fs);
+bool SaveStoreImpl(const Store& store, const std::string& path, const SaveOptions& options, SaveInfo* info, Error* err,
+                   Fs& fs);
 bool LoadStoreFromImpl(Store& store, ByteSource& src, const LoadOptions& options, LoadInfo* info, Error* err);
 
 }  // namespace
@@ -274,8 +276,8 @@ bool LoadStoreFrom(Store& store, ByteSource& src, const LoadOptions& options, Lo
 
 namespace {
 
-bool SaveStoreImpl(const Store& store, const std::string& path, const SaveOptions& options, SaveInfo* info,
-                   Error* err, Fs& fs) {
+bool SaveStoreImpl(const Store& store, const std::string& path, const SaveOptions& options, SaveInfo* info, Error* err,
+                   Fs& fs) {
   *info = SaveInfo{};
   if (store.destroyed()) {
     *err = Destroyed();

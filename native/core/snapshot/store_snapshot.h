@@ -39,8 +39,8 @@ struct SaveOptions {
 
 struct SaveInfo {
   uint64_t entries = 0;
-  uint64_t bytes = 0;               // file size
-  uint64_t buffer_peak_bytes = 0;   // the copy buffer's largest size
+  uint64_t bytes = 0;              // file size
+  uint64_t buffer_peak_bytes = 0;  // the copy buffer's largest size
 };
 
 // Writes `store` to `path`. False with *err (kIo, kDestroyed) on failure:
