@@ -67,7 +67,7 @@ class Lru {
   }
 }
 
-// SIEVE as in native/core/store.cc: FIFO queue (newest at the head), a
+// SIEVE as in native/core/eviction.h: FIFO queue (newest at the head), a
 // visited bit set on hits, a hand moving from the tail toward the head that
 // clears visited bits and evicts the first unvisited entry.
 class Sieve {

@@ -80,6 +80,9 @@ const v8Codec: Codec = {
 const jsonCodec: Codec = {
   name: 'json',
   encode(store, key, value) {
+    // A number is stored as a number (what increment() counts with), as
+    // JSON.stringify would give it back: -0 as 0, NaN and ±Infinity as null.
+    if (typeof value === 'number') return Number.isFinite(value) ? (value === 0 ? 0 : value) : 'null';
     let text: string | undefined;
     try {
       text = JSON.stringify(value);
@@ -90,7 +93,7 @@ const jsonCodec: Codec = {
     return text;
   },
   decode(raw) {
-    // Text is JSON; a number is a native counter (issue: increment).
+    // Text is JSON; a number is stored as itself.
     return typeof raw === 'string' ? JSON.parse(raw) : raw;
   },
 };

@@ -440,8 +440,7 @@ export class Store<V = unknown> {
    * is a double and must be finite. Otherwise a RangeError (code
    * `ERR_THREADKV_COUNTER_RANGE`), and nothing changes. `get` reads a
    * counter back as a number whatever the codec. Numbers stored by `set`
-   * count (under the `json` codec too, where `set` stores a number as its
-   * JSON text); a key holding anything else (a string, even "5", an object,
+   * count (every codec stores a number as a number); a key holding anything else (a string, even "5", an object,
    * a boolean...) throws a TypeError (code `ERR_THREADKV_NOT_A_NUMBER`)
    * naming the key, and nothing changes.
    */

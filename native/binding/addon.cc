@@ -141,12 +141,12 @@ uint64_t ExpectedVersion(Napi::Env env, napi_value v) {
 // A per-write time to live (validated in lib/store.ts): a positive number of
 // milliseconds, Infinity for "never expires", anything else (undefined, or
 // null for an argument left out) for the store's default.
-int64_t ExpiryArg(napi_env env, napi_value v) {
+int64_t ExpiryArg(napi_env env, napi_value v, const Store& store) {
   if (v == nullptr) return kDefaultExpiry;  // left out
   double ms;
   if (napi_get_value_double(env, v, &ms) != napi_ok) return kDefaultExpiry;  // not a number
   if (std::isinf(ms)) return kNoExpiry;
-  return Store::DeadlineIn(ms);
+  return store.DeadlineIn(ms);
 }
 
 // Throws for the outcomes of a write that are errors: a destroyed store, or
@@ -497,7 +497,7 @@ napi_value Addon::Set(napi_env env, StoreHandle& h, napi_value* args) {
   Store& store = Resolve(env, h);
   KeyArg key(env, args[0], store);
   EntryPtr e = MakeValueEntry(env, key, args[1], store);
-  e->expires_at = ExpiryArg(env, args[2]);
+  e->expires_at = ExpiryArg(env, args[2], store);
   const double cost = static_cast<double>(Store::Cost(*e));
   CheckWrite(env, store, store.Put(key.hash(), std::move(e)), key.js(), cost);
   return nullptr;  // undefined
@@ -563,7 +563,7 @@ Napi::Value Addon::Ttl(const Napi::CallbackInfo& info) {
   if (st == Status::kNotFound) return env.Undefined();
   if (deadline <= 0 || deadline == std::numeric_limits<int64_t>::max())
     return Napi::Number::New(env, std::numeric_limits<double>::infinity());
-  const double left = static_cast<double>(deadline - SteadyNowNs()) / 1e6;
+  const double left = static_cast<double>(deadline - store.NowNs()) / 1e6;
   return Napi::Number::New(env, left > 0 ? left : 0);
 }
 
@@ -574,7 +574,7 @@ Napi::Value Addon::Expire(const Napi::CallbackInfo& info) {
   Store& store = *owned;
   KeyArg key(env, info[1], store);
   const double ms = info[2].As<Napi::Number>().DoubleValue();
-  const int64_t deadline = std::isinf(ms) ? kNoExpiry : Store::DeadlineIn(ms);
+  const int64_t deadline = std::isinf(ms) ? kNoExpiry : store.DeadlineIn(ms);
   const Status st = store.Expire(key.view(), key.hash(), deadline);
   if (st == Status::kDestroyed) ThrowDestroyed(env, store);
   return Napi::Boolean::New(env, st == Status::kOk);
@@ -627,7 +627,7 @@ Napi::Value Addon::SetIfAbsent(const Napi::CallbackInfo& info) {
   Store& store = *owned;
   KeyArg key(env, info[1], store);
   EntryPtr e = MakeValueEntry(env, key, info[2], store);
-  e->expires_at = ExpiryArg(env, info[3]);
+  e->expires_at = ExpiryArg(env, info[3], store);
   const double cost = static_cast<double>(Store::Cost(*e));
   const Status st = store.Insert(key.hash(), std::move(e));
   CheckWrite(env, store, st, key.js(), cost);
@@ -643,7 +643,7 @@ Napi::Value Addon::GetOrSet(const Napi::CallbackInfo& info) {
   Store& store = *owned;
   KeyArg key(env, info[1], store);
   EntryPtr e = MakeValueEntry(env, key, info[2], store);
-  e->expires_at = ExpiryArg(env, info[3]);
+  e->expires_at = ExpiryArg(env, info[3], store);
   const double cost = static_cast<double>(Store::Cost(*e));
   Copied c;
   uint64_t version = 0;
@@ -704,11 +704,12 @@ Napi::Value Addon::Swap(const Napi::CallbackInfo& info) {
   Store& store = *owned;
   KeyArg key(env, info[1], store);
   EntryPtr e = MakeValueEntry(env, key, info[2], store);
-  EntryPtr old;  // unlinked: ours alone, read after the lock and freed here
+  Retired old;  // the replaced entry: read after the lock, freed when `old` ends
   const double cost = static_cast<double>(Store::Cost(*e));
   CheckWrite(env, store, store.Put(key.hash(), std::move(e), nullptr, &old), key.js(), cost);
-  if (!old) return env.Undefined();
-  return Napi::Value(env, RemovedToJs(env, std::move(old)));
+  if (EntryPtr mine = old.TakePrevious()) return Napi::Value(env, RemovedToJs(env, std::move(mine)));
+  if (old.previous() == nullptr) return env.Undefined();
+  return Napi::Value(env, ValueToJs(env, *old.previous()));  // kept by a hook: copied
 }
 
 // take(handle, key) -> removed value | undefined
@@ -717,11 +718,12 @@ Napi::Value Addon::Take(const Napi::CallbackInfo& info) {
   const std::shared_ptr<Store> owned = Share(env, info[0]);
   Store& store = *owned;
   KeyArg key(env, info[1], store);
-  EntryPtr old;
+  Retired old;  // the removed entry: read after the lock, freed when `old` ends
   const Status st = store.Erase(key.view(), key.hash(), &old);
   if (st == Status::kDestroyed) ThrowDestroyed(env, store);
   if (st == Status::kNotFound) return env.Undefined();
-  return Napi::Value(env, RemovedToJs(env, std::move(old)));
+  if (EntryPtr mine = old.TakePrevious()) return Napi::Value(env, RemovedToJs(env, std::move(mine)));
+  return Napi::Value(env, ValueToJs(env, *old.previous()));  // kept by a hook: copied
 }
 
 // compareAndSet(handle, key, expected: number | null, value) -> written
@@ -813,10 +815,10 @@ Napi::Value Addon::SetMany(const Napi::CallbackInfo& info) {
   const std::vector<napi_value> keys = Elements(env, h, info[1], "keys");
   const std::vector<napi_value> vals = Elements(env, h, info[2], "values");
   const bool atomic = info[3].ToBoolean().Value();
-  const int64_t expiry = ExpiryArg(env, info[4]);
   if (vals.size() != keys.size()) Throw(env, kErrInvalidArgument, {.store = h.name, .key = info[2], .option = "values"});
   const std::shared_ptr<Store> owned = Share(env, info[0]);
   Store& store = *owned;
+  const int64_t expiry = ExpiryArg(env, info[4], store);
   std::vector<HashedEntry> entries;
   entries.reserve(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) {

@@ -92,17 +92,17 @@ const char* ReasonName(snap::Reason r) {
   }
 }
 
-const char* LimitName(Status st) {
-  switch (st) {
-    case Status::kKeyTooLong:
+const char* LimitName(snap::Limit limit) {
+  switch (limit) {
+    case snap::Limit::kKeyTooLong:
       return "key-too-long";
-    case Status::kValueTooLarge:
+    case snap::Limit::kValueTooLarge:
       return "value-too-large";
-    case Status::kFullEntries:
+    case snap::Limit::kFullEntries:
       return "full-entries";
-    case Status::kFullBytes:
+    case snap::Limit::kFullBytes:
       return "full-bytes";
-    case Status::kTooBigForLimit:
+    case snap::Limit::kTooBig:
       return "too-big";
     default:
       return "internal";
@@ -135,18 +135,17 @@ Napi::Object Facts(Napi::Env env, const Store& store, const snap::Error& e, uint
       o.Set("path", Napi::Value(env, KeyToJs(env, e.path)));
       break;
     case snap::ErrorKind::kLimit: {
-      const auto st = static_cast<Status>(e.limit_status);
-      o.Set("limit", LimitName(st));
+      o.Set("limit", LimitName(e.limit));
       o.Set("key", Napi::Value(env, KeyToJs(env, e.detail)));
       double limit = 0;
-      switch (st) {
-        case Status::kKeyTooLong:
+      switch (e.limit) {
+        case snap::Limit::kKeyTooLong:
           limit = store.options().max_key_bytes;
           break;
-        case Status::kValueTooLarge:
+        case snap::Limit::kValueTooLarge:
           limit = store.options().max_value_bytes;
           break;
-        case Status::kFullEntries:
+        case snap::Limit::kFullEntries:
           limit = static_cast<double>(store.shard_max_entries());
           break;
         default:

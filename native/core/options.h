@@ -21,7 +21,7 @@ struct Options {
   uint32_t max_key_bytes = 64u << 10;
   uint32_t max_value_bytes = 64u << 20;
   // Capacity limits of the whole store; 0 is "no limit". Each shard gets
-  // ceil(limit / shards) of it (see Store).
+  // ceil(limit / shards) of it (Budget, eviction.h).
   uint64_t max_entries = 0;
   uint64_t max_bytes = 0;
   EvictionPolicy eviction = EvictionPolicy::kNone;

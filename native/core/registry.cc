@@ -39,7 +39,7 @@ OpenResult Registry::Open(std::string_view name, const Options& options, uint32_
       r.existing = it->second->options();
     return r;
   }
-  r.store = std::make_shared<Store>(key, options);
+  r.store = std::make_shared<Store>(key, options, StoreHost{.clock = nullptr, .waker = &sweeper_});
   stores_.emplace(std::move(key), r.store);
   r.created = true;
   return r;
@@ -62,12 +62,20 @@ bool Registry::Destroy(std::string_view name) {
   return true;
 }
 
-std::vector<std::shared_ptr<Store>> Registry::Stores() const {
-  std::lock_guard lock(mu_);
-  std::vector<std::shared_ptr<Store>> out;
-  out.reserve(stores_.size());
-  for (const auto& [name, store] : stores_) out.push_back(store);
-  return out;
+bool Registry::SweepPass() {
+  std::vector<std::shared_ptr<Store>> stores;
+  {
+    std::lock_guard lock(mu_);
+    stores.reserve(stores_.size());
+    for (const auto& [name, store] : stores_)
+      if (store->has_ttl()) stores.push_back(store);
+  }
+  bool more = false;
+  for (const std::shared_ptr<Store>& store : stores) {
+    (void)store->SweepExpired(kSweepBatch);
+    if (store->has_ttl()) more = true;
+  }
+  return more;
 }
 
 std::vector<std::string> Registry::Names() const {

@@ -1,6 +1,7 @@
-// The one process-wide global: the map from store names to stores. Every
-// thread (every Node environment) that loads the addon reaches the same
-// Registry, so the same name gives the same Store everywhere.
+// The one process-wide global: the map from store names to stores, and the
+// background sweeper that reclaims their expired entries. Every thread
+// (every Node environment) that loads the addon reaches the same Registry,
+// so the same name gives the same Store everywhere.
 //
 // The Registry is allocated once and never freed: worker threads may still be
 // running while the process runs static destructors, so nothing here may be
@@ -19,6 +20,7 @@
 
 #include "options.h"
 #include "store.h"
+#include "sweeper.h"
 
 namespace threadkv {
 
@@ -46,14 +48,17 @@ class Registry {
 
   std::vector<std::string> Names() const;
 
-  // Every live store (for the TTL sweeper).
-  std::vector<std::shared_ptr<Store>> Stores() const;
-
  private:
   Registry() = default;
 
+  // One pass of the sweeper over every live store with deadlines; true
+  // while some remain.
+  bool SweepPass();
+
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<Store>> stores_;
+  // Woken by the stores this registry creates (their StoreHost's waker).
+  Sweeper sweeper_{[this] { return SweepPass(); }};
 };
 
 }  // namespace threadkv

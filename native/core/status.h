@@ -1,6 +1,8 @@
 // Status codes returned by the core. The binding maps each to a JS error
 // (lib/errors.ts holds every message); the core never throws for expected
-// outcomes, only std::bad_alloc escapes.
+// outcomes, only std::bad_alloc escapes. Key and value sizes are checked by
+// the binding (against Options::max_key_bytes / max_value_bytes) before an
+// entry is made, so no status speaks of them.
 #pragma once
 
 #include <cstdint>
@@ -10,9 +12,7 @@ namespace threadkv {
 enum class Status : uint8_t {
   kOk = 0,
   kNotFound,        // key absent (not an error for get/has/delete)
-  kDestroyed,       // Store::Destroy ran; every handle is now unusable
-  kKeyTooLong,      // key longer than Options::max_key_bytes
-  kValueTooLarge,   // encoded value longer than Options::max_value_bytes
+  kDestroyed,       // the store was destroyed (Registry::Destroy); every handle is now unusable
   kExists,          // Insert: the key was already present (nothing written)
   kMismatch,        // CompareAndPut / CompareAndErase: the expected version did not match
   kNotNumber,       // Increment: the key holds a value that is not a number

@@ -1,19 +1,14 @@
-// The TTL sweeper: one background thread for the whole process that removes
-// expired entries from every store, so that their memory comes back without
-// any thread touching the store.
+// A background thread that reclaims expired entries, so that their memory
+// comes back without any thread touching the store. It knows nothing of
+// stores: its owner (the Registry) says what one pass does.
 //
-// It sleeps on a condition variable (no polling) while no store has an
-// entry with a deadline; the first write of such an entry to a store wakes
-// it (Notify). While some store has one, it makes a pass every
-// kSweepInterval: over the stores in the Registry whose has_ttl() is set,
-// each shard in turn, `kSweepBatch` table slots per hold of the shard's
-// write lock (so a writer waits at most one short batch). Expired entries
-// are invisible to every operation before the sweep reaches them (each
-// operation checks the deadline under the lock); the sweep only reclaims
-// their memory.
+// It sleeps on a condition variable (no polling) until woken (Wake(), a
+// Waker: a store gained its first entry with a deadline); then it runs a
+// pass, and again every kSweepInterval for as long as the last pass says
+// work remains, before it goes back to sleep.
 //
-// Lifetime: the thread is started on the first Notify() and never joined;
-// it is detached, and like the Registry its state is leaked on purpose: the
+// Lifetime: the thread is started on the first Wake() and never joined; it
+// is detached, and its owner (the Registry) is leaked on purpose: the
 // process may exit (and run static destructors) while workers still run, so
 // nothing the thread touches is ever destroyed. At exit the thread is
 // simply discarded by the OS, whether blocked on its condition variable or
@@ -22,28 +17,41 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
-#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <utility>
+
+#include "clock.h"
 
 namespace threadkv {
 
 inline constexpr std::chrono::milliseconds kSweepInterval{100};
 inline constexpr size_t kSweepBatch = 256;
 
-class Sweeper {
+class Sweeper final : public Waker {
  public:
-  // Wakes the sweeper (starting its thread the first time). Called after a
-  // store's has_ttl() went from false to true, outside every shard lock.
-  static void Notify();
+  // One pass; returns true while some store still has entries with a
+  // deadline (another pass follows after kSweepInterval).
+  using Pass = std::function<bool()>;
 
-  // Entries the sweeper has removed so far, over every store (for tests
-  // and debug logging).
-  static uint64_t Removed();
+  explicit Sweeper(Pass pass) : pass_(std::move(pass)) {}
+  Sweeper(const Sweeper&) = delete;
+  Sweeper& operator=(const Sweeper&) = delete;
+
+  // Wakes the thread (starting it the first time). Called outside every
+  // shard lock.
+  void Wake() override;
 
  private:
-  Sweeper() = default;
-  static Sweeper& Instance();
   void Run();
+
+  const Pass pass_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool pending_ = false;  // woken since the last pass began
+  bool started_ = false;
 };
 
 }  // namespace threadkv

@@ -50,7 +50,7 @@ int64_t CounterOf(const Store& s, std::string_view key) {
   int64_t v = -1;
   (void)s.Read(key, s.Hash(key), [&](const Entry& e) {
     Number n;
-    if (ReadNumber(e, false, &n) && n.kind == Kind::kInt64) v = n.i;
+    if (ReadNumber(e, &n) && n.kind == Kind::kInt64) v = n.i;
   });
   return v;
 }

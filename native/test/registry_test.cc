@@ -156,9 +156,7 @@ TEST(Registry, DestroyThenReopenGivesAFreshEmptyStore) {
   EXPECT_TRUE(r.Destroy("reg-reopen"));
 }
 
-TEST(Registry, DestroyUnknownNameReturnsFalse) {
-  EXPECT_FALSE(Registry::Instance().Destroy("reg-never-opened"));
-}
+TEST(Registry, DestroyUnknownNameReturnsFalse) { EXPECT_FALSE(Registry::Instance().Destroy("reg-never-opened")); }
 
 TEST(Registry, StoreOutlivesDestroyWhileAHandleHoldsIt) {
   std::shared_ptr<Store> handle = Registry::Instance().Open("reg-outlive", testing::SmallOptions(), 0).store;

@@ -59,7 +59,7 @@ TEST(SanitizerSelftest, AsanUseAfterFreeOfReadEntry) {
   const Entry* kept = nullptr;
   ASSERT_EQ(store.Read("k", store.Hash("k"), [&](const Entry& e) { kept = &e; }), Status::kOk);
   ASSERT_EQ(testing::EraseString(store, "k"), Status::kOk);  // frees the entry
-  volatile uint32_t size = kept->value_size;                   // use after free
+  volatile uint32_t size = kept->value_size;                 // use after free
   EXPECT_EQ(size, 5u);
 }
 

@@ -47,25 +47,30 @@ TEST(Store, ReadSeesKindFlagsAndVersion) {
   Store s("t", SmallOptions());
   uint64_t version = 0;
   const uint64_t h = s.Hash("k");
-  EXPECT_EQ(s.Put(h, MakeValueEntry(s, "k", "\xED\xA0\x80", Kind::kString, kFlagLoneSurrogates), &version), Status::kOk);
+  EXPECT_EQ(s.Put(h, MakeValueEntry(s, "k", "\xED\xA0\x80", Kind::kString, kFlagLoneSurrogates), &version),
+            Status::kOk);
   bool called = false;
-  EXPECT_EQ(s.Read("k", h, [&](const Entry& e) {
-    called = true;
-    EXPECT_EQ(e.kind, Kind::kString);
-    EXPECT_EQ(e.flags, kFlagLoneSurrogates);
-    EXPECT_EQ(e.version, version);
-    EXPECT_EQ(e.key(), "k");
-    EXPECT_EQ(e.value_size, 3u);
-  }), Status::kOk);
+  EXPECT_EQ(s.Read("k", h,
+                   [&](const Entry& e) {
+                     called = true;
+                     EXPECT_EQ(e.kind, Kind::kString);
+                     EXPECT_EQ(e.flags, kFlagLoneSurrogates);
+                     EXPECT_EQ(e.version, version);
+                     EXPECT_EQ(e.key(), "k");
+                     EXPECT_EQ(e.value_size, 3u);
+                   }),
+            Status::kOk);
   EXPECT_TRUE(called);
   // The callback is not called for an absent key.
   EXPECT_EQ(s.Read("absent", s.Hash("absent"), [](const Entry&) { ADD_FAILURE() << "called"; }), Status::kNotFound);
   // Value-less kinds.
   EXPECT_EQ(s.Put(s.Hash("t"), MakeValueEntry(s, "t", "", Kind::kTrue)), Status::kOk);
-  EXPECT_EQ(s.Read("t", s.Hash("t"), [](const Entry& e) {
-    EXPECT_EQ(e.kind, Kind::kTrue);
-    EXPECT_EQ(e.value_size, 0u);
-  }), Status::kOk);
+  EXPECT_EQ(s.Read("t", s.Hash("t"),
+                   [](const Entry& e) {
+                     EXPECT_EQ(e.kind, Kind::kTrue);
+                     EXPECT_EQ(e.value_size, 0u);
+                   }),
+            Status::kOk);
 }
 
 TEST(Store, EmptyKeyAndBinaryKeys) {
@@ -183,22 +188,17 @@ TEST(Store, ByteAccountingIsExact) {
   EXPECT_EQ(SizesOf(s).bytes, Footprint("again", "v"));
 }
 
-TEST(Store, KeyFitsAndValueFits) {
+TEST(Store, ValueFitsAndDefaultSizeLimits) {
   Options o = SmallOptions();
-  o.max_key_bytes = 16;
   o.max_value_bytes = 100;
   Store s("t", o);
-  EXPECT_TRUE(s.KeyFits(0));
-  EXPECT_TRUE(s.KeyFits(16));
-  EXPECT_FALSE(s.KeyFits(17));
   EXPECT_TRUE(s.ValueFits(0));
   EXPECT_TRUE(s.ValueFits(100));
   EXPECT_FALSE(s.ValueFits(101));
   EXPECT_FALSE(s.ValueFits(SIZE_MAX));
 
   Store d("defaults", Options{});
-  EXPECT_TRUE(d.KeyFits(64u << 10));
-  EXPECT_FALSE(d.KeyFits((64u << 10) + 1));
+  EXPECT_EQ(d.options().max_key_bytes, 64u << 10);
   EXPECT_TRUE(d.ValueFits(64u << 20));
   EXPECT_FALSE(d.ValueFits((64u << 20) + 1));
   EXPECT_EQ(d.shard_count(), 64u);
@@ -324,10 +324,8 @@ TEST(Store, EntryLayoutFollowsTheEvictionPolicy) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.what);
     Store s("t", c.options);
-    EXPECT_EQ(s.entries_have_links(), c.links);
     EntryPtr e = s.NewEntry("key", 5, Kind::kString, kFlagLoneSurrogates);
     EXPECT_EQ(e->has_links(), c.links);
-    EXPECT_EQ(e->header_bytes(), c.links ? 48u : 32u);
     EXPECT_EQ(e->footprint(), sizeof(Entry) + 3 + 5);  // links are counted by the store
     EXPECT_EQ(e->key(), "key");
     EXPECT_EQ(e->flags, kFlagLoneSurrogates);

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/entry.h"
 #include "core/store.h"
 
@@ -51,8 +52,10 @@ inline double StressScale() {
     const double v = std::strtod(env, nullptr);
     if (v > 0) scale = v;
   }
-  if (kTsan) scale *= 0.12;
-  else if (kAsan) scale *= 0.4;
+  if (kTsan)
+    scale *= 0.12;
+  else if (kAsan)
+    scale *= 0.4;
   return scale < 0.01 ? 0.01 : scale;
 }
 
@@ -122,6 +125,17 @@ inline Options SmallOptions(uint32_t shards = 8) {
   o.shards = shards;
   return o;
 }
+
+// A clock that moves only when told (StoreHost::clock): TTL tests without
+// sleeps. Starts at an arbitrary positive time.
+class ManualClock final : public Clock {
+ public:
+  int64_t NowNs() const override { return now_.load(std::memory_order_relaxed); }
+  void Advance(int64_t ns) { now_.fetch_add(ns, std::memory_order_relaxed); }
+
+ private:
+  std::atomic<int64_t> now_{1'000'000'000};
+};
 
 // Collects invariant violations seen on worker threads: gtest assertions are
 // made on the main thread only, after the workers have joined.

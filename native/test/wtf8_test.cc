@@ -69,13 +69,13 @@ TEST(Wtf8, WellFormedTextIsUtf8) {
       {u"", ""},
       {u"hello", "hello"},
       {std::u16string(u"a\0b", 3), std::string("a\0b", 3)},
-      {u"h\u00e9llo", "h\xC3\xA9llo"},                      // 2-byte
-      {u"\u07FF\u0800", "\xDF\xBF\xE0\xA0\x80"},            // 2/3-byte boundary
+      {u"h\u00e9llo", "h\xC3\xA9llo"},            // 2-byte
+      {u"\u07FF\u0800", "\xDF\xBF\xE0\xA0\x80"},  // 2/3-byte boundary
       {u"\u20AC \u4E2D\u6587", "\xE2\x82\xAC \xE4\xB8\xAD\xE6\x96\x87"},
-      {u"\uFFFD\uFFFF", "\xEF\xBF\xBD\xEF\xBF\xBF"},        // top of the BMP
-      {u"\U0001F600", "\xF0\x9F\x98\x80"},                  // surrogate pair
+      {u"\uFFFD\uFFFF", "\xEF\xBF\xBD\xEF\xBF\xBF"},  // top of the BMP
+      {u"\U0001F600", "\xF0\x9F\x98\x80"},            // surrogate pair
       {u"\U00010000\U0010FFFF", "\xF0\x90\x80\x80\xF4\x8F\xBF\xBF"},
-      {u"\uD7FF\uE000", "\xED\x9F\xBF\xEE\x80\x80"},        // around the surrogates
+      {u"\uD7FF\uE000", "\xED\x9F\xBF\xEE\x80\x80"},  // around the surrogates
   };
   for (const auto& c : cases) {
     const Encoded e = Encode(c.utf16);
@@ -91,14 +91,14 @@ TEST(Wtf8, LoneSurrogatesRoundTrip) {
     std::string wtf8;
   };
   const Case cases[] = {
-      {u"\xD800", "\xED\xA0\x80"},                           // lone high
+      {u"\xD800", "\xED\xA0\x80"},  // lone high
       {u"\xDBFF", "\xED\xAF\xBF"},
-      {u"\xDC00", "\xED\xB0\x80"},                           // lone low
+      {u"\xDC00", "\xED\xB0\x80"},  // lone low
       {u"\xDFFF", "\xED\xBF\xBF"},
-      {u"a\xD800", "a\xED\xA0\x80"},                         // high at the end
-      {u"\xDC00z", "\xED\xB0\x80z"},                         // low at the start
-      {u"\xD800z", "\xED\xA0\x80z"},                         // high, then no low
-      {u"\xDC00\xD800", "\xED\xB0\x80\xED\xA0\x80"},         // reversed pair: two lones
+      {u"a\xD800", "a\xED\xA0\x80"},                            // high at the end
+      {u"\xDC00z", "\xED\xB0\x80z"},                            // low at the start
+      {u"\xD800z", "\xED\xA0\x80z"},                            // high, then no low
+      {u"\xDC00\xD800", "\xED\xB0\x80\xED\xA0\x80"},            // reversed pair: two lones
       {u"\xD800\xD800\xDC00", "\xED\xA0\x80\xF0\x90\x80\x80"},  // lone high, then a pair
       {u"\xD800\xDC00\xDC00", "\xF0\x90\x80\x80\xED\xB0\x80"},  // pair, then a lone low
   };
@@ -144,10 +144,18 @@ TEST(Wtf8, RandomUtf16RoundTrips) {
     bool lone = false;
     for (auto& c : s) {
       switch (rng() % 5) {
-        case 0: c = static_cast<char16_t>(rng() % 0x80); break;
-        case 1: c = static_cast<char16_t>(0xD800 + rng() % 0x400); break;  // high
-        case 2: c = static_cast<char16_t>(0xDC00 + rng() % 0x400); break;  // low
-        default: c = static_cast<char16_t>(rng() % 0x10000); break;
+        case 0:
+          c = static_cast<char16_t>(rng() % 0x80);
+          break;
+        case 1:
+          c = static_cast<char16_t>(0xD800 + rng() % 0x400);
+          break;  // high
+        case 2:
+          c = static_cast<char16_t>(0xDC00 + rng() % 0x400);
+          break;  // low
+        default:
+          c = static_cast<char16_t>(rng() % 0x10000);
+          break;
       }
     }
     for (size_t i = 0; i < s.size(); ++i) {
@@ -183,10 +191,12 @@ TEST(Wtf8, MayHaveReplacement) {
   EXPECT_TRUE(MayHaveReplacement("\xEF\xBF\xBD"));
   EXPECT_TRUE(MayHaveReplacement("\xEF\xBF\xBDtail"));
   EXPECT_TRUE(MayHaveReplacement("head\xEF\xBF\xBD"));
-  EXPECT_TRUE(MayHaveReplacement("mid\xEF\xBF\xBD" "dle"));
-  EXPECT_FALSE(MayHaveReplacement("\xEF\xBF"));       // truncated
-  EXPECT_FALSE(MayHaveReplacement("\xEF\xBF\xBE"));   // U+FFFE
-  EXPECT_FALSE(MayHaveReplacement("\xED\xA0\x80"));   // a lone surrogate in WTF-8 is not U+FFFD
+  EXPECT_TRUE(
+      MayHaveReplacement("mid\xEF\xBF\xBD"
+                         "dle"));
+  EXPECT_FALSE(MayHaveReplacement("\xEF\xBF"));      // truncated
+  EXPECT_FALSE(MayHaveReplacement("\xEF\xBF\xBE"));  // U+FFFE
+  EXPECT_FALSE(MayHaveReplacement("\xED\xA0\x80"));  // a lone surrogate in WTF-8 is not U+FFFD
   EXPECT_FALSE(MayHaveReplacement("\xE2\x82\xAC"));
   // Only the bytes inside the view count.
   const std::string buf = "ab\xEF\xBF\xBD";
@@ -200,22 +210,25 @@ TEST(Wtf8, MalformedBytesDecodeToReplacement) {
     std::u16string expect;
   };
   const Case cases[] = {
-      {"\x80", u"\uFFFD"},                              // stray continuation
-      {"a\xBF" "b", u"a\uFFFD" "b"},
-      {"\xC3", u"\uFFFD"},                              // truncated 2-byte
-      {"\xC3z", u"\uFFFDz"},                            // lead without continuation
-      {"\xE2\x82", u"\uFFFD\uFFFD"},                    // truncated 3-byte
-      {"\xF0\x9F\x98", u"\uFFFD\uFFFD\uFFFD"},          // truncated 4-byte
-      {"\xFF", u"\uFFFD"},                              // never valid
+      {"\x80", u"\uFFFD"},  // stray continuation
+      {"a\xBF"
+       "b",
+       u"a\uFFFD"
+       "b"},
+      {"\xC3", u"\uFFFD"},                      // truncated 2-byte
+      {"\xC3z", u"\uFFFDz"},                    // lead without continuation
+      {"\xE2\x82", u"\uFFFD\uFFFD"},            // truncated 3-byte
+      {"\xF0\x9F\x98", u"\uFFFD\uFFFD\uFFFD"},  // truncated 4-byte
+      {"\xFF", u"\uFFFD"},                      // never valid
       {"\xFE\xFE", u"\uFFFD\uFFFD"},
       {"\xF8\x88\x80\x80\x80", u"\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD"},  // 5-byte form
-      {"\xF4\x90\x80\x80", u"\uFFFD"},                  // above U+10FFFF
+      {"\xF4\x90\x80\x80", u"\uFFFD"},                              // above U+10FFFF
       {"\xF7\xBF\xBF\xBF", u"\uFFFD"},
-      {std::string("\xC0\x80", 2), u"\uFFFD"},          // overlong U+0000
-      {"\xC1\xBF", u"\uFFFD"},                        // overlong U+007F
-      {"\xE0\x80\xAF", u"\uFFFD"},                    // overlong '/'
-      {"\xF0\x8D\xA0\x80", u"\uFFFD"},                // overlong lone surrogate U+D800
-      {"\xF0\x8F\xBF\xBF", u"\uFFFD"},                // overlong U+FFFF
+      {std::string("\xC0\x80", 2), u"\uFFFD"},  // overlong U+0000
+      {"\xC1\xBF", u"\uFFFD"},                  // overlong U+007F
+      {"\xE0\x80\xAF", u"\uFFFD"},              // overlong '/'
+      {"\xF0\x8D\xA0\x80", u"\uFFFD"},          // overlong lone surrogate U+D800
+      {"\xF0\x8F\xBF\xBF", u"\uFFFD"},          // overlong U+FFFF
   };
   for (const auto& c : cases) EXPECT_EQ(Units(Decode(c.bytes)), Units(c.expect)) << Hex(c.bytes);
 }

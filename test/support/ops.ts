@@ -31,7 +31,7 @@ import type { Store } from 'threadkv';
 
 /**
  * The sum `increment` stores, per the store's documented arithmetic
- * (native/core/store.h, AddToCounter), or undefined where it must throw a
+ * (native/core/counter.h, AddToCounter), or undefined where it must throw a
  * RangeError: integers (an integer current value and an integer delta) add
  * exactly and must all stay within ±Number.MAX_SAFE_INTEGER; otherwise the
  * double sum must be finite (so must the operands).

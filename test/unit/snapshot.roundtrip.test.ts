@@ -90,6 +90,25 @@ describe('snapshot and restore', () => {
     assert.deepEqual(contents(fill), [['a', 'file-a'], ['b', 'live-b'], ['c', 'live-c']]);
   });
 
+  it('gives restored entries, and every later write, versions above any the saved store handed out', async () => {
+    const src = open({ codec: 'string', shards: 4 });
+    for (let i = 0; i < 500; i++) src.set('hot', `v${i}`);
+    src.set('cold', 'c');
+    const before = src.getEntry('hot')?.version ?? 0;
+    const file = path.join(tmp(), 'v.snap');
+    await src.snapshot(file);
+    for (const mode of ['replace', 'fillMissing'] as const) {
+      const dst = open({ codec: 'string', shards: 1 });
+      dst.restoreSync(file, { mode });
+      for (const k of ['hot', 'cold']) assert.ok((dst.getEntry(k)?.version ?? 0) > before, `${mode} ${k}`);
+      // A version kept from before the snapshot never matches a restored entry.
+      assert.equal(dst.compareAndSet('hot', before, 'stale'), false);
+      assert.equal(dst.get('hot'), 'v499');
+      dst.set('new', 'n');
+      assert.ok((dst.getEntry('new')?.version ?? 0) > before);
+    }
+  });
+
   it('refuses a file of another codec, naming both, and changes nothing', async () => {
     const src = open({ codec: 'json' });
     src.set('a', { x: 1 });

@@ -69,6 +69,10 @@ inline constexpr size_t kTrailerSize = 56;
 // of its own).
 inline constexpr size_t kMaxBlockPayload = 1u << 20;
 inline constexpr size_t kMaxVersionString = 64;
+// The highest last_version a reader accepts: a store's versions stay below
+// 2^53 (exact as JS numbers), and a restore raises the store's counters to
+// the file's highest, so a larger one can only come from a damaged file.
+inline constexpr uint64_t kMaxLastVersion = (uint64_t{1} << 53) - 1;
 inline constexpr size_t kMaxNameBytes = 4096;
 inline constexpr uint32_t kMaxShards = 65536;
 
@@ -166,6 +170,18 @@ void AppendEntry(std::string& out, std::string_view key, Kind kind, uint8_t flag
 
 // What went wrong; the binding turns it into a JS error (lib/errors.ts
 // writes every message from these facts).
+// Which limit refused a restored entry (ErrorKind::kLimit). Key and value
+// sizes are the binding's checks on set (no core Status speaks of them), so
+// the snapshot keeps its own list.
+enum class Limit : uint8_t {
+  kNone = 0,
+  kKeyTooLong,     // over Options::max_key_bytes
+  kValueTooLarge,  // over Options::max_value_bytes
+  kFullEntries,    // policy none: over a shard's max_entries
+  kFullBytes,      // policy none: over a shard's max_bytes
+  kTooBig,         // the entry alone is over a shard's byte budget
+};
+
 enum class ErrorKind : uint8_t {
   kNone = 0,
   kCorrupt,    // ERR_THREADKV_SNAPSHOT_CORRUPT
@@ -214,7 +230,7 @@ struct Error {
   std::string path;                         // kIo: the path the call was about
   uint8_t file_codec = 0, store_codec = 0;  // kCodec
   std::string detail;                       // kVersion: the file's Node / threadkv version; kLimit: the key
-  uint32_t limit_status = 0;                // kLimit: the core Status
+  Limit limit = Limit::kNone;               // kLimit: which one
   bool ok() const { return kind == ErrorKind::kNone; }
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "../counter.h"
 #include "../options.h"
 #include "crc32c.h"
 
@@ -154,7 +155,13 @@ bool DecodeHeader(std::string_view bytes, Header* out, Error* err) {
   }
   if (!need(size_t{8} * shards, "last_version")) return false;
   h.last_versions.resize(shards);
-  for (uint32_t i = 0; i < shards; ++i, at += 8) h.last_versions[i] = LoadU64(p + at);
+  for (uint32_t i = 0; i < shards; ++i, at += 8) {
+    h.last_versions[i] = LoadU64(p + at);
+    if (h.last_versions[i] > kMaxLastVersion) {
+      *err = Corrupt(Reason::kBadHeaderField, at, -1, h.last_versions[i], kMaxLastVersion, "last_version");
+      return false;
+    }
+  }
   if (!need(2, "store_name length")) return false;
   const uint16_t name_len = LoadU16(p + at);
   at += 2;

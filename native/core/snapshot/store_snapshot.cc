@@ -19,10 +19,13 @@ int64_t WallNowMs() {
 namespace {
 
 // A pair of clock readings taken together, to move deadlines between the
-// steady clock (the store's) and the wall clock (the file's).
+// store's clock (its StoreHost clock, by default the steady clock) and the
+// wall clock (the file's).
 struct ClockPair {
-  int64_t steady_ns = SteadyNowNs();
-  int64_t wall_ms = WallNowMs();
+  explicit ClockPair(const Store& store) : steady_ns(store.NowNs()), wall_ms(WallNowMs()) {}
+
+  int64_t steady_ns;
+  int64_t wall_ms;
 
   // A steady deadline as wall-clock milliseconds (rounded up, so that an
   // entry never expires earlier than it would have); 0 for none.
@@ -118,12 +121,29 @@ Error Destroyed() {
   return e;
 }
 
-Error LimitError(Status st, std::string_view key) {
+Error LimitError(Limit limit, std::string_view key) {
   Error e;
   e.kind = ErrorKind::kLimit;
-  e.limit_status = static_cast<uint32_t>(st);
+  e.limit = limit;
   e.detail.assign(key);
   return e;
+}
+
+// The limit a refusing core Status stands for.
+Limit LimitOf(Status st) {
+  switch (st) {
+    case Status::kFullEntries:
+      return Limit::kFullEntries;
+    case Status::kFullBytes:
+      return Limit::kFullBytes;
+    default:
+      return Limit::kTooBig;
+  }
+}
+
+// True when `e` alone passes a shard's byte budget: no write can store it.
+bool TooBig(const Store& store, const Entry& e) {
+  return store.shard_max_bytes() != 0 && Store::Cost(e) > store.shard_max_bytes();
 }
 
 // Builds the file's entries for `store` (checked against the store's key
@@ -154,21 +174,21 @@ class StoreSink final : public ReadSink {
         ++skipped_expired_;
         continue;
       }
-      if (!store_.KeyFits(r.key.size())) {
-        *err = LimitError(Status::kKeyTooLong, r.key);
+      if (r.key.size() > store_.options().max_key_bytes) {
+        *err = LimitError(Limit::kKeyTooLong, r.key);
         err->a = r.key.size();
         return false;
       }
       if (!store_.ValueFits(r.value.size())) {
-        *err = LimitError(Status::kValueTooLarge, r.key);
+        *err = LimitError(Limit::kValueTooLarge, r.key);
         err->a = r.value.size();
         return false;
       }
       EntryPtr e = store_.NewEntry(r.key, r.value.size(), r.kind, r.flags);
       if (!r.value.empty()) std::memcpy(e->value_data(), r.value.data(), r.value.size());
       e->expires_at = expires_at;
-      if (store_.TooBig(*e)) {
-        *err = LimitError(Status::kTooBigForLimit, r.key);
+      if (TooBig(store_, *e)) {
+        *err = LimitError(Limit::kTooBig, r.key);
         err->a = Store::Cost(*e);
         return false;
       }
@@ -192,17 +212,18 @@ class StoreSink final : public ReadSink {
 // kNone stores, replace mode: the file's content must fit each shard's
 // limits on its own, else nothing is written (as an atomic setMany).
 bool CheckReplaceFits(const Store& store, const std::vector<HashedEntry>& entries, Error* err) {
-  if (!store.limited() || store.options().eviction == EvictionPolicy::kSieve) return true;
+  const bool limited = store.shard_max_entries() != 0 || store.shard_max_bytes() != 0;
+  if (!limited || store.options().eviction == EvictionPolicy::kSieve) return true;
   std::vector<uint64_t> count(store.shard_count(), 0), cost(store.shard_count(), 0);
   for (const HashedEntry& he : entries) {
-    const uint32_t s = store.ShardIndex(he.hash);
+    const uint32_t s = store.ShardOf(he.hash);
     ++count[s];
     cost[s] += Store::Cost(*he.entry);
-    const Status st = store.shard_max_entries() != 0 && count[s] > store.shard_max_entries() ? Status::kFullEntries
-                      : store.shard_max_bytes() != 0 && cost[s] > store.shard_max_bytes()    ? Status::kFullBytes
-                                                                                             : Status::kOk;
-    if (st != Status::kOk) {
-      *err = LimitError(st, he.entry->key());
+    const Limit limit = store.shard_max_entries() != 0 && count[s] > store.shard_max_entries() ? Limit::kFullEntries
+                        : store.shard_max_bytes() != 0 && cost[s] > store.shard_max_bytes()    ? Limit::kFullBytes
+                                                                                               : Limit::kNone;
+    if (limit != Limit::kNone) {
+      *err = LimitError(limit, he.entry->key());
       return false;
     }
   }
@@ -211,12 +232,13 @@ bool CheckReplaceFits(const Store& store, const std::vector<HashedEntry>& entrie
 
 bool Publish(Store& store, StoreSink& sink, RestoreMode mode, LoadInfo* info, Error* err) {
   std::vector<HashedEntry>& entries = sink.entries();
-  if (mode == RestoreMode::kReplace) {
-    if (!CheckReplaceFits(store, entries, err)) return false;
-    if (store.Clear() == Status::kDestroyed) {
-      *err = Destroyed();
-      return false;
-    }
+  if (mode == RestoreMode::kReplace && !CheckReplaceFits(store, entries, err)) return false;
+  // Every version handed out from here on, the restored entries' first, is
+  // greater than any the saved store had handed out.
+  if (store.RaiseVersions(sink.max_version()) == Status::kDestroyed ||
+      (mode == RestoreMode::kReplace && store.Clear() == Status::kDestroyed)) {
+    *err = Destroyed();
+    return false;
   }
   for (HashedEntry& he : entries) {
     const std::string key(he.entry->key());  // for an error report after the entry is handed over
@@ -232,7 +254,7 @@ bool Publish(Store& store, StoreSink& sink, RestoreMode mode, LoadInfo* info, Er
         *err = Destroyed();
         return false;
       default:
-        *err = LimitError(st, key);
+        *err = LimitError(LimitOf(st), key);
         return false;
     }
   }
@@ -294,7 +316,7 @@ bool SaveStoreImpl(const Store& store, const std::string& path, const SaveOption
   h.node_version = options.node_version;
   FileWriter writer(fs);  // removes the temporary file on every early return
   if (!writer.Begin(path, h, options.writer, err)) return false;
-  const ClockPair clock;
+  const ClockPair clock(store);
   BlockCutter cutter(writer, store.options().codec == Codec::kV8, options.block_bytes);
   std::string& buf = cutter.buffer();
   for (uint32_t s = 0; s < shards; ++s) {
@@ -324,7 +346,7 @@ bool LoadStoreFromImpl(Store& store, ByteSource& src, const LoadOptions& options
     *err = Destroyed();
     return false;
   }
-  const ClockPair clock;
+  const ClockPair clock(store);
   StoreSink sink(store, clock);
   ReadResult result;
   if (!ReadSnapshot(src, options.read, sink, &result, err)) return false;

@@ -1,0 +1,290 @@
+#include "shard.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstdio>
+#include <cstdlib>
+#include <utility>
+
+namespace threadkv {
+
+void Retired::Finish() {
+  EntryDeleter del;
+  while (freed_ != nullptr) {
+    Entry* next = freed_->next_unlinked;
+    del(freed_);
+    freed_ = next;
+  }
+  if (!rare_) return;
+  while (kept_ != nullptr) {
+    Entry* next = kept_->next_unlinked;
+    adopter_->Adopt(EntryPtr(kept_));
+    kept_ = next;
+  }
+  if (waker_ != nullptr) std::exchange(waker_, nullptr)->Wake();
+  for (uint32_t after = std::exchange(after_, 0); after != 0; after &= after - 1)
+    hooks_->hooks[static_cast<size_t>(std::countr_zero(after))]->AfterLock();
+}
+
+StoreHook* HookList::Report(uint32_t shard, Change change, const Entry& e, uint32_t* after) const {
+  StoreHook* keeper = nullptr;
+  for (size_t i = 0; i < hooks.size(); ++i) {
+    const uint8_t reply = hooks[i]->OnChange(shard, change, e);
+    if ((reply & StoreHook::kKeep) != 0 && keeper == nullptr && change != Change::kSet) keeper = hooks[i];
+    if ((reply & StoreHook::kAfter) != 0) *after |= uint32_t{1} << i;
+  }
+  return keeper;
+}
+
+StoreHook* Shards::ReportTo(const HookList& list, const Shard& s, Change change, const Entry& e, Retired* r) const {
+  // One list per operation: the list changes only under every shard lock,
+  // and an operation's locks are held across all of its reports.
+  r->Rare();
+  r->hooks_ = &list;
+  return list.Report(s.index, change, e, &r->after_);
+}
+
+EntryPtr Retired::TakePrevious() {
+  for (Entry** link = &freed_; previous_ != nullptr && *link != nullptr; link = &(*link)->next_unlinked) {
+    if (*link != previous_) continue;
+    Entry* e = *link;
+    *link = e->next_unlinked;
+    previous_ = nullptr;
+    return EntryPtr(e);
+  }
+  return nullptr;
+}
+
+std::vector<uint32_t> LockOrder(std::vector<uint32_t> indices) {
+  std::sort(indices.begin(), indices.end());
+  indices.erase(std::unique(indices.begin(), indices.end()), indices.end());
+  return indices;
+}
+
+Shards::Shards(const Options& options, uint64_t seed, StoreHost host, std::string_view name)
+    : mask_(options.shards == 0 ? 0 : options.shards - 1),
+      seed_(seed),
+      ttl_ms_(options.ttl_ms),
+      budget_(Budget::PerShard(options, mask_ + 1)),
+      sieve_(options.eviction == EvictionPolicy::kSieve && budget_.limited()),
+      host_(host),
+      name_(name),
+      shards_(new Shard[mask_ + 1]) {
+  for (size_t i = 0; i <= mask_; ++i) {
+    // Huge tables recompute home slots from keys: with this store's seed.
+    shards_[i].table = Table(seed_);
+    shards_[i].index = static_cast<uint32_t>(i);
+  }
+}
+
+void Shards::WrongLayout() const {
+  std::fprintf(stderr,
+               "threadkv: store \"%.*s\" was given an entry not made by its NewEntry (%s queue links); aborting\n",
+               static_cast<int>(name_.size()), name_.data(), sieve_ ? "without" : "with");
+  std::abort();
+}
+
+void Shards::ResolveExpiry(Entry& e) const {
+  if (e.expires_at != kDefaultExpiry) return;
+  e.expires_at = ttl_ms_ == 0 ? kNoExpiry : DeadlineAfter(Now(), static_cast<double>(ttl_ms_));
+}
+
+void Shards::AddDeadline(Shard& s, Retired* r) {
+  ++s.ttl_entries;
+  // Set under the lock, so that a sweep pass that clears the flag either
+  // sees this entry or leaves the flag set for it (see Sweep).
+  if (!has_ttl_.exchange(true, std::memory_order_acq_rel)) {
+    r->Rare();
+    r->waker_ = host_.waker;
+  }
+}
+
+Status Shards::AdmitOrRefuse(Shard& s, uint64_t hash, const Entry& e, Retired* r) {
+  auto fits = [&] {
+    const Entry* cur = s.table.Find(hash, e.key());
+    return budget_.Fits(s.table.size(), Charged(s), cur == nullptr ? 1 : 0, Budget::Cost(e),
+                        cur == nullptr ? 0 : Budget::Cost(*cur));
+  };
+  Status st = fits();
+  if (st != Status::kOk && s.ttl_entries != 0) {
+    PurgeExpired(s, r);
+    st = fits();
+  }
+  return st;
+}
+
+Entry* Shards::LinkOnly(Shard& s, uint64_t hash, EntryPtr& e, Retired* r) {
+  Entry* raw = e.get();
+  if (raw->has_links() != sieve_) [[unlikely]]
+    WrongLayout();
+  ResolveExpiry(*raw);
+  raw->version = ++s.last_version;
+  EntryPtr old = s.table.Upsert(hash, std::move(e));  // may throw std::bad_alloc: nothing linked
+  s.bytes += raw->footprint();
+  ++s.sets;
+  if (old) Retire(s, old.release(), Change::kReplaced, r);
+  if (sieve_) s.queue.Push(raw);
+  if (raw->HasDeadline()) AddDeadline(s, r);
+  (void)Report(s, Change::kSet, *raw, r);
+  return raw;
+}
+
+void Shards::EvictAround(Shard& s, Entry* keep, Retired* r) {
+  keep->pinned = 1;
+  EvictToFit(s, r);
+  keep->pinned = 0;
+}
+
+Change Shards::Unlink(Shard& s, uint64_t hash, std::string_view key, Change cause, Retired* r) {
+  EntryPtr gone = s.table.Erase(hash, key);
+  if (!gone) return Change::kSet;
+  return Retire(s, gone.release(), cause, r);
+}
+
+Change Shards::Retire(Shard& s, Entry* e, Change cause, Retired* r) {
+  s.bytes -= e->footprint();
+  if (sieve_) s.queue.Remove(e);
+  if (e->HasDeadline()) {
+    --s.ttl_entries;
+    // Gone already, whatever the caller meant to do with it.
+    if ((cause == Change::kReplaced || cause == Change::kDeleted || cause == Change::kEvicted) && Expired(*e))
+      cause = Change::kExpired;
+  }
+  switch (cause) {
+    case Change::kReplaced:
+      r->previous_ = e;
+      break;
+    case Change::kDeleted:
+      ++s.deletes;
+      r->previous_ = e;
+      break;
+    case Change::kExpired:
+      ++s.expirations;
+      break;
+    case Change::kEvicted:
+      ++s.evictions;
+      break;
+    default:
+      break;
+  }
+  if (StoreHook* keeper = Report(s, cause, *e, r)) {
+    // One keeping hook at a time per operation (Store::AddHook's contract).
+    r->adopter_ = keeper;
+    e->next_unlinked = r->kept_;
+    r->kept_ = e;
+  } else {
+    e->next_unlinked = r->freed_;
+    r->freed_ = e;
+  }
+  return cause;
+}
+
+void Shards::Rewrote(Shard& s, Entry& e) {
+  e.version = ++s.last_version;
+  ++s.sets;
+}
+
+void Shards::SetDeadline(Shard& s, Entry& e, int64_t deadline, Retired* r) {
+  if (e.HasDeadline()) --s.ttl_entries;
+  e.expires_at = deadline;
+  if (e.HasDeadline()) AddDeadline(s, r);
+}
+
+void Shards::EvictToFit(Shard& s, Retired* r) {
+  while (OverBudget(s)) {
+    Entry* victim = s.queue.NextVictim(s.table.size(), [this](const Entry& e) { return Expired(e); });
+    if (victim == nullptr) return;  // only pinned entries left (callers make this impossible)
+    Unlink(s, Hash(victim->key()), victim->key(), Change::kEvicted, r);
+  }
+}
+
+void Shards::PurgeExpired(Shard& s, Retired* r) {
+  if (s.ttl_entries == 0) return;
+  const int64_t now = Now();
+  // A shrink ends a walk: walk the new slot array again (each shrink halves
+  // it, so this ends). Stopping there would leave expired entries that make
+  // the caller refuse a write that fits.
+  while (WalkExpiredSlots(
+             s.table, 0, s.table.capacity(), [now](const Entry& e) { return e.HasDeadline() && e.expires_at <= now; },
+             [&](Entry* e) { Unlink(s, Hash(e->key()), e->key(), Change::kExpired, r); })
+             .resized) {
+  }
+}
+
+size_t Shards::Sweep(Shard& s, size_t batch, bool* left) {
+  size_t removed = 0;
+  for (;;) {
+    Retired r;  // freed after each hold of the lock
+    auto lock = WriteLock(s);
+    if (s.dead || s.ttl_entries == 0) {
+      s.sweep_cursor = 0;
+      return removed;
+    }
+    const size_t cap = s.table.capacity();
+    const size_t from = s.sweep_cursor < cap ? s.sweep_cursor : 0;
+    const int64_t now = Now();
+    const SlotWalk walk = WalkExpiredSlots(
+        s.table, from, std::min(from + batch, cap),
+        [now](const Entry& e) { return e.HasDeadline() && e.expires_at <= now; },
+        [&](Entry* e) {
+          Unlink(s, Hash(e->key()), e->key(), Change::kExpired, &r);
+          ++removed;
+        });
+    // A shrink restarts the walk on the new slot array (shrinks are
+    // bounded, so this ends); otherwise the next batch, or done.
+    s.sweep_cursor = walk.next < cap ? walk.next : 0;
+    if (walk.resized || walk.next < cap) continue;
+    if (s.ttl_entries != 0) *left = true;
+    return removed;
+  }
+}
+
+size_t Shards::SweepAll(size_t batch) {
+  // Cleared first: a writer that links an entry with a deadline after this
+  // pass has looked at its shard sets the flag again (under that shard's
+  // lock), so the flag ends up false only if no such entry is left.
+  has_ttl_.store(false, std::memory_order_release);
+  bool left = false;
+  size_t removed = 0;
+  for (size_t i = 0; i <= mask_; ++i) removed += Sweep(shards_[i], batch, &left);
+  if (left) has_ttl_.store(true, std::memory_order_release);
+  return removed;
+}
+
+void Shards::Drain(Shard& s, bool kill, Retired* r, std::vector<Table>* drained) {
+  if (hooks() != nullptr) {
+    // Entry by entry, so that the hook sees each leave (allocates under the
+    // lock: only while a hook is installed).
+    std::vector<EntryPtr> all;
+    s.table.DrainInto(all);
+    for (EntryPtr& e : all) Retire(s, e.release(), Change::kCleared, r);
+  } else {
+    drained->push_back(std::move(s.table));  // capacity reserved by the caller
+    s.bytes = 0;
+    s.queue.Reset();
+    s.ttl_entries = 0;
+  }
+  s.sweep_cursor = 0;
+  if (kill) s.dead = true;
+}
+
+void Shards::AddSizes(const Shard& s, ShardSizes* out) const {
+  uint64_t entries = s.table.size();
+  uint64_t bytes = s.bytes;
+  if (s.ttl_entries != 0) {
+    // Expired entries not yet swept are invisible here too.
+    const int64_t now = Now();
+    s.table.ForEach([&](const Entry& e) {
+      if (!e.HasDeadline() || e.expires_at > now) return;
+      --entries;
+      bytes -= e.footprint();
+    });
+  }
+  // Each entry's queue links, for a store whose entries have them.
+  if (sieve_) bytes += entries * sizeof(EntryLinks);
+  out->entries += entries;
+  out->bytes += bytes;
+  out->slot_bytes += s.table.slot_bytes();
+}
+
+}  // namespace threadkv

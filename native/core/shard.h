@@ -1,0 +1,404 @@
+// The shards of a store, and the only code that changes what a shard holds.
+//
+// A store is a fixed array of shards, each a hash table (table.h) behind its
+// own reader-writer lock. Every change to a shard's contents goes through
+// Shards::Link (an entry in) or Shards::Unlink (an entry out, with its
+// cause): they alone touch the byte count, the count of entries with a
+// deadline, the eviction queue, the version counter and the write counters,
+// and they alone report to the store's hook (the seam the optional features
+// attach to; see StoreHook). Every unlinked entry then goes into a Retired
+// list, which frees it after the lock is released.
+//
+// Lock order: a thread holds at most one shard lock, or several taken in
+// ascending shard index (ShardLocks), never any other way.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "clock.h"
+#include "entry.h"
+#include "eviction.h"
+#include "expiry.h"
+#include "hash.h"
+#include "options.h"
+#include "status.h"
+#include "table.h"
+
+namespace threadkv {
+
+// The per-entry charge (entry.h) covers what an entry really costs: the
+// widest header, a table slot and malloc's 8-byte chunk header.
+static_assert(kEntryOverhead >= sizeof(EntryLinks) + sizeof(Entry) + Table::kSlotBytes + 8,
+              "kEntryOverhead no longer covers an entry's real overhead");
+
+// What happened to an entry (StoreHook::OnChange; Unlink's cause).
+enum class Change : uint8_t {
+  kSet,       // linked in with a new version (insert, replace, increment)
+  kReplaced,  // unlinked: a write of the same key took its place
+  kDeleted,   // unlinked: deleted
+  kExpired,   // unlinked: its deadline had passed
+  kEvicted,   // unlinked: made room under a capacity limit
+  kCleared,   // unlinked: clear() or destroy()
+};
+
+// The seam of a store's optional features (change events, invalidation of
+// loads in flight, point-in-time snapshots): every change to every shard is
+// reported to each installed hook, under that shard's write lock, in the
+// order the shard saw them. A store without hooks pays one relaxed load and
+// a branch per change. Installed with Store::AddHook.
+class StoreHook {
+ public:
+  // What OnChange asks for (bits).
+  enum Reply : uint8_t {
+    kNothing = 0,
+    kKeep = 1,   // an unlinked entry: hand it to Adopt() instead of freeing it
+    kAfter = 2,  // call AfterLock() once this operation has released its locks
+  };
+
+  virtual ~StoreHook() = default;
+  // Under shard `shard`'s write lock: `e` was linked in (kSet, e.version is
+  // its new version) or unlinked (any other change; e.version is the
+  // version it had). Must not call into the store, and must not allocate
+  // where a failure would leave the hook inconsistent (it cannot throw).
+  // kKeep on an unlinked entry keeps it: it is handed to Adopt() once the
+  // lock is released (its version word is overwritten meanwhile, so read
+  // the version here); the first hook (in installation order) that keeps an
+  // entry gets it, and kKeep on a kSet is ignored. kAfter asks for one call
+  // of AfterLock() when the operation is done (to wake waiting threads
+  // outside the lock).
+  virtual uint8_t OnChange(uint32_t shard, Change change, const Entry& e) noexcept = 0;
+  // An entry OnChange kept, after every lock is released: the hook owns it.
+  virtual void Adopt(EntryPtr e) noexcept { (void)e; }
+  // After every lock of an operation in which OnChange replied kAfter.
+  virtual void AfterLock() noexcept {}
+};
+
+// A shard's lock. Readers share it; writers hold it alone.
+using ShardMutex = std::shared_mutex;
+
+// Cache-line aligned so that two shards' locks never share a line. Layout,
+// by who writes what while other threads may be reading:
+//  - line 0: the lock word (a 56-byte pthread_rwlock_t on glibc), and
+//    `hits`, bumped (relaxed) by readers under the shared lock: that line
+//    already bounces between readers for the lock itself, so a hit costs no
+//    extra cache-line transfer.
+//  - line 1: the other counters readers bump (misses, contention), so that
+//    they never dirty the line the table's fields live on.
+//  - line 2 on: the table and everything written only under the write lock
+//    (by Shards' members alone).
+struct alignas(64) Shard {
+  mutable ShardMutex mu;
+  mutable std::atomic<uint64_t> hits{0};
+  alignas(64) mutable std::atomic<uint64_t> misses{0};
+  mutable std::atomic<uint64_t> contended_reads{0};   // try_lock_shared failed before blocking
+  mutable std::atomic<uint64_t> contended_writes{0};  // try_lock failed before blocking
+  alignas(64) Table table;
+  uint64_t bytes = 0;         // sum of Entry::footprint() of live entries (without queue links)
+  uint64_t last_version = 0;  // versions handed out by this shard (never reset)
+  uint32_t index = 0;         // this shard's place in its store
+  bool dead = false;          // set by Store::Kill under the write lock
+  // Write-side counters (stats() reads them under the shared lock).
+  uint64_t sets = 0;
+  uint64_t deletes = 0;
+  uint64_t evictions = 0;
+  uint64_t expirations = 0;
+  SieveQueue queue;  // every live entry, when the store's policy is SIEVE
+  // Live entries with a deadline, and where the TTL sweep resumes.
+  uint64_t ttl_entries = 0;
+  size_t sweep_cursor = 0;
+};
+
+// Shard locks, taken with a try first so that stats() can count how often a
+// thread found the lock held (and had to block).
+inline std::shared_lock<ShardMutex> ReadLock(const Shard& s) {
+  std::shared_lock<ShardMutex> lock(s.mu, std::try_to_lock);
+  if (!lock.owns_lock()) {
+    s.contended_reads.fetch_add(1, std::memory_order_relaxed);
+    lock.lock();
+  }
+  return lock;
+}
+
+inline std::unique_lock<ShardMutex> WriteLock(Shard& s) {
+  std::unique_lock<ShardMutex> lock(s.mu, std::try_to_lock);
+  if (!lock.owns_lock()) {
+    s.contended_writes.fetch_add(1, std::memory_order_relaxed);
+    lock.lock();
+  }
+  return lock;
+}
+
+// Entries unlinked under a shard lock, freed when this goes out of scope,
+// which its owner arranges to be after the lock is released (declare it
+// before the lock). Chained through their `next_unlinked` word: no
+// allocation under the lock. Entries the hook kept are handed to it instead,
+// and the store's waker is told if the operation gave the store its first
+// deadline. A caller that wants the entry its write replaced or its erase
+// removed passes its own Retired and reads previous() before it ends.
+class Retired {
+ public:
+  Retired() = default;
+  Retired(const Retired&) = delete;
+  Retired& operator=(const Retired&) = delete;
+  ~Retired() {
+    if (freed_ != nullptr || rare_) Finish();
+  }
+
+  // The entry a Put replaced or an Erase removed (never an expired one),
+  // readable until this is destroyed; null if there was none. Its version
+  // word is no longer its version (the list is chained through it).
+  const Entry* previous() const { return previous_; }
+  // Takes that entry out of the list: the caller owns it (a large value can
+  // then leave without another copy). Null when there is none, or when a
+  // hook kept it (previous() still shows it then).
+  EntryPtr TakePrevious();
+
+ private:
+  friend class Shards;
+  void Finish();
+
+  // The rest of the work, which most operations never have: set up on
+  // first use (so that a plain write initializes three words, not eight).
+  void Rare() {
+    if (rare_) return;
+    rare_ = true;
+    kept_ = nullptr;
+    adopter_ = nullptr;
+    waker_ = nullptr;
+    hooks_ = nullptr;
+    after_ = 0;
+  }
+
+  Entry* freed_ = nullptr;
+  const Entry* previous_ = nullptr;
+  bool rare_ = false;
+  // Valid only when rare_:
+  Entry* kept_;
+  StoreHook* adopter_;
+  Waker* waker_;
+  const struct HookList* hooks_;  // the hooks that were told, and
+  uint32_t after_;                // which of them asked for AfterLock()
+};
+
+// Holds the locks of a set of shards, shared or exclusive, taken in
+// ascending index order (the one lock order) and released when this goes
+// out of scope. ok() is false, with every lock already released, when a
+// shard is dead (the store was destroyed).
+template <bool kExclusive>
+class ShardLocks {
+ public:
+  // Every shard of `shards` (count of them).
+  ShardLocks(Shard* shards, size_t count) : shards_(shards) {
+    held_.reserve(count);
+    for (size_t i = 0; i < count; ++i)
+      if (!Take(static_cast<uint32_t>(i))) break;
+  }
+  // The shards at `ascending` (sorted, distinct indices).
+  ShardLocks(Shard* shards, std::span<const uint32_t> ascending) : shards_(shards) {
+    held_.reserve(ascending.size());
+    for (uint32_t i : ascending)
+      if (!Take(i)) break;
+  }
+  ShardLocks(const ShardLocks&) = delete;
+  ShardLocks& operator=(const ShardLocks&) = delete;
+  ~ShardLocks() { Release(); }
+
+  bool ok() const { return ok_; }
+
+ private:
+  bool Take(uint32_t i) {
+    Shard& s = shards_[i];
+    if constexpr (kExclusive)
+      WriteLock(s).release();
+    else
+      ReadLock(s).release();
+    held_.push_back(i);
+    if (s.dead) {
+      ok_ = false;
+      Release();
+    }
+    return ok_;
+  }
+  void Release() {
+    for (auto it = held_.rbegin(); it != held_.rend(); ++it) {
+      if constexpr (kExclusive)
+        shards_[*it].mu.unlock();
+      else
+        shards_[*it].mu.unlock_shared();
+    }
+    held_.clear();
+  }
+
+  Shard* shards_;
+  std::vector<uint32_t> held_;
+  bool ok_ = true;
+};
+
+// The distinct shard indices in `indices`, ascending: the order in which a
+// multi-shard operation takes their locks.
+std::vector<uint32_t> LockOrder(std::vector<uint32_t> indices);
+
+// The hooks installed on a store, as one immutable list (Store::AddHook
+// makes a new one for every change, and keeps every list it made until the
+// store is destroyed, so a list loaded under a shard lock stays valid).
+struct HookList {
+  static constexpr size_t kMax = 32;  // hooks per store (Retired keeps a bit per hook)
+  std::vector<StoreHook*> hooks;
+  // Tells every hook; returns the first that keeps the entry, or null, and
+  // sets bit i of *after when hook i asked for AfterLock().
+  StoreHook* Report(uint32_t shard, Change change, const Entry& e, uint32_t* after) const;
+};
+
+// Entry count and memory of some shards (Shards::AddSizes).
+struct ShardSizes {
+  uint64_t entries = 0;
+  uint64_t bytes = 0;       // entry headers (with queue links) + keys + values
+  uint64_t slot_bytes = 0;  // hash table slot arrays
+};
+
+// A store's shards and what they share: the budget, the eviction policy,
+// the default TTL, the clock, the hook. The members that take a Shard& run
+// under that shard's write lock (held by the caller) unless they say
+// otherwise.
+class Shards {
+ public:
+  // `name` (the store's, for messages) must outlive this.
+  Shards(const Options& options, uint64_t seed, StoreHost host, std::string_view name);
+
+  uint32_t count() const { return static_cast<uint32_t>(mask_ + 1); }
+  uint32_t IndexOf(uint64_t hash) const { return static_cast<uint32_t>((hash >> 48) & mask_); }
+  Shard& For(uint64_t hash) { return shards_[IndexOf(hash)]; }
+  const Shard& For(uint64_t hash) const { return shards_[IndexOf(hash)]; }
+  Shard& at(uint32_t i) { return shards_[i]; }
+  const Shard& at(uint32_t i) const { return shards_[i]; }
+  Shard* data() const { return shards_.get(); }
+
+  const Budget& budget() const { return budget_; }
+  bool sieve() const { return sieve_; }
+  // The installed hooks, or null for none. Read under a shard lock; changed
+  // only under every shard's write lock (Store::AddHook), so relaxed will do.
+  const HookList* hooks() const { return hooks_.load(std::memory_order_relaxed); }
+  void set_hooks(const HookList* hooks) { hooks_.store(hooks, std::memory_order_relaxed); }
+
+  // "Now" on the store's clock; whether `e`'s deadline has passed (the clock
+  // is read only for entries that have one).
+  int64_t Now() const { return host_.clock == nullptr ? SteadyNowNs() : host_.clock->NowNs(); }
+  bool Expired(const Entry& e) const { return e.expires_at > 0 && e.expires_at <= Now(); }
+  uint64_t Hash(std::string_view key) const { return HashBytes(key.data(), key.size(), seed_); }
+
+  // True while some entry of the store may have a deadline.
+  bool has_ttl() const { return has_ttl_.load(std::memory_order_acquire); }
+
+  // A read hit, under the shared lock: counted, and marked visited for SIEVE
+  // (a relaxed store, and only when not already set, so re-reads do not
+  // write the entry's line).
+  void Touch(const Shard& s, const Entry& e) const {
+    s.hits.fetch_add(1, std::memory_order_relaxed);
+    if (sieve_ && e.visited.load(std::memory_order_relaxed) == 0) e.visited.store(1, std::memory_order_relaxed);
+  }
+
+  // Whether a write of `e` (replacing `cur`, or null) may go in under policy
+  // none: kOk, or the limit it would pass. Expired entries still take room
+  // until swept, so a refusal first purges them and looks again (`cur` is
+  // found again by `hash`). Always kOk without a limit or with SIEVE.
+  Status Admit(Shard& s, uint64_t hash, const Entry& e, Retired* r) {
+    if (!budget_.limited()) return Status::kOk;
+    if (budget_.TooBig(e)) return Status::kTooBigForLimit;
+    return sieve_ ? Status::kOk : AdmitOrRefuse(s, hash, e, r);
+  }
+  // Links `e` (moved from) in with a new version (into *version if given),
+  // replacing and retiring the entry of the same key, then evicts others
+  // (SIEVE) until the shard is within its budget; never `e` itself. Check
+  // Admit() first.
+  void Link(Shard& s, uint64_t hash, EntryPtr& e, Retired* r, uint64_t* version = nullptr) {
+    Entry* raw = LinkOnly(s, hash, e, r);
+    if (version != nullptr) *version = raw->version;
+    if (sieve_ && OverBudget(s)) EvictAround(s, raw, r);
+  }
+  // Link() without the eviction, and returns the entry: an atomic batch
+  // links all its entries first (pinned), then calls EvictToFit once.
+  Entry* LinkOnly(Shard& s, uint64_t hash, EntryPtr& e, Retired* r);
+  // Removes the entry of `key` and retires it for `cause`; an entry whose
+  // deadline had passed is retired as kExpired whatever `cause`. Returns the
+  // cause it was retired for, or kSet if the key was absent.
+  Change Unlink(Shard& s, uint64_t hash, std::string_view key, Change cause, Retired* r);
+  // A counter updated in place (only while no hook is installed: a hook
+  // must see every entry it was shown leave): a new version.
+  void Rewrote(Shard& s, Entry& e);
+  // Sets e's deadline (kNoExpiry: none).
+  void SetDeadline(Shard& s, Entry& e, int64_t deadline, Retired* r);
+  // Raises s's version counter to at least `floor`, so that every version s
+  // hands out from now on is greater (a restored snapshot's highest).
+  static void RaiseVersion(Shard& s, uint64_t floor) {
+    if (s.last_version < floor) s.last_version = floor;
+  }
+  // Gives `e` the store's default deadline if it still has kDefaultExpiry.
+  void ResolveExpiry(Entry& e) const;
+
+  // SIEVE: evicts unpinned entries until s is within its budget.
+  void EvictToFit(Shard& s, Retired* r);
+  // Unlinks every expired entry of s (a shrink of the table ends it early).
+  void PurgeExpired(Shard& s, Retired* r);
+  // One pass of the background sweep over every shard (no lock may be
+  // held): takes each shard's write lock for up to `batch` slots at a time,
+  // from its sweep cursor to the end of its table, and unlinks the expired
+  // entries. Clears has_ttl() when no entry with a deadline is left.
+  // Returns how many entries it removed.
+  size_t SweepAll(size_t batch);
+
+  // Empties s (its entries retired as kCleared); with `kill`, marks it dead.
+  // Without a hook the whole table moves into `drained` (O(1) under the
+  // lock; the caller frees it after).
+  void Drain(Shard& s, bool kill, Retired* r, std::vector<Table>* drained);
+
+  // Adds s's entries and memory to *out (expired entries left out). Under
+  // s's shared lock.
+  void AddSizes(const Shard& s, ShardSizes* out) const;
+  // Bytes of s as the byte limit counts them. Under s's shared lock.
+  static uint64_t Charged(const Shard& s) { return Budget::Charged(s.table.size(), s.bytes); }
+
+ private:
+  // The one function every change goes through: reports it to the hooks,
+  // if any; returns the hook that keeps an unlinked entry, or null.
+  StoreHook* Report(const Shard& s, Change change, const Entry& e, Retired* r) const {
+    const HookList* list = hooks();
+    return list == nullptr ? nullptr : ReportTo(*list, s, change, e, r);
+  }
+  StoreHook* ReportTo(const HookList& list, const Shard& s, Change change, const Entry& e, Retired* r) const;
+  // Admit() under policy none.
+  Status AdmitOrRefuse(Shard& s, uint64_t hash, const Entry& e, Retired* r);
+  // EvictToFit with `keep` pinned.
+  void EvictAround(Shard& s, Entry* keep, Retired* r);
+  // Bookkeeping of an entry just taken out of s's table.
+  Change Retire(Shard& s, Entry* gone, Change cause, Retired* r);
+  // One more entry with a deadline in s (wakes the sweeper, through r, when
+  // it is the store's first).
+  void AddDeadline(Shard& s, Retired* r);
+  // Sweeps s up to the end of its table (SweepAll); *left is set when
+  // entries with a deadline remain.
+  size_t Sweep(Shard& s, size_t batch, bool* left);
+  // Aborts: an entry not laid out by the store's NewEntry.
+  [[noreturn]] void WrongLayout() const;
+  bool OverBudget(const Shard& s) const { return budget_.Over(s.table.size(), Charged(s)); }
+
+  const uint64_t mask_;
+  const uint64_t seed_;
+  const uint64_t ttl_ms_;
+  const Budget budget_;
+  const bool sieve_;
+  const StoreHost host_;
+  const std::string_view name_;
+  std::atomic<bool> has_ttl_{false};
+  std::atomic<const HookList*> hooks_{nullptr};
+  std::unique_ptr<Shard[]> shards_;
+};
+
+}  // namespace threadkv
