@@ -258,13 +258,16 @@ Napi::Value Addon::Guard(const Napi::CallbackInfo& info) {
   } catch (const std::bad_alloc&) {
   } catch (const std::length_error&) {
   }
-  // Out of memory: name the store when the first argument is a handle.
+  ThrowOutOfMemoryInCall(info);
+  return Napi::Value();
+}
+
+void ThrowOutOfMemoryInCall(const Napi::CallbackInfo& info) noexcept {
   void* data = nullptr;
   std::string_view store;
   if (info.Length() > 0 && napi_get_value_external(info.Env(), info[0], &data) == napi_ok && data != nullptr)
     store = static_cast<StoreHandle*>(data)->name;
   ThrowOutOfMemory(info.Env(), {.store = store});
-  return Napi::Value();
 }
 
 // bind(handle) -> [get, set, has, delete, getEntry]: the handle's per-key
