@@ -11,7 +11,7 @@
 //   --runs=N                trials (default 5; quick 2)
 //   --duration=MS           timed phase per workload (default 300; quick 80)
 //   --warmup=MS             warm-up per workload (default 100; quick 25)
-//   --skip=codecs,native,memory,snapshot,profile   skip the side benchmarks
+//   --skip=codecs,native,memory,readscaling,snapshot,profile   skip the side benchmarks
 //   --out=DIR               where RESULTS.md and throughput.svg go (default: bench/ for a
 //                           full unfiltered run, a temporary folder otherwise)
 //   --no-write              print only
@@ -189,11 +189,17 @@ async function main() {
   await nativeBuild;
   const native = await side('native', async () => lastJson(await runNode(path.join(__dirname, 'native', 'run.js'), [...q, '--json'])));
   const memory = await side('memory', async () =>
-    lastJson(await runNode(path.join(__dirname, 'memory.js'), [`--entries=${quick ? 100000 : 1000000}`, '--json'], { nodeArgs: ['--expose-gc'] })),
+    lastJson(
+      await runNode(path.join(__dirname, 'memory.js'), [`--entries=${quick ? 100000 : 1000000}`, `--churn=${quick ? 50000 : 1000000}`, '--json'], {
+        nodeArgs: ['--expose-gc'],
+      }),
+    ),
   );
   const snapshot = await side('snapshot', async () =>
     lastJson(await runNode(path.join(__dirname, 'snapshot.js'), [...q, '--json'], { timeoutMs: 1800000 })),
   );
+  // Pure gets of S at 1 and 2 workers, in setups that differ in what the two share.
+  const readScaling = quick ? null : await side('readscaling', async () => lastJson(await runNode(path.join(__dirname, 'read-scaling.js'), ['--json'])));
   const profile = quick
     ? null
     : await side('profile', async () => lastJson(await runNode(path.join(__dirname, 'profile.js'), ['--json'], { timeoutMs: 900000 })));
@@ -218,6 +224,7 @@ async function main() {
     native,
     memory,
     snapshot,
+    readScaling,
     profile,
     targets,
     errors,
