@@ -6,7 +6,7 @@ import { threadId } from 'node:worker_threads';
 import { cells, codecs, IN_LENGTH, IN_TAG, privateCodecs, settle, type Codec } from './codec';
 import { describeType, invalidArgument, updateContended } from './errors';
 import { native, out, type BoundMethods, type NativeHandle, type NativeValue } from './native';
-import { CODECS, normalizeOptions, validateName, validateTtl } from './options';
+import { normalizeOptions, validateName, validateTtl } from './options';
 import * as snapshots from './snapshot';
 import type {
   BatchOptions,
