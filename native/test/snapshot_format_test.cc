@@ -274,7 +274,12 @@ TEST(Entries, RefuseEveryMalformedField) {
   expect_bad(OneEntry("k", Kind::kString, 0, "\xC3("), 1, "string value (not WTF-8)");
   expect_bad(OneEntry("k", Kind::kInt64, 0, "1234567"), 1, "value_size");
   expect_bad(OneEntry("k", Kind::kTrue, 0, "x"), 1, "value_size");
-  expect_bad(OneEntry("k", Kind::kBytes, 1, "x"), 1, "flags");
+  {  // bytes: flags are the value path's format tag, any value
+    std::vector<EntryRecord> out;
+    Error err;
+    ASSERT_TRUE(DecodeEntries(OneEntry("k", Kind::kBytes, 14, "x"), 1, &out, &err));
+    EXPECT_EQ(out[0].flags, 14);
+  }
   expect_bad(OneEntry("k", Kind::kFloat64, 2, "12345678"), 1, "flags");
 }
 

@@ -229,8 +229,7 @@ bool DecodeEntries(std::string_view payload, uint32_t count, std::vector<EntryRe
     bool lone = false;
     if (!ValidWtf8(key, &ascii, &lone)) return bad("key (not WTF-8)");
     switch (kind) {
-      case Kind::kBytes:
-        if (flags != 0) return bad("flags", flags);
+      case Kind::kBytes:  // flags: the value path's format tag, opaque here (0: the codec's own bytes)
         break;
       case Kind::kString: {
         if (!ValidWtf8(value, &ascii, &lone)) return bad("string value (not WTF-8)");
@@ -442,7 +441,7 @@ Outcome Reader::Attempt(uint64_t pos, uint64_t* next, Error* err) {
   }
   if (header_.codec == static_cast<uint8_t>(Codec::kV8)) {
     for (const EntryRecord& r : records_) {
-      if (r.kind != Kind::kBytes) continue;
+      if (r.kind != Kind::kBytes || r.flags != 0) continue;  // only the codec's own (v8-serialized) bytes
       const uint32_t v = V8WireVersion(r.value);
       if (v > opt_.max_v8_version) {
         Error e;

@@ -76,7 +76,7 @@ class BlockCutter {
       const size_t value = LoadU32(e + 4);
       const size_t len = kEntryHeaderSize + key + value;
       if (count_ > 0 && at_ + len - start_ > block_bytes_ && !Emit(err)) return false;
-      if (v8_codec_ && static_cast<Kind>(e[8]) == Kind::kBytes) {
+      if (v8_codec_ && static_cast<Kind>(e[8]) == Kind::kBytes && e[9] == 0) {  // v8-serialized bytes
         const uint32_t v = V8WireVersion({e + kEntryHeaderSize + key, value});
         if (v > v8_max_) v8_max_ = v > 255 ? 255 : v;
       }
