@@ -11,7 +11,7 @@
 //   --runs=N                trials (default 5; quick 2)
 //   --duration=MS           timed phase per workload (default 300; quick 80)
 //   --warmup=MS             warm-up per workload (default 100; quick 25)
-//   --skip=codecs,native,memory,readscaling,profile,compute,watch   skip the side benchmarks
+//   --skip=codecs,native,memory,readscaling,snapshot,profile,compute,watch   skip the side benchmarks
 //   --out=DIR               where RESULTS.md and throughput.svg go (default: bench/ for a
 //                           full unfiltered run, a temporary folder otherwise)
 //   --no-write              print only
@@ -195,6 +195,9 @@ async function main() {
       }),
     ),
   );
+  const snapshot = await side('snapshot', async () =>
+    lastJson(await runNode(path.join(__dirname, 'snapshot.js'), [...q, '--json'], { timeoutMs: 1800000 })),
+  );
   // Pure gets of S at 1 and 2 workers, in setups that differ in what the two share.
   const readScaling = quick ? null : await side('readscaling', async () => lastJson(await runNode(path.join(__dirname, 'read-scaling.js'), ['--json'])));
   const profile = quick
@@ -226,6 +229,7 @@ async function main() {
     codecs,
     native,
     memory,
+    snapshot,
     readScaling,
     profile,
     compute,

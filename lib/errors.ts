@@ -42,6 +42,12 @@ export const ErrorCode = {
   COMPUTE_TIMEOUT: 'ERR_THREADKV_COMPUTE_TIMEOUT',
   /** getOrComputeSync on a key its own thread is computing (blocking would never end). */
   RECURSIVE_COMPUTE: 'ERR_THREADKV_RECURSIVE_COMPUTE',
+  /** restore(): the file is not a complete, intact threadkv snapshot (the message says what and where). */
+  SNAPSHOT_CORRUPT: 'ERR_THREADKV_SNAPSHOT_CORRUPT',
+  /** restore(): the file needs a newer threadkv, or holds V8-serialized values of a newer Node. */
+  SNAPSHOT_VERSION: 'ERR_THREADKV_SNAPSHOT_VERSION',
+  /** restore(): the snapshot's codec is not the store's. */
+  SNAPSHOT_CODEC: 'ERR_THREADKV_SNAPSHOT_CODEC',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -322,4 +328,195 @@ export function abortError(signal: AbortSignal): Error {
   err.name = 'AbortError';
   err.code = 'ABORT_ERR';
   return err;
+}
+
+// ---- Snapshot and restore (lib/snapshot.ts) ----
+
+/** What the native side reports about a failed snapshot or restore. */
+export interface SnapshotFacts {
+  kind: 'corrupt' | 'version' | 'codec' | 'io' | 'destroyed' | 'limit' | 'oom' | 'internal';
+  reason?: string;
+  offset?: number;
+  block?: number;
+  a?: number;
+  b?: number;
+  aux?: number;
+  field?: string;
+  detail?: string;
+  fileCodec?: number;
+  storeCodec?: number;
+  errno?: number;
+  syscall?: string;
+  path?: string;
+  limit?: 'key-too-long' | 'value-too-large' | 'full-entries' | 'full-bytes' | 'too-big' | 'internal';
+  key?: string;
+  max?: number;
+  actual?: number;
+  /** restore: entries written before a limit stopped it. */
+  restored?: number;
+}
+
+const hex = (n: number | undefined): string => `0x${(n ?? 0).toString(16).padStart(8, '0')}`;
+
+function corruptWhat(f: SnapshotFacts): string {
+  const at = `byte offset ${f.offset}`;
+  const block = f.block !== undefined ? `block ${f.block} (at ${at})` : `the data at ${at}`;
+  switch (f.reason) {
+    case 'not-snapshot':
+      return `it is not a threadkv snapshot (it does not start with "TKVSNAP"${f.detail ? `; it starts with ${f.detail}` : ''})`;
+    case 'truncated-header':
+      return `it is ${f.a} bytes long, shorter than its ${f.b}-byte header (truncated?)`;
+    case 'header-size':
+      return `its header size field (${f.a}) is out of range`;
+    case 'header-checksum':
+      return `its header checksum does not match (stored ${hex(f.a)}, computed ${hex(f.b)})`;
+    case 'header-field':
+      return `header field ${f.field} at ${at} is invalid`;
+    case 'block-header':
+      return f.field === 'file_id'
+        ? `${block} belongs to another snapshot (its file id differs)`
+        : `there is no valid block header at ${at}`;
+    case 'block-checksum':
+      return `${block} fails its checksum (stored ${hex(f.a)}, computed ${hex(f.b)})`;
+    case 'block-order':
+      return `the block at ${at} has index ${f.a}, expected ${f.b}`;
+    case 'block-too-large':
+      return `${block} claims ${f.a} payload bytes, over the ${f.b}-byte block limit`;
+    case 'entry':
+      return `entry ${f.aux} of block ${f.block} (at ${at}) is malformed: bad ${f.field}`;
+    case 'truncated':
+      return f.block !== undefined
+        ? `it ends inside block ${f.block} (which starts at ${at}): it is ${f.a} bytes long (truncated?)`
+        : `it ends at ${at}, before its trailer (truncated?)`;
+    case 'trailer-checksum':
+      return `its trailer at ${at} is damaged`;
+    case 'trailer-mismatch':
+      return `its trailer says ${f.field} ${f.a}, but the file holds ${f.b}`;
+    case 'trailing-bytes':
+      return `${f.a} unexpected bytes follow its trailer, at ${at}`;
+    default:
+      return `${f.reason} at ${at}`;
+  }
+}
+
+/**
+ * The error for a failed snapshot (`op` 'snapshot') or restore. `path` is
+ * the snapshot file; `codecs` names codecs by index; `readerVersion` is
+ * this threadkv's version (for version errors).
+ */
+export function snapshotError(
+  op: 'snapshot' | 'restore',
+  store: string,
+  path: string,
+  f: SnapshotFacts,
+  context: { codecs: readonly string[]; threadkvVersion: string; systemError: (errno: number) => [string, string] },
+): Error {
+  const what = op === 'snapshot' ? `snapshot of store ${JSON.stringify(store)} to ${JSON.stringify(path)}` : `restore of store ${JSON.stringify(store)} from ${JSON.stringify(path)}`;
+  const located = (err: ThreadKvError): ThreadKvError => {
+    define(err, 'path', path);
+    if (f.offset !== undefined) define(err, 'offset', f.offset);
+    if (f.block !== undefined) define(err, 'block', f.block);
+    return err;
+  };
+  switch (f.kind) {
+    case 'corrupt':
+      return located(withCode(Error, ErrorCode.SNAPSHOT_CORRUPT, `${what} failed: the file is corrupt: ${corruptWhat(f)}; the store was not changed`));
+    case 'version':
+      if (f.reason === 'v8-too-new') {
+        return located(
+          withCode(
+            Error,
+            ErrorCode.SNAPSHOT_VERSION,
+            `${what} failed: the file holds values serialized with V8 wire format version ${f.a}` +
+              `${f.detail ? ` (written by Node ${f.detail})` : ''}, and this Node (${process.version}) reads versions up to ${f.b}. ` +
+              `Restore it with a Node at least as new as the one that wrote it; the store was not changed`,
+          ),
+        );
+      }
+      return located(
+        withCode(
+          Error,
+          ErrorCode.SNAPSHOT_VERSION,
+          `${what} failed: the file is snapshot format version ${f.aux}, which needs a reader of format version ${f.a} or later; ` +
+            `this threadkv (${context.threadkvVersion}) reads format versions up to ${f.b}. Upgrade threadkv to restore it; the store was not changed`,
+        ),
+      );
+    case 'codec': {
+      const file = context.codecs[f.fileCodec ?? -1] ?? String(f.fileCodec);
+      const mine = context.codecs[f.storeCodec ?? -1] ?? String(f.storeCodec);
+      return located(
+        withCode(
+          Error,
+          ErrorCode.SNAPSHOT_CODEC,
+          `${what} failed: the snapshot holds values of codec '${file}', but the store uses codec '${mine}'; ` +
+            `restore it into a store opened with codec: '${file}'. The store was not changed`,
+        ),
+      );
+    }
+    case 'io': {
+      // Shaped as Node's own system errors (fs): code 'ENOENT', errno, syscall, path.
+      const errno = f.errno ?? 0;
+      const [name, text] = context.systemError(errno);
+      const err = new Error(`threadkv: ${what} failed: ${name}: ${text}, ${f.syscall} '${f.path}'`);
+      define(err, 'code', name);
+      define(err, 'errno', -errno);
+      define(err, 'syscall', f.syscall);
+      define(err, 'path', f.path);
+      return err;
+    }
+    case 'destroyed':
+      return makeError(ErrorCode.DESTROYED, store);
+    case 'oom':
+      return located(
+        withCode(
+          Error,
+          ErrorCode.OUT_OF_MEMORY,
+          `${what} failed: out of memory: native memory could not be allocated; ` +
+            (op === 'snapshot'
+              ? 'the temporary file was removed and the store is unaffected'
+              : f.restored ? `${f.restored} entries were restored before it` : 'the store was not changed'),
+        ),
+      );
+    case 'limit': {
+      // As a set of the same entry would be refused (same codes), in the
+      // words of a restore: it may stop after writing some entries.
+      const key = showKey(f.key);
+      const changed =
+        f.restored === undefined || f.restored === 0
+          ? 'the store was not changed'
+          : `${f.restored} entries were restored before it (restore with mode 'replace' checks the whole file first)`;
+      switch (f.limit) {
+        case 'key-too-long':
+          return located(withCode(RangeError, ErrorCode.KEY_TOO_LONG, `${what} failed: key ${key} is ${f.actual} bytes in UTF-8, over maxKeyBytes (${f.max}) of the store; ${changed}`));
+        case 'value-too-large':
+          return located(withCode(RangeError, ErrorCode.VALUE_TOO_LARGE, `${what} failed: the value for key ${key} is ${f.actual} bytes, over maxValueBytes (${f.max}) of the store; ${changed}`));
+        case 'too-big':
+          return located(
+            withCode(
+              RangeError,
+              ErrorCode.OVER_BUDGET,
+              `${what} failed: the entry for key ${key} takes ${f.actual} bytes (key + value + 72 bytes of overhead), over the ${f.max} bytes of one shard's share of maxBytes; ${changed}`,
+            ),
+          );
+        case 'full-entries':
+        case 'full-bytes': {
+          const option = f.limit === 'full-entries' ? 'maxEntries' : 'maxBytes';
+          return located(
+            withCode(
+              RangeError,
+              ErrorCode.STORE_FULL,
+              `${what} failed: the snapshot's entries do not fit: key ${key} would pass ${option} (${f.max} per shard) of the store, ` +
+                `whose evictionPolicy is 'none'; ${changed}. Raise ${option}, or open the store with evictionPolicy: 'sieve'`,
+            ),
+          );
+        }
+        default:
+          break;
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  return withCode(Error, ErrorCode.INTERNAL, `${what} failed: internal error ${JSON.stringify(f)}`);
 }

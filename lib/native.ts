@@ -174,6 +174,14 @@ export interface NativeBinding {
   watchClose(token: number): boolean;
   /** The store's open watchers, over every thread. */
   watchCount(handle: NativeHandle): number;
+
+  // ---- Snapshot and restore (lib/snapshot.ts): [true, result] or [false, facts] ----
+  /** [true, [entries, bytes]] | [false, facts] */
+  snapshotSync(handle: NativeHandle, path: string, fsync: boolean, pauseUs: number, threadkv: string, node: string): unknown;
+  snapshot(handle: NativeHandle, path: string, fsync: boolean, pauseUs: number, threadkv: string, node: string): Promise<unknown>;
+  /** mode: 0 replace, 1 fillMissing; onCorrupt: 0 throw, 1 skip; maxV8: 255 for no check. [true, [entries, skippedExpired, skippedCorrupt, bytes]] | [false, facts] */
+  restoreSync(handle: NativeHandle, path: string, mode: number, onCorrupt: number, maxV8: number): unknown;
+  restore(handle: NativeHandle, path: string, mode: number, onCorrupt: number, maxV8: number): Promise<unknown>;
 }
 
 const root = path.join(__dirname, '..');
@@ -229,6 +237,10 @@ export const native: NativeBinding = {
   watchDrain: raw.watchDrain,
   watchClose: raw.watchClose,
   watchCount: raw.watchCount,
+  snapshotSync: raw.snapshotSync,
+  snapshot: raw.snapshot,
+  restoreSync: raw.restoreSync,
+  restore: raw.restore,
   ...(raw.racyIncrement !== undefined ? { racyIncrement: raw.racyIncrement } : {}),
   ...(raw.useAfterFree !== undefined ? { useAfterFree: raw.useAfterFree } : {}),
 };

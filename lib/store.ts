@@ -9,6 +9,7 @@ import { abortError, describeType, invalidArgument, updateContended } from './er
 import { native, out, type BoundMethods, type NativeHandle, type NativeValue } from './native';
 import { normalizeOptions, validateName, validateTtl } from './options';
 import { openWatcher, type Watcher } from './watch';
+import * as snapshots from './snapshot';
 import type {
   BatchOptions,
   ComputeContext,
@@ -16,6 +17,10 @@ import type {
   GetOrComputeSyncOptions,
   IterateOptions,
   ResolvedStoreOptions,
+  RestoreInfo,
+  RestoreOptions,
+  SnapshotInfo,
+  SnapshotOptions,
   StoreMemory,
   StoreOptions,
   StoreStats,
@@ -734,6 +739,58 @@ export class Store<V = unknown> {
         else yield [key, this.#codec.decodeListed(chunk[i + 1] as NativeValue) as V];
       }
     }
+  }
+
+  // ---- Snapshot and restore (docs/operations.md, docs/snapshot-format.md) ----
+
+  /**
+   * Writes the store's entries to the file `path`, on a native thread, and
+   * resolves with what it wrote. Never stops the world: it copies one shard
+   * at a time under that shard's read lock (readers never wait; a writer
+   * waits at most for one shard's copy), so each shard is a point-in-time
+   * image and the file as a whole is weakly consistent, as iteration is.
+   *
+   * Crash-safe: it writes a new temporary file in `path`'s directory,
+   * fsyncs it, renames it over `path` and fsyncs the directory, so `path`
+   * always holds a complete snapshot, the previous one or the new one. On
+   * failure the promise rejects (an I/O error is shaped as Node's own, with
+   * `code` such as 'ENOSPC', `errno`, `syscall` and `path`), the temporary
+   * file is removed, and the store is unaffected. Entries keep their time
+   * to live as an absolute wall-clock deadline. Concurrent snapshots are
+   * independent (to the same path, the last rename wins; each file is
+   * complete).
+   */
+  snapshot(path: string, options?: SnapshotOptions): Promise<SnapshotInfo> {
+    return snapshots.snapshot(this.#handle, this.name, path, options);
+  }
+
+  /** `snapshot()` on the calling thread (for shutdown paths, e.g. a SIGTERM handler). */
+  snapshotSync(path: string, options?: SnapshotOptions): SnapshotInfo {
+    return snapshots.snapshotSync(this.#handle, this.name, path, options);
+  }
+
+  /**
+   * Loads the snapshot at `path` into the store, on a native thread. The
+   * whole file is read and checked before anything is written: with
+   * `onCorrupt: 'throw'` (default) a corrupt, truncated or foreign file
+   * rejects with an Error (code `ERR_THREADKV_SNAPSHOT_CORRUPT`, saying what
+   * is wrong and at which byte offset), a file of a newer format or of
+   * V8-serialized values from a newer Node with `ERR_THREADKV_SNAPSHOT_VERSION`,
+   * a file of another codec with `ERR_THREADKV_SNAPSHOT_CODEC`, and the store
+   * is left exactly as it was. With `onCorrupt: 'skip'` every intact block
+   * loads and the damaged ones are counted. `mode: 'replace'` (default)
+   * makes the store's content the file's; `'fillMissing'` keeps keys already
+   * present. The store may have another shard count or other limits than
+   * the one saved: limits apply as on `set` (eviction, or a RangeError with
+   * evictionPolicy 'none'). Entries whose deadline has passed are skipped.
+   */
+  restore(path: string, options?: RestoreOptions): Promise<RestoreInfo> {
+    return snapshots.restore(this.#handle, this.name, this.options.codec, path, options);
+  }
+
+  /** `restore()` on the calling thread (for start-up paths). */
+  restoreSync(path: string, options?: RestoreOptions): RestoreInfo {
+    return snapshots.restoreSync(this.#handle, this.name, this.options.codec, path, options);
   }
 
   #decode(raw: NativeValue): V {

@@ -318,3 +318,61 @@ export interface ChangeEvent {
   /** `overflow` only: how many events this watcher dropped. */
   lost?: number;
 }
+
+/** Options of `Store#snapshot` and `Store#snapshotSync`. */
+export interface SnapshotOptions {
+  /**
+   * `true` (default): fsync the new file before it replaces `path`, and the
+   * directory after, so that the snapshot survives a power loss or an OS
+   * crash. `false`: skip both; a process crash (even SIGKILL) still leaves
+   * `path` complete, old or new, but a power loss may not.
+   */
+  fsync?: boolean;
+}
+
+/** Options of `Store#restore` and `Store#restoreSync`. */
+export interface RestoreOptions {
+  /**
+   * `'replace'` (default): the store's content becomes the file's (keys not
+   * in the file are removed). `'fillMissing'`: keys already present are
+   * kept; only absent ones are written from the file.
+   */
+  mode?: 'replace' | 'fillMissing';
+  /**
+   * `'throw'` (default): a corrupt, truncated or foreign file throws an
+   * Error (code `ERR_THREADKV_SNAPSHOT_CORRUPT`) and the store is left
+   * exactly as it was. `'skip'`: every intact block is loaded and the
+   * damaged ones are counted in `skippedCorrupt` (a damaged header still
+   * throws: nothing in the file can be trusted then).
+   */
+  onCorrupt?: 'throw' | 'skip';
+}
+
+/** What `Store#snapshot` wrote. */
+export interface SnapshotInfo {
+  /** The path written, as given. */
+  path: string;
+  /** Entries in the file. */
+  entries: number;
+  /** Size of the file in bytes. */
+  bytes: number;
+  /** Milliseconds the call took. */
+  ms: number;
+}
+
+/** What `Store#restore` loaded. */
+export interface RestoreInfo {
+  /** Entries written into the store. */
+  entries: number;
+  /** Entries of the file whose time to live had run out: not restored. */
+  skippedExpired: number;
+  /**
+   * Blocks of the file that could not be loaded (`onCorrupt: 'skip'`); a
+   * damaged or missing end of file counts as one. Always 0 with 'throw'.
+   */
+  skippedCorrupt: number;
+  /** Size of the file in bytes. */
+  bytes: number;
+  /** Milliseconds the call took. */
+  ms: number;
+}

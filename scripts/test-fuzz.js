@@ -38,6 +38,14 @@ const buildDir = path.join(root, 'build-fuzz');
 const TARGETS = [
   { name: 'core', seconds: 75, canary: 'put-read', args: ['-max_len=4096', '-len_control=20'] },
   { name: 'table', seconds: 45, canary: 'upsert-find', args: ['-max_len=2048', '-len_control=20'] },
+  // The snapshot loader on any file (a malloc limit far below the default: a
+  // few bytes must never make the loader ask for much memory).
+  {
+    name: 'snapshot_load',
+    seconds: 45,
+    canary: 'kinds-string',
+    args: ['-max_len=16384', '-len_control=20', '-malloc_limit_mb=64'],
+  },
 ];
 
 // Sanitizer settings: ours last, so a stray setting in the caller's

@@ -1,6 +1,7 @@
 'use strict';
 // Turns one run's data into bench/RESULTS.md and bench/throughput.svg.
 
+const { snapshotMarkdown } = require('./snapshot-report');
 const { summary, fmt, mdTable } = require('./stats');
 const { paired } = require('./targets');
 const { chart } = require('./svg');
@@ -270,6 +271,10 @@ function render(data) {
   out.push('## Read scaling (`node bench/read-scaling.js`)');
   out.push('');
   out.push(readScalingSection(data.readScaling));
+  out.push('');
+  out.push('## Snapshot and restore (`node bench/snapshot.js`)');
+  out.push('');
+  out.push(snapshotMarkdown(data.snapshot));
   out.push('');
   out.push('## Where a call spends its instructions (`node bench/profile.js`)');
   out.push('');

@@ -36,6 +36,7 @@
 #include "../core/wtf8.h"
 #include "convert.h"
 #include "errors.h"
+#include "snapshot.h"
 
 namespace threadkv::binding {
 
@@ -213,6 +214,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) : values_(env) {
   Waker::Define(env, exports, this);        // wakerStart, wakerRef, wakerStop
   ComputeEnv::Define(env, exports, this);   // compute* (getOrCompute)
   WatchEnv::Define(env, exports, this);     // watch* (store.watch)
+  RegisterSnapshot(env, exports);  // snapshot, snapshotSync, restore, restoreSync
   Napi::ArrayBuffer cells = Napi::ArrayBuffer::New(env, kOutCells * sizeof(double));
   out_ = Napi::Persistent(Napi::Float64Array::New(env, kOutCells, cells, 0));
   out_cells_ = static_cast<double*>(cells.Data());
@@ -254,13 +256,16 @@ Napi::Value Addon::Guard(const Napi::CallbackInfo& info) {
   } catch (const std::bad_alloc&) {
   } catch (const std::length_error&) {
   }
-  // Out of memory: name the store when the first argument is a handle.
+  ThrowOutOfMemoryInCall(info);
+  return Napi::Value();
+}
+
+void ThrowOutOfMemoryInCall(const Napi::CallbackInfo& info) noexcept {
   void* data = nullptr;
   std::string_view store;
   if (info.Length() > 0 && napi_get_value_external(info.Env(), info[0], &data) == napi_ok && data != nullptr)
     store = static_cast<StoreHandle*>(data)->name;
   ThrowOutOfMemory(info.Env(), {.store = store});
-  return Napi::Value();
 }
 
 // bind(handle) -> [get, set, has, delete, getEntry]: the handle's per-key

@@ -165,4 +165,8 @@ class Addon : public Napi::Addon<Addon> {
 // The factory registered by lib/native.ts for this environment (empty if none).
 Napi::Function ErrorFactory(Napi::Env env);
 
+// Throws ERR_THREADKV_OUT_OF_MEMORY for a call that ran out of memory, naming
+// the store when the call's first argument is a handle.
+void ThrowOutOfMemoryInCall(const Napi::CallbackInfo& info) noexcept;
+
 }  // namespace threadkv::binding

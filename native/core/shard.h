@@ -359,6 +359,11 @@ class Shards {
   void Rewrote(Shard& s, Entry& e);
   // Sets e's deadline (kNoExpiry: none).
   void SetDeadline(Shard& s, Entry& e, int64_t deadline, Retired* r);
+  // Raises s's version counter to at least `floor`, so that every version s
+  // hands out from now on is greater (a restored snapshot's highest).
+  static void RaiseVersion(Shard& s, uint64_t floor) {
+    if (s.last_version < floor) s.last_version = floor;
+  }
   // Gives `e` the store's default deadline if it still has kDefaultExpiry.
   void ResolveExpiry(Entry& e) const;
 

@@ -110,6 +110,16 @@ Status Store::Clear() {
   return DrainAll(false, &drained);
 }
 
+Status Store::RaiseVersions(uint64_t floor) {
+  for (uint32_t i = 0; i < shards_.count(); ++i) {
+    Shard& s = shards_.at(i);
+    auto lock = WriteLock(s);
+    if (s.dead) return Status::kDestroyed;
+    Shards::RaiseVersion(s, floor);
+  }
+  return Status::kOk;
+}
+
 void Store::Kill(std::vector<Table>* drained) {
   (void)DrainAll(true, drained);
   destroyed_.store(true, std::memory_order_release);

@@ -104,6 +104,8 @@ class Store {
   uint32_t shard_count() const { return shards_.count(); }
   uint64_t Hash(std::string_view key) const { return shards_.Hash(key); }
   bool ValueFits(size_t value_size) const { return value_size <= options_.max_value_bytes; }
+  // The index of the shard `hash` falls in.
+  uint32_t ShardOf(uint64_t hash) const { return shards_.IndexOf(hash); }
 
   // A new entry for this store, with the layout the store needs (with the
   // SIEVE policy, the entry carries its queue links). The store takes only
@@ -252,6 +254,13 @@ class Store {
 
   // Removes every entry, atomically with respect to every other operation.
   Status Clear();
+
+  // Makes every version handed out from now on greater than `floor` (each
+  // shard's counter raised to at least `floor` under its write lock; never
+  // lowered): a restore passes the saved store's highest version, so that a
+  // version kept from before the snapshot never matches a restored entry.
+  // `floor` must stay below 2^53.
+  Status RaiseVersions(uint64_t floor);
 
   // Entry count and memory, atomically with respect to every other operation.
   Status Sizes(StoreSizes* out) const;

@@ -1,0 +1,76 @@
+// Snapshot and restore of a whole Store: the glue between the store and the
+// file format (format.h), the crash-safe writer (writer.h) and the loader
+// (reader.h).
+//
+// Save: one shard at a time, each copied out under that shard's shared
+// lock (Store::Scan) into one reusable buffer, which is then cut into
+// blocks and written with no lock held. Readers never wait; a writer to a
+// shard waits at most for that one shard's copy. Each shard is a point-in-
+// time image; the file as a whole is weakly consistent, like iteration (a
+// write to a shard already copied is not in the file, one to a shard not
+// yet copied is). Extra memory: the largest shard's copy plus less than one
+// block.
+//
+// Restore: the whole file is read and checked first, its entries built in
+// memory (at most what the file holds); only then does anything reach the
+// store, so a file that fails to read (kThrow) or holds an entry a limit
+// refuses up front leaves the store exactly as it was.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "../store.h"
+#include "file_io.h"
+#include "format.h"
+#include "reader.h"
+#include "writer.h"
+
+namespace threadkv::snapshot {
+
+struct SaveOptions {
+  WriterOptions writer;
+  // Payload bytes per block (at most kMaxBlockPayload; tests use small
+  // blocks to get many of them from a small store).
+  size_t block_bytes = kMaxBlockPayload;
+  std::string threadkv_version;
+  std::string node_version;
+};
+
+struct SaveInfo {
+  uint64_t entries = 0;
+  uint64_t bytes = 0;              // file size
+  uint64_t buffer_peak_bytes = 0;  // the copy buffer's largest size
+};
+
+// Writes `store` to `path`. False with *err (kIo, kDestroyed) on failure:
+// the temporary file is gone, `path` untouched, the store unaffected.
+bool SaveStore(const Store& store, const std::string& path, const SaveOptions& options, SaveInfo* info, Error* err,
+               Fs& fs = SystemFs());
+
+enum class RestoreMode : uint8_t {
+  kReplace = 0,      // the store's content becomes the file's
+  kFillMissing = 1,  // keys already present are kept
+};
+
+struct LoadOptions {
+  RestoreMode mode = RestoreMode::kReplace;
+  ReadOptions read;
+};
+
+struct LoadInfo {
+  uint64_t entries = 0;          // entries written into the store
+  uint64_t skipped_expired = 0;  // entries whose deadline had passed
+  uint64_t skipped_corrupt = 0;  // kSkip: blocks that could not be loaded
+  uint64_t bytes = 0;            // file size
+};
+
+bool LoadStore(Store& store, const std::string& path, const LoadOptions& options, LoadInfo* info, Error* err,
+               Fs& fs = SystemFs());
+// The same from any byte source (tests, the fuzz target).
+bool LoadStoreFrom(Store& store, ByteSource& src, const LoadOptions& options, LoadInfo* info, Error* err);
+
+// Milliseconds since the Unix epoch (system clock).
+int64_t WallNowMs();
+
+}  // namespace threadkv::snapshot
