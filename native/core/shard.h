@@ -29,6 +29,7 @@
 #include "expiry.h"
 #include "hash.h"
 #include "options.h"
+#include "rwlock.h"
 #include "status.h"
 #include "table.h"
 
@@ -81,8 +82,9 @@ class StoreHook {
   virtual void AfterLock() noexcept {}
 };
 
-// A shard's lock. Readers share it; writers hold it alone.
-using ShardMutex = std::shared_mutex;
+// A shard's lock. Readers share it; writers hold it alone; a waiting writer
+// goes ahead of new readers (rwlock.h).
+using ShardMutex = WriterPreferringSharedMutex;
 
 // Cache-line aligned so that two shards' locks never share a line. Layout,
 // by who writes what while other threads may be reading:
