@@ -63,18 +63,10 @@ function run(opts = {}) {
   const exe = build(log);
   if (opts.fairness) return runFairness(exe, runs, Number(opts.ms || (quick ? 100 : 500)));
   const dists = String(opts.dists || 'uniform,zipf,hot').split(',');
-  const out = execFileSync(exe, [`--ms=${ms}`, `--runs=${runs}`, `--threads=${threads}`, '--mixes=95,50', `--dists=${dists}`], {
-    encoding: 'utf8',
-    maxBuffer: 64 << 20,
-  });
-  const cells = new Map();
-  for (const line of out.split('\n')) {
-    if (!line.trim()) continue;
-    const r = JSON.parse(line);
-    const k = `${r.variant}|${r.dist}|${r.mix}|${r.threads}`;
-    if (!cells.has(k)) cells.set(k, []);
-    cells.get(k).push(r.mops);
-  }
+  const cells = runGrouped(exe, [`--ms=${ms}`, `--runs=${runs}`, `--threads=${threads}`, '--mixes=95,50', `--dists=${dists}`], (r) => [
+    `${r.variant}|${r.dist}|${r.mix}|${r.threads}`,
+    r.mops,
+  ]);
   const rows = [];
   for (const dist of dists) {
     for (const [variant, label] of VARIANTS) {
@@ -91,19 +83,22 @@ function run(opts = {}) {
   return { runs, ms, threads: threads.split(',').map(Number), rows };
 }
 
-function runFairness(exe, runs, ms) {
-  const out = execFileSync(exe, ['--fairness', `--ms=${ms}`, `--runs=${runs}`, '--readers=1,4', `--variants=${FAIR_VARIANTS}`], {
-    encoding: 'utf8',
-    maxBuffer: 64 << 20,
-  });
+// Runs kvbench with `args` and groups its JSON lines: pick(line) gives [cell key, value].
+function runGrouped(exe, args, pick) {
+  const out = execFileSync(exe, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
   const cells = new Map();
   for (const line of out.split('\n')) {
     if (!line.trim()) continue;
-    const r = JSON.parse(line);
-    const k = `${r.variant}|${r.readers}`;
+    const [k, v] = pick(JSON.parse(line));
     if (!cells.has(k)) cells.set(k, []);
-    cells.get(k).push(r);
+    cells.get(k).push(v);
   }
+  return cells;
+}
+
+function runFairness(exe, runs, ms) {
+  const args = ['--fairness', `--ms=${ms}`, `--runs=${runs}`, '--readers=1,4', `--variants=${FAIR_VARIANTS}`];
+  const cells = runGrouped(exe, args, (r) => [`${r.variant}|${r.readers}`, r]);
   const med = (rs, f) => summary(rs.map(f)).median;
   const rows = FAIR_VARIANTS.map((variant) => {
     const one = cells.get(`${variant}|1`) || [];
