@@ -92,7 +92,7 @@ function codecTimes() {
 // ---- through the store ------------------------------------------------------
 
 const STORE_CASES = [
-  { codec: 'v8', S: S, M: M, what: 'S as a native string; M v8-serialized' },
+  { codec: 'v8', S: S, M: M, what: 'S as a native string; M in the object format' },
   { codec: 'json', S: S, M: M, what: 'JSON text' },
   { codec: 'string', S: S, M: JSON.stringify(M), what: 'M given as its JSON text (no parse on get)' },
   { codec: 'buffer', S: Buffer.from(S), M: v8.serialize(M), what: 'S as UTF-8 bytes, M as v8 bytes (no decode on get)' },

@@ -4,7 +4,7 @@
 // process RSS (native memory shows in RSS only; the JS heap's own growth is
 // subtracted).
 //
-//   node bench/memory.js [--entries=1000000] [--shards=64] [--json]
+//   node bench/memory.js [--entries=1000000] [--shards=64] [--churn=1000000] [--json]
 
 const v8 = require('node:v8');
 const vm = require('node:vm');
@@ -15,6 +15,8 @@ const { parseArgs } = require('./lib/stats');
 const args = parseArgs(process.argv.slice(2));
 const N = Number(args.entries || 1_000_000);
 const shards = args.shards ? Number(args.shards) : undefined;
+// --churn=N: also the RSS after N sets of M into 1,000 keys (0: skip).
+const churnWrites = Number(args.churn ?? 1_000_000);
 
 if (typeof global.gc !== 'function') {
   v8.setFlagsFromString('--expose-gc');
@@ -60,7 +62,34 @@ function run() {
     overheadByRssRaw: rssDelta / N - payload,
   };
   Store.destroy('memory-bench');
+  if (churnWrites > 0) r.churn = churn(churnWrites);
   return r;
+}
+
+// Issue 14: RSS after `writes` sets of M (the ~1 KB object) into 1,000 keys:
+// what the process keeps once the store holds only 1,000 values. Node's
+// v8.serialize left a new Buffer behind per write (+250 MiB per 1M).
+function churn(writes) {
+  const { valueM } = require('./lib/common');
+  const store = Store.open('memory-bench-churn');
+  const values = Array.from({ length: 16 }, (_, i) => valueM(i));
+  for (let i = 0; i < 1000; i++) store.set(`c:${i}`, values[i & 15]);
+  const base = settle();
+  let peak = base.rss;
+  for (let i = 0; i < writes; i++) {
+    store.set(`c:${i % 1000}`, values[i & 15]);
+    if ((i & 0xffff) === 0) peak = Math.max(peak, process.memoryUsage.rss());
+  }
+  const after = settle();
+  peak = Math.max(peak, after.rss);
+  Store.destroy('memory-bench-churn');
+  const mib = (x) => x / 2 ** 20;
+  return {
+    writes,
+    rssGrowthMiB: mib(after.rss - base.rss),
+    peakGrowthMiB: mib(peak - base.rss),
+    heapGrowthMiB: mib(after.heapUsed - base.heapUsed),
+  };
 }
 
 function print(r) {
@@ -70,6 +99,10 @@ function print(r) {
   console.log(`  overhead per entry beyond key+value: ${f(r.overheadByMemory)} B (header ${f(r.headerBytes)} B + slots ${f(r.slotBytesPerEntry)} B)`);
   console.log(`process RSS: +${(r.rssDeltaBytes / 2 ** 20).toFixed(1)} MiB (JS heap +${(r.jsHeapDeltaBytes / 2 ** 20).toFixed(1)} MiB)`);
   console.log(`  overhead per entry beyond key+value: ${f(r.overheadByRss)} B (${f(r.overheadByRssRaw)} B without subtracting the JS heap)`);
+  if (r.churn) {
+    const c = r.churn;
+    console.log(`${c.writes.toLocaleString('en-US')} sets of M into 1,000 keys: RSS +${f(c.rssGrowthMiB)} MiB after GC (peak +${f(c.peakGrowthMiB)} MiB), JS heap +${f(c.heapGrowthMiB)} MiB`);
+  }
 }
 
 if (require.main === module) {

@@ -6,7 +6,7 @@
 // time: cache misses do not show here (the bench tables have those), but the
 // counts are exact and do not depend on the machine's noise.
 //
-//   node bench/profile.js [--n=20000] [--json] [--keep]
+//   node bench/profile.js [--n=20000] [--cases=tkv-v8-S,map-S] [--json] [--keep]
 // Needs valgrind (and callgrind_annotate) on PATH; says so otherwise.
 
 const { execFile, spawnSync } = require('node:child_process');
@@ -23,6 +23,17 @@ const CASES = [
   { id: 'map-S-put', title: 'Map.set S', args: ['--target=map', '--kind=S', '--op=set'], n: 20000 },
   { id: 'tkv-v8-M', title: 'threadkv get M, default codec', args: ['--target=threadkv', '--kind=M'], n: 2000 },
   { id: 'v8deser-M', title: 'v8.deserialize(M bytes) alone', args: ['--target=v8-deserialize', '--kind=M'], n: 2000 },
+  // Issue 14's payloads (2,000 iterations; V and C over 2,000 keys).
+  { id: 'tkv-v8-V', title: 'threadkv get V (Float32Array(1536)), default codec', args: ['--target=threadkv', '--kind=V', '--keys=2000'], n: 4000 },
+  { id: 'tkv-v8-V-put', title: 'threadkv put V, default codec', args: ['--target=threadkv', '--kind=V', '--keys=2000', '--op=set'], n: 4000 },
+  { id: 'tkv-v8-OV', title: 'threadkv get OV (object with a Float32Array(1536)), default codec', args: ['--target=threadkv', '--kind=OV', '--keys=2000'], n: 4000 },
+  { id: 'tkv-v8-OV-put', title: 'threadkv put OV, default codec', args: ['--target=threadkv', '--kind=OV', '--keys=2000', '--op=set'], n: 4000 },
+  { id: 'tkv-v8-N', title: 'threadkv get N (number[1536]), default codec', args: ['--target=threadkv', '--kind=N', '--keys=2000'], n: 2000 },
+  { id: 'tkv-v8-N-put', title: 'threadkv put N, default codec', args: ['--target=threadkv', '--kind=N', '--keys=2000', '--op=set'], n: 2000 },
+  { id: 'tkv-v8-C', title: 'threadkv get C (chat completion), default codec', args: ['--target=threadkv', '--kind=C', '--keys=2000'], n: 4000 },
+  { id: 'json-parse-C', title: 'JSON.parse(C text) alone', args: ['--target=json-parse', '--kind=C'], n: 4000 },
+  { id: 'tkv-v8-M-put', title: 'threadkv put M, default codec', args: ['--target=threadkv', '--kind=M', '--op=set'], n: 2000 },
+  { id: 'v8ser-M', title: 'v8.serialize(M) alone', args: ['--target=v8-serialize', '--kind=M'], n: 2000 },
 ];
 
 // First match wins.
@@ -142,13 +153,15 @@ async function run(opts = {}) {
   if (!have('valgrind') || !have('callgrind_annotate')) return { skipped: 'valgrind (callgrind) is not installed' };
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'threadkv-profile-'));
   try {
+    const only = opts.cases ? new Set(String(opts.cases).split(',')) : null;
+    const cases = only ? CASES.filter((c) => only.has(c.id)) : CASES;
     // Two at a time: callgrind runs each process on one core.
-    const results = new Array(CASES.length);
+    const results = new Array(cases.length);
     let next = 0;
     const worker = async () => {
-      while (next < CASES.length) {
+      while (next < cases.length) {
         const i = next++;
-        results[i] = await runCase(CASES[i], tmp, opts.n ? Number(opts.n) : 0);
+        results[i] = await runCase(cases[i], tmp, opts.n ? Number(opts.n) : 0);
       }
     };
     await Promise.all([worker(), worker()]);

@@ -11,7 +11,7 @@
 //   --runs=N                trials (default 5; quick 2)
 //   --duration=MS           timed phase per workload (default 300; quick 80)
 //   --warmup=MS             warm-up per workload (default 100; quick 25)
-//   --skip=codecs,native,memory,profile   skip the side benchmarks
+//   --skip=codecs,native,memory,readscaling,profile   skip the side benchmarks
 //   --out=DIR               where RESULTS.md and throughput.svg go (default: bench/ for a
 //                           full unfiltered run, a temporary folder otherwise)
 //   --no-write              print only
@@ -189,8 +189,14 @@ async function main() {
   await nativeBuild;
   const native = await side('native', async () => lastJson(await runNode(path.join(__dirname, 'native', 'run.js'), [...q, '--json'])));
   const memory = await side('memory', async () =>
-    lastJson(await runNode(path.join(__dirname, 'memory.js'), [`--entries=${quick ? 100000 : 1000000}`, '--json'], { nodeArgs: ['--expose-gc'] })),
+    lastJson(
+      await runNode(path.join(__dirname, 'memory.js'), [`--entries=${quick ? 100000 : 1000000}`, `--churn=${quick ? 50000 : 1000000}`, '--json'], {
+        nodeArgs: ['--expose-gc'],
+      }),
+    ),
   );
+  // Pure gets of S at 1 and 2 workers, in setups that differ in what the two share.
+  const readScaling = quick ? null : await side('readscaling', async () => lastJson(await runNode(path.join(__dirname, 'read-scaling.js'), ['--json'])));
   const profile = quick
     ? null
     : await side('profile', async () => lastJson(await runNode(path.join(__dirname, 'profile.js'), ['--json'], { timeoutMs: 900000 })));
@@ -214,6 +220,7 @@ async function main() {
     codecs,
     native,
     memory,
+    readScaling,
     profile,
     targets,
     errors,

@@ -193,10 +193,12 @@ function buildError(
     case ErrorCode.VALUE_TYPE:
       return withCode(TypeError, code, `the value for key ${showKey(key)} cannot be stored (${where})`);
     case ErrorCode.VALUE_TOO_LARGE:
+      // option 'atLeast': refused from a lower bound (a string's length, an
+      // encoder stopped at the limit) before the whole value was copied.
       return withCode(
         RangeError,
         code,
-        `the value for key ${showKey(key)} is ${actual} bytes once encoded, over maxValueBytes (${limit}) of ${where}`,
+        `the value for key ${showKey(key)} is ${option === 'atLeast' ? 'at least ' : ''}${actual} bytes once encoded, over maxValueBytes (${limit}) of ${where}`,
       );
     case ErrorCode.CLOSED:
       return withCode(Error, code, `this handle on ${where} is closed`);

@@ -109,7 +109,15 @@ export interface NativeBinding {
   increment(handle: NativeHandle, key: string, delta: number): number;
   /** Values in key order, read as one snapshot. */
   getMany(handle: NativeHandle, keys: readonly string[]): NativeValue[];
-  setMany(handle: NativeHandle, keys: readonly string[], values: readonly NativeValue[], atomic: boolean, ttlMs?: number): void;
+  /** `tags[i]`: the format of `values[i]` when it is bytes (lib/codec-format.ts, Fmt). */
+  setMany(
+    handle: NativeHandle,
+    keys: readonly string[],
+    values: readonly NativeValue[],
+    atomic: boolean,
+    ttlMs: number | undefined,
+    tags: Uint8Array | undefined,
+  ): void;
   /** How many of the keys were present. */
   deleteMany(handle: NativeHandle, keys: readonly string[], atomic: boolean): number;
   /**
@@ -118,6 +126,12 @@ export interface NativeBinding {
    * `withValues` is false.
    */
   scan(handle: NativeHandle, shard: number, prefix: string, withValues: boolean): unknown[];
+  /**
+   * Registers this thread's slab factory (size -> an untransferable
+   * ArrayBuffer) for the value pools; returns this thread's value cells
+   * (lib/codec.ts).
+   */
+  valueSetup(newSlab: (size: number) => ArrayBuffer): Int32Array;
   /**
    * Throws what a call with `key` would throw first (closed handle,
    * destroyed store, bad key), reading no entry.
@@ -165,6 +179,7 @@ export const native: NativeBinding = {
   setMany: raw.setMany,
   deleteMany: raw.deleteMany,
   scan: raw.scan,
+  valueSetup: raw.valueSetup,
   checkKey: raw.checkKey,
   ...(raw.racyIncrement !== undefined ? { racyIncrement: raw.racyIncrement } : {}),
   ...(raw.useAfterFree !== undefined ? { useAfterFree: raw.useAfterFree } : {}),

@@ -47,6 +47,8 @@ export interface NormalizedOptions {
   ttlMs: number;
   /** Which options the caller gave (OptionBit mask). */
   specified: number;
+  /** This handle's own choice (not a store option): binary results own their ArrayBuffer. */
+  privateBuffers: boolean;
 }
 
 export function validateName(name: unknown): string {
@@ -70,7 +72,7 @@ function integerOption(
   return v;
 }
 
-const KNOWN = new Set(['codec', 'shards', 'maxKeyBytes', 'maxValueBytes', 'maxEntries', 'maxBytes', 'evictionPolicy', 'ttlMs']);
+const KNOWN = new Set(['codec', 'shards', 'maxKeyBytes', 'maxValueBytes', 'maxEntries', 'maxBytes', 'evictionPolicy', 'ttlMs', 'privateBuffers']);
 
 export function normalizeOptions(options: StoreOptions | undefined): NormalizedOptions {
   const out: NormalizedOptions = {
@@ -83,6 +85,7 @@ export function normalizeOptions(options: StoreOptions | undefined): NormalizedO
     evictionPolicy: 'none',
     ttlMs: 0,
     specified: 0,
+    privateBuffers: false,
   };
   if (options === undefined) return out;
   if (options === null || typeof options !== 'object' || Array.isArray(options))
@@ -123,6 +126,11 @@ export function normalizeOptions(options: StoreOptions | undefined): NormalizedO
   if (options.ttlMs !== undefined) {
     out.ttlMs = integerOption(options, 'ttlMs', 1, LIMITS.maxTtlMs);
     out.specified |= OptionBit.ttlMs;
+  }
+  if (options.privateBuffers !== undefined) {
+    const p: unknown = options.privateBuffers;
+    if (typeof p !== 'boolean') throw invalidOption(TypeError, 'privateBuffers', `must be a boolean, got ${describeType(p)}`);
+    out.privateBuffers = p;
   }
   if (options.evictionPolicy !== undefined) {
     const p: unknown = options.evictionPolicy;

@@ -3,10 +3,10 @@
 // the data lives in the native registry, shared by every thread.
 import { debuglog, types } from 'node:util';
 import { threadId } from 'node:worker_threads';
-import { codecs, type Codec } from './codec';
+import { cells, codecs, IN_LENGTH, IN_TAG, privateCodecs, settle, type Codec } from './codec';
 import { describeType, invalidArgument, updateContended } from './errors';
 import { native, out, type BoundMethods, type NativeHandle, type NativeValue } from './native';
-import { CODECS, normalizeOptions, validateName, validateTtl } from './options';
+import { normalizeOptions, validateName, validateTtl } from './options';
 import type {
   BatchOptions,
   IterateOptions,
@@ -111,16 +111,18 @@ export class Store<V = unknown> {
   readonly #delete: BoundMethods[3];
   readonly #getEntry: BoundMethods[4];
   readonly #codec: Codec;
+  readonly #maxValueBytes: number;
   // What the last stats() call on this handle saw, for the debug log's deltas.
   #loggedEvictions = 0;
   #loggedExpirations = 0;
 
-  private constructor(name: string, handle: NativeHandle, options: ResolvedStoreOptions) {
+  private constructor(name: string, handle: NativeHandle, options: ResolvedStoreOptions, privateBuffers: boolean) {
     this.name = name;
     this.#handle = handle;
     [this.#get, this.#set, this.#has, this.#delete, this.#getEntry] = native.bind(handle);
     this.options = options;
-    this.#codec = codecs[CODECS.indexOf(options.codec)]!;
+    this.#codec = (privateBuffers ? privateCodecs : codecs)[options.codec];
+    this.#maxValueBytes = options.maxValueBytes;
   }
 
   /**
@@ -166,7 +168,7 @@ export class Store<V = unknown> {
     if (debug.enabled)
       debug(`${r.created ? 'created' : 'attached to'} store ${JSON.stringify(name)} ${JSON.stringify(resolved)}`);
     const handle = r.handle;
-    return new Store<V>(name, handle, Object.freeze(resolved));
+    return new Store<V>(name, handle, Object.freeze(resolved), o.privateBuffers);
   }
 
   /**
@@ -336,8 +338,10 @@ export class Store<V = unknown> {
       value = valueOrFactory;
     }
     const encoded = this.#encode(key, value);
+    const tag = cells[IN_TAG]!;
+    const length = cells[IN_LENGTH]!;
     const present = native.getOrSet(h, key, encoded, ttl);
-    return out[0] === 1 ? this.#storedCopy(encoded) : this.#decode(present);
+    return out[0] === 1 ? (this.#codec.storedCopy(encoded, tag, length) as V) : this.#decode(present);
   }
 
   /** Stores `value` and returns the value it replaced (undefined if absent), atomically. */
@@ -463,7 +467,7 @@ export class Store<V = unknown> {
     const list = this.#keyList(keys, 'getMany');
     const raw = native.getMany(this.#handle, list);
     const values = new Array<V | undefined>(raw.length);
-    for (let i = 0; i < raw.length; i++) values[i] = this.#decode(raw[i]);
+    for (let i = 0; i < raw.length; i++) values[i] = this.#codec.decodeListed(raw[i]) as V | undefined;
     return values;
   }
 
@@ -488,17 +492,26 @@ export class Store<V = unknown> {
     }
     const keys: string[] = [];
     const values: NativeValue[] = [];
+    const tags: number[] = [];
+    let bytes = false;
     let i = 0;
     for (const entry of entries) {
       if (entry === null || typeof entry !== 'object') {
         throw invalidArgument(TypeError, this.name, 'setMany', `entry ${i} must be a [key, value] pair, got ${describeType(entry)}`);
       }
       const key = entry[0];
-      values.push(this.#encode(key, entry[1]));
+      cells[IN_TAG] = 0;
+      cells[IN_LENGTH] = 0;
+      const value = this.#encode(key, entry[1]);
+      const tag = cells[IN_TAG]!;
+      // Bytes in the encoder's reused buffer are copied out of it.
+      values.push(settle(value, tag, cells[IN_LENGTH]!));
+      tags.push(tag);
+      if (tag !== 0) bytes = true;
       keys.push(key);
       i++;
     }
-    native.setMany(this.#handle, keys, values, atomic, ttl);
+    native.setMany(this.#handle, keys, values, atomic, ttl, bytes ? Uint8Array.from(tags) : undefined);
   }
 
   /**
@@ -564,26 +577,14 @@ export class Store<V = unknown> {
         const key = chunk[i] as string;
         if (filter && !key.startsWith(prefix)) continue;
         if (mode === Scan.Keys) yield key;
-        else if (mode === Scan.Values) yield this.#decode(chunk[i + 1] as NativeValue) as V;
-        else yield [key, this.#decode(chunk[i + 1] as NativeValue) as V];
+        else if (mode === Scan.Values) yield this.#codec.decodeListed(chunk[i + 1] as NativeValue) as V;
+        else yield [key, this.#codec.decodeListed(chunk[i + 1] as NativeValue) as V];
       }
     }
   }
 
   #decode(raw: NativeValue): V {
     return this.#codec.decode(raw) as V;
-  }
-
-  // What a get would return for a value this call just stored as `encoded`,
-  // without another trip to the store.
-  #storedCopy(encoded: NativeValue): V {
-    if (this.#codec.name === 'buffer') {
-      const view = encoded as ArrayBufferView | ArrayBuffer;
-      return (ArrayBuffer.isView(view)
-        ? Buffer.from(new Uint8Array(view.buffer, view.byteOffset, view.byteLength))
-        : Buffer.from(new Uint8Array(view))) as V;
-    }
-    return this.#decode(encoded);
   }
 
   // Surfaces a closed handle, a destroyed store or a bad key, in the order
@@ -643,7 +644,7 @@ export class Store<V = unknown> {
 
   #encode(key: string, value: V): ReturnType<Codec['encode']> {
     try {
-      return this.#codec.encode(this.name, key, value);
+      return this.#codec.encode(this.name, key, value, this.#maxValueBytes);
     } catch (err) {
       // Report a closed handle, a destroyed store or a bad key before a bad
       // value, in the order the native side checks them.

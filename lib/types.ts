@@ -71,6 +71,17 @@ export interface StoreOptions {
    * (see docs/operations.md).
    */
   ttlMs?: number;
+  /**
+   * This handle's choice, not a store option (it is never compared with
+   * other opens, and not in `options`). Binary results (typed arrays,
+   * DataView, Buffer, also inside objects) up to 16 KiB are by default views
+   * into a per-thread pool, as `Buffer.allocUnsafe` pools small Buffers: their
+   * `.buffer` is shared with other results, their `byteOffset` may be
+   * non-zero, and they cannot be transferred. `true`: every binary result
+   * owns its ArrayBuffer (`byteOffset` 0, transferable), at the cost of an
+   * allocation per result. Default `false`.
+   */
+  privateBuffers?: boolean;
 }
 
 /** Options of a single write: `set`, `setIfAbsent`, `getOrSet`. */

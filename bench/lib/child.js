@@ -9,7 +9,7 @@ const { Worker } = require('node:worker_threads');
 const os = require('node:os');
 const path = require('node:path');
 const v8 = require('node:v8');
-const { makeKeys, makeSequence, makeWritePool, freshLoop, stopAfter, sleepMs, valueM } = require('./common');
+const { keyCount, makeKeys, makeSequence, makeWritePool, freshLoop, stopAfter, sleepMs, valueM } = require('./common');
 const { contender } = require('./contenders');
 const { byId } = require('./workloads');
 
@@ -95,7 +95,7 @@ async function latency(w, adapters, keys) {
     a = await c.adapter(w.kind, state.share, 0);
     adapters.set(w.kind, a);
   }
-  const seq = makeSequence({ dist: w.dist, writeFrac: w.writeFrac, seed: 1 + trial * 100 });
+  const seq = makeSequence({ dist: w.dist, writeFrac: w.writeFrac, seed: 1 + trial * 100, n: keyCount(w.kind) });
   const pool = makeWritePool(w.kind, 0);
   const loop = freshLoop(!!c.async);
   const warm = await loop(a, keys, seq, pool, 0, stopAfter(warmupMs));
@@ -105,15 +105,14 @@ async function latency(w, adapters, keys) {
   return { id: w.id, ops: r.ops, hits: r.hits, ns, nsPerOp: ns / r.ops, mops: (r.ops / ns) * 1e3 };
 }
 
-// For the target "M get ≤ 1.2× (v8.deserialize alone + S get)": the decode
-// alone, timed in the same process right after the M get row.
-function deserializeAlone() {
-  const bytes = new Uint8Array(v8.serialize(valueM(12345)));
+// A reference timed in the same process right after a threadkv row (an
+// "aux" result: not a workload, read by bench/lib/targets.js).
+function auxRow(id, fn) {
   let n = 0;
   const run = (stop) => {
     let ops = 0;
     for (;;) {
-      for (let i = 0; i < 16; i++) if (v8.deserialize(bytes) !== null) n++;
+      for (let i = 0; i < 16; i++) if (fn() !== null) n++;
       ops += 16;
       if (stop()) return ops;
     }
@@ -122,7 +121,39 @@ function deserializeAlone() {
   const t0 = process.hrtime.bigint();
   const ops = run(stopAfter(durationMs));
   const ns = Number(process.hrtime.bigint() - t0);
-  return { id: 'aux-v8-deserialize-M', aux: true, ops, hits: n, ns, nsPerOp: ns / ops, mops: (ops / ns) * 1e3 };
+  return { id, aux: true, ops, hits: n, ns, nsPerOp: ns / ops, mops: (ops / ns) * 1e3 };
+}
+
+// For the target "M get ≤ 1.2× (v8.deserialize alone + S get)": the decode
+// alone, timed in the same process right after the M get row.
+function deserializeAlone() {
+  const bytes = new Uint8Array(v8.serialize(valueM(12345)));
+  return auxRow('aux-v8-deserialize-M', () => v8.deserialize(bytes));
+}
+
+// The references of issue 14's targets, after the rows they compare with.
+function valueReferences(id) {
+  const { valueOf } = require('./common');
+  switch (id) {
+    case 'get-V':
+    case 'get-OV': {
+      const kind = id.slice(4);
+      const v = valueOf(kind, 12345);
+      return [auxRow(`aux-structuredClone-${kind}`, () => structuredClone(v))];
+    }
+    case 'get-C': {
+      const text = JSON.stringify(valueOf('C', 12345));
+      return [auxRow('aux-JSON.parse-C', () => JSON.parse(text))];
+    }
+    case 'get-N': {
+      const { Packr } = require('msgpackr');
+      const packr = new Packr();
+      const bytes = packr.pack(valueOf('N', 12345));
+      return [auxRow('aux-msgpackr-unpack-N', () => packr.unpack(bytes))];
+    }
+    default:
+      return [];
+  }
 }
 
 async function throughput(w, pool) {
@@ -180,6 +211,7 @@ async function main() {
     for (const w of workloads.filter((x) => x.threads === 0)) {
       results.push(c.supports(w.kind) ? await latency(w, adapters, keys) : { id: w.id, skipped: true });
       if (w.id === 'get-M' && c.id === 'threadkv') results.push(deserializeAlone());
+      if (c.id === 'threadkv') results.push(...valueReferences(w.id));
     }
     for (const w of workloads.filter((x) => x.threads > 0)) {
       results.push(c.supports(w.kind) ? await throughput(w, pool) : { id: w.id, skipped: true });

@@ -5,6 +5,10 @@
 // one contender or workload never leaks into another.
 
 const NKEYS = 100_000;
+/** Keys preloaded per value kind: S and M 100,000; the large AI payloads 2,000 (12 MiB of vectors). */
+function keyCount(kind) {
+  return kind === 'S' || kind === 'M' ? NKEYS : 2_000;
+}
 const SEQ_LEN = 1 << 20; // precomputed operations, replayed cyclically
 const WRITE_BIT = 0x80000000;
 
@@ -64,13 +68,76 @@ function valueM(i) {
   };
 }
 
+// ---- AI payloads (issue 14's rows): as an application builds them ----
+
+/** Dimensions of the embedding rows (OpenAI text-embedding-3-small). */
+const DIMS = 1536;
+
+/** V: an embedding, Float32Array(1536) (6 KiB). */
+function valueV(i) {
+  const v = new Float32Array(DIMS);
+  for (let j = 0; j < DIMS; j++) v[j] = Math.sin(i * 0.37 + j * 0.013);
+  return v;
+}
+
+/** OV: an embedding record, { id, model, dims, vector: Float32Array(1536), createdAt }. */
+function valueOV(i) {
+  return { id: 'doc-' + i, model: 'text-embedding-3-small', dims: DIMS, vector: valueV(i), createdAt: 1733500000000 + i };
+}
+
+/** N: an embedding as a plain number[] of 1536 doubles (what JSON APIs hand out). */
+function valueN(i) {
+  const a = new Array(DIMS);
+  for (let j = 0; j < DIMS; j++) a[j] = Math.sin(i * 0.71 + j * 0.017);
+  return a;
+}
+
+/** C: a chat-completion response object (~1 KB as JSON), as an OpenAI-style API returns it. */
+function valueC(i) {
+  return {
+    id: 'chatcmpl-' + (1e9 + i).toString(36) + 'AbCdEfGhIjKlMn',
+    object: 'chat.completion',
+    created: 1733500000 + i,
+    model: 'gpt-4o-mini-2024-07-18',
+    choices: [
+      {
+        index: 0,
+        message: {
+          role: 'assistant',
+          content:
+            'The capital of France is Paris. It has been the capital since the 10th century (with brief interruptions) and is home to about ' +
+            '2.1 million people in the city proper, and over 12 million in the metropolitan area. Paris is known for the Eiffel Tower, the ' +
+            'Louvre, Notre-Dame and its cafés. Request #' + i,
+          refusal: null,
+          tool_calls: [],
+        },
+        logprobs: null,
+        finish_reason: 'stop',
+      },
+    ],
+    usage: {
+      prompt_tokens: 25 + (i % 10),
+      completion_tokens: 61,
+      total_tokens: 86 + (i % 10),
+      prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+      completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+    },
+    service_tier: 'default',
+    system_fingerprint: 'fp_0ba0d124f1',
+  };
+}
+
+const VALUE_BUILDERS = { S: valueS, M: valueM, V: valueV, OV: valueOV, N: valueN, C: valueC };
+
 function valueOf(kind, i) {
-  return kind === 'M' ? valueM(i) : valueS(i);
+  const make = VALUE_BUILDERS[kind];
+  if (!make) throw new Error(`unknown value kind '${kind}'`);
+  return make(i);
 }
 
 /** Values that sets write, cycled through (built before the timed phase). */
 function makeWritePool(kind, seed) {
-  const n = kind === 'M' ? 8 : 1024;
+  const n = kind === 'S' ? 1024 : 8;
   const pool = new Array(n);
   for (let i = 0; i < n; i++) pool[i] = valueOf(kind, 1_000_000 + seed * n + i);
   return pool;
@@ -198,6 +265,7 @@ function sleepMs(ms) {
 
 module.exports = {
   NKEYS,
+  keyCount,
   SEQ_LEN,
   WRITE_BIT,
   prng,
@@ -205,6 +273,10 @@ module.exports = {
   makeKeys,
   valueS,
   valueM,
+  valueV,
+  valueOV,
+  valueN,
+  valueC,
   valueOf,
   makeWritePool,
   makeSequence,

@@ -15,10 +15,11 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { NKEYS, keyOf, valueOf } = require('./common');
+const { keyCount, keyOf, valueOf } = require('./common');
 
 function preload(kind, set) {
-  for (let i = 0; i < NKEYS; i++) set(keyOf(i), valueOf(kind, i));
+  const n = keyCount(kind);
+  for (let i = 0; i < n; i++) set(keyOf(i), valueOf(kind, i));
 }
 
 // ---- threadkv ---------------------------------------------------------------
@@ -78,6 +79,12 @@ function lmdbDir() {
   return fs.mkdtempSync(path.join(base, 'threadkv-bench-lmdb-'));
 }
 
+// msgpackr's moreTypes: typed arrays come back as typed arrays (without it a
+// Float32Array reads back as a Uint8Array of its bytes).
+function lmdbDbOptions(kind) {
+  return kind === 'V' || kind === 'OV' ? { name: kind, encoder: { moreTypes: true } } : { name: kind };
+}
+
 function lmdbContender(latest) {
   return {
     id: latest ? 'lmdb-latest' : 'lmdb',
@@ -90,7 +97,7 @@ function lmdbContender(latest) {
       const dir = lmdbDir();
       const env = open({ path: dir, noSync: true });
       for (const kind of ctx.kinds) {
-        const db = env.openDB({ name: kind });
+        const db = env.openDB(lmdbDbOptions(kind));
         db.transactionSync(() => preload(kind, (k, v) => db.put(k, v)));
       }
       return { share: { dir }, env, dir };
@@ -98,7 +105,7 @@ function lmdbContender(latest) {
     adapter(kind, share) {
       const { open } = require('lmdb');
       const env = open({ path: share.dir, noSync: true });
-      const db = env.openDB({ name: kind });
+      const db = env.openDB(lmdbDbOptions(kind));
       if (latest) {
         return {
           get(k) {
@@ -135,7 +142,7 @@ const sharedmapContender = {
   label: 'sharedmap (SAB; S as is, M as JSON)',
   short: 'sharedmap',
   shared: true,
-  supports: () => true,
+  supports: (kind) => kind === 'S' || kind === 'M',
   create(ctx) {
     const SharedMap = require('sharedmap');
     const share = {};
@@ -174,7 +181,7 @@ const ownerContender = {
   label: 'owner thread (Map in one worker; SAB + Atomics.wait)',
   short: 'owner thread (Atomics.wait)',
   shared: true,
-  supports: () => true,
+  supports: (kind) => kind === 'S' || kind === 'M',
   create(ctx) {
     const owner = require('./owner');
     return owner.start(ctx.kinds);
@@ -196,16 +203,17 @@ const redisContender = {
   short: 'Redis (ioredis)',
   shared: true,
   async: true,
-  supports: () => true,
+  supports: (kind) => kind === 'S' || kind === 'M',
   async create(ctx) {
     const Redis = require('ioredis');
     const r = new Redis({ host: '127.0.0.1', port: ctx.redisPort, lazyConnect: true, enableOfflineQueue: true });
     await r.connect();
     await r.flushall();
     for (const kind of ctx.kinds) {
-      for (let i = 0; i < NKEYS; i += 1000) {
+      const n = keyCount(kind);
+      for (let i = 0; i < n; i += 1000) {
         const args = [];
-        for (let j = i; j < Math.min(NKEYS, i + 1000); j++) {
+        for (let j = i; j < Math.min(n, i + 1000); j++) {
           const v = valueOf(kind, j);
           args.push(kind + ':' + keyOf(j), kind === 'M' ? JSON.stringify(v) : v);
         }
@@ -242,7 +250,7 @@ const redisContender = {
 };
 
 const ALL = [
-  threadkv('threadkv', 'threadkv (defaults: v8 codec, 64 shards)', 'threadkv (defaults)', null),
+  threadkv('threadkv', 'threadkv (defaults: v8 codec, 64 shards)', 'threadkv (defaults)', null, ['S', 'M', 'V', 'OV', 'N', 'C']),
   threadkv('threadkv-string', "threadkv, codec 'string' (S only)", "threadkv codec 'string'", { codec: 'string' }, ['S']),
   threadkv('threadkv-1shard', 'threadkv, shards: 1 (one global lock)', 'threadkv shards: 1', { shards: 1 }),
   mapContender,

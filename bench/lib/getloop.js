@@ -1,7 +1,8 @@
 'use strict';
 // A single-thread get (or set) loop for instruction counting under callgrind
 // (bench/profile.js).
-//   node bench/lib/getloop.js --target=threadkv|map|v8-deserialize --codec=string|v8 --kind=S|M [--op=get|set] --n=N
+//   node bench/lib/getloop.js --target=threadkv|map|v8-deserialize|v8-serialize|json-parse --codec=string|v8
+//     --kind=S|M|V|OV|N|C [--op=get|set] [--keys=10000] --n=N
 
 const v8 = require('node:v8');
 const vm = require('node:vm');
@@ -36,6 +37,12 @@ if (target === 'threadkv') {
 } else if (target === 'v8-deserialize') {
   const bytes = new Uint8Array(v8.serialize(valueOf(kind, 1)));
   get = () => v8.deserialize(bytes);
+} else if (target === 'v8-serialize') {
+  const value = valueOf(kind, 1);
+  get = () => v8.serialize(value);
+} else if (target === 'json-parse') {
+  const text = JSON.stringify(valueOf(kind, 1));
+  get = () => JSON.parse(text);
 } else {
   throw new Error(`unknown target ${target}`);
 }
@@ -45,8 +52,7 @@ function loop(count, start) {
   let j = start;
   for (let i = 0; i < count; i++) {
     if (get(keys[j]) !== undefined) hits++;
-    j += 7919;
-    if (j >= nkeys) j -= nkeys;
+    j = (j + 7919) % nkeys; // the same walk as before for 10,000 keys, also right for fewer
   }
   return hits;
 }

@@ -119,6 +119,63 @@ const CAUSES = {
   },
 };
 
+// Issue 14's targets: instruction counts of the same run where it has them.
+function perOp(ctx, id) {
+  const c = profCase(ctx, id);
+  return c ? c.perOp : null;
+}
+
+Object.assign(CAUSES, {
+  'put-M': (ctx) => {
+    const t = perOp(ctx, 'tkv-v8-M-put');
+    const v = perOp(ctx, 'v8ser-M');
+    const s = [];
+    if (t && v) s.push(`callgrind: a put of M costs ${fmt(t)} instructions, v8.serialize(M) alone ${fmt(v)}`);
+    s.push('the object format is encoded in JavaScript: a for-in over each of M\'s ~60 properties, a type test, a shape-tree step and a write per value (~100–150 instructions a property), then one native write of its ~30 strings; reaching 3 µs needs about a third fewer instructions than v8.serialize, which this encoder does not reach (docs/design.md, "Values")');
+    return s.join('; ') + '.';
+  },
+  'get-C': (ctx) => {
+    const t = perOp(ctx, 'tkv-v8-C');
+    const j = perOp(ctx, 'json-parse-C');
+    return t && j ? `callgrind: a get of C costs ${fmt(t)} instructions, JSON.parse of its text ${fmt(j)} (${fmt(t / j)}×); the rest of the time is cache misses and GC of the decoded objects.` : '';
+  },
+  'get-V': (ctx) => {
+    const t = perOp(ctx, 'tkv-v8-V');
+    return t ? `callgrind: ${fmt(t)} instructions a get (a 6 KiB copy into the pool, one typed array made natively); the rest is page faults of fresh pool slabs until the first GCs return memory to malloc, and the machine's load.` : '';
+  },
+  'get-V-vs-clone': (ctx) => CAUSES['get-V'](ctx),
+  'put-V': (ctx) => {
+    const t = perOp(ctx, 'tkv-v8-V-put');
+    return t ? `callgrind: ${fmt(t)} instructions a put (N-API, a 6 KiB malloc and copy, the lock, the free of the replaced entry).` : '';
+  },
+  'get-OV': (ctx) => {
+    const t = perOp(ctx, 'tkv-v8-OV');
+    const v = perOp(ctx, 'tkv-v8-V');
+    return t ? `callgrind: ${fmt(t)} instructions a get${v ? ` (a get of the bare vector ${fmt(v)})` : ''}: the object format's decode of the four other fields and a typed array made in JavaScript over the pool slab, on top of the vector's copy; the rest is the pool's page faults and the machine's load, as for V.` : '';
+  },
+  'put-OV': (ctx) => {
+    const t = perOp(ctx, 'tkv-v8-OV-put');
+    const v = perOp(ctx, 'tkv-v8-V-put');
+    return t ? `callgrind: ${fmt(t)} instructions a put${v ? ` (a put of the bare vector ${fmt(v)})` : ''}: the object format's encoder in JavaScript (a for-in, a type test and a write per field, the vector's 6 KiB copied into the encoder's buffer), then the native copy into the entry.` : '';
+  },
+  'get-N': (ctx) => {
+    const t = perOp(ctx, 'tkv-v8-N');
+    return t ? `callgrind: ${fmt(t)} instructions a get (about ${fmt(t / 1536)} an element): a new JavaScript array of 1,536 elements filled from the stored block element by element; the rest is GC of the arrays made.` : '';
+  },
+  'put-N': (ctx) => {
+    const t = perOp(ctx, 'tkv-v8-N-put');
+    return t ? `callgrind: ${fmt(t)} instructions a put (about ${fmt(t / 1536)} an element): the encoder writes each element into an f64 block while it checks that it is a number and whether all are integers (then narrowed to int8/16/32), in JavaScript.` : '';
+  },
+  'get-S-scaling': (ctx) => {
+    const r = ctx.readScaling;
+    const base = 'every get writes its shard\'s cache line (the pthread_rwlock reader count, twice, and the hit counter): with uniform keys the last writer of a shard\'s line is the other thread about half the time, whatever the shard count, so about half the gets wait for a line transfer; a Map writes nothing shared';
+    if (!r || !r.rows) return base + '.';
+    const row = (m) => r.rows.find((x) => x.mode === m);
+    const parts = ['shared', 'split', 'separate', 'map', 'arith'].map((m) => row(m)).filter(Boolean).map((x) => `${x.mode} ${fmt(x.scaling)}× (CPU ${fmt(x.cpu1)} → ${fmt(x.cpu2)} ns/op)`);
+    return `${base}. bench/read-scaling.js in this run, 2 workers vs 1: ${parts.join(', ')} ("split": each worker on its own half of the shards; "arith": no memory at all).`;
+  },
+});
+
 function causeFor(id, ctx) {
   const f = CAUSES[id];
   if (!f) return '';

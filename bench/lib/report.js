@@ -147,9 +147,32 @@ function memorySection(m) {
       ['overhead per entry by store.memory()', `${fmt(m.overheadByMemory)} B = entry header ${fmt(m.headerBytes)} B + slot array ${fmt(m.slotBytesPerEntry)} B`],
       ['process RSS growth', `${fmt(m.rssDeltaBytes / 2 ** 20)} MiB (of which JS heap ${fmt(m.jsHeapDeltaBytes / 2 ** 20)} MiB)`],
       ['overhead per entry by RSS', `${fmt(m.overheadByRss)} B (${fmt(m.overheadByRssRaw)} B without subtracting the JS heap)`],
+      ...(m.churn
+        ? [[`RSS after ${m.churn.writes.toLocaleString('en-US')} sets of M into 1,000 keys`, `+${fmt(m.churn.rssGrowthMiB)} MiB after GC (peak +${fmt(m.churn.peakGrowthMiB)} MiB; JS heap +${fmt(m.churn.heapGrowthMiB)} MiB)`]]
+        : []),
     ],
     ['l', 'l'],
   );
+}
+
+function readScalingSection(r) {
+  if (!r) return '_not run_';
+  if (r.error) return `_failed: ${r.error}_`;
+  const what = {
+    shared: 'one store, both workers on every shard',
+    split: "one store, each worker on its own half of the shards (no shard's lock or counter line written by both)",
+    separate: 'one store per worker',
+    map: 'one Map per worker',
+    arith: 'integer arithmetic only (no memory): how much two threads get from the machine',
+  };
+  return [
+    `Pure gets of S (100,000 keys, 64 shards), 1 worker vs 2, medians of ${r.rounds} rounds of ${r.ms} ms. CPU ns/op is the process CPU time per get: a cache line moving between cores on each get shows there even when the machine is busy.`,
+    '',
+    mdTable(
+      ['setup', 'ns/op per thread, 1 worker', 'ns/op per thread, 2 workers', 'CPU ns/op, 1 worker', 'CPU ns/op, 2 workers', '2 workers / 1 worker'],
+      r.rows.map((x) => [`${x.mode}: ${what[x.mode] || ''}`, fmt(x.ns1), fmt(x.ns2), fmt(x.cpu1), fmt(x.cpu2), `${fmt(x.scaling)}×`]),
+    ),
+  ].join('\n');
 }
 
 function profileSection(p) {
@@ -210,6 +233,7 @@ function render(data) {
     [
       `- Each contender runs in its own fresh Node process, once per trial; ${data.runs} trials, contenders in a rotated order each trial. Cells are **medians over the trials, with min–max**. Ratios between contenders are computed per trial and their median is shown.`,
       `- 100,000 keys \`k:<i>\` preloaded; S = a 16-character string, M = a ~1 KB nested object (970 B as v8, 1,051 B as JSON). Keys are chosen uniformly or by a scrambled Zipfian (θ = 0.99) from a precomputed sequence; sets overwrite existing keys.`,
+      '- The AI payload rows (issue 14) use 2,000 keys each: V = a `Float32Array(1536)` embedding, OV = `{ id, model, dims, vector: Float32Array(1536), createdAt }`, N = the embedding as a `number[1536]`, C = a ~1 KB chat-completion object. lmdb-js stores V and OV with msgpackr\'s `moreTypes` (so that they read back as typed arrays); sharedmap, the owner thread and Redis (JSON) run S and M only. References (`structuredClone`, `JSON.parse`, msgpackr `unpack`) are timed in the threadkv process right after the row they are compared with.',
       `- Latency rows ("pure get", "put"): the process main thread alone, ${data.warmupMs} ms warm-up then ${data.durationMs} ms timed; ns/op = time / ops. Throughput rows: N worker threads warm up (${data.warmupMs} ms, times N / cores when N exceeds the cores), meet at a SharedArrayBuffer barrier, run ${data.durationMs} ms until a shared stop flag, and report op counts; Mops/s = all ops / (last end − first start). "8 workers" runs 8 threads on the machine's ${machine.cores} cores.`,
       '- The same loop source runs for every contender, compiled afresh per workload (`new Function`), so no contender inherits another\'s JIT feedback.',
       '- The machine is a small, shared VM: absolute numbers move by up to 2× between processes; compare within a table.',
@@ -242,6 +266,10 @@ function render(data) {
   out.push('## Memory per entry (`node bench/memory.js`)');
   out.push('');
   out.push(memorySection(data.memory));
+  out.push('');
+  out.push('## Read scaling (`node bench/read-scaling.js`)');
+  out.push('');
+  out.push(readScalingSection(data.readScaling));
   out.push('');
   out.push('## Where a call spends its instructions (`node bench/profile.js`)');
   out.push('');

@@ -104,6 +104,8 @@ function evaluate({ trials, memory }) {
     );
   } else add('get-M-v8', 'pure get M, default codec ≤ 1.2× (v8.deserialize alone + S get)', null, 1.2, 'max', '×');
 
+  valueTargets(trials, memory, add);
+
   if (memory && !memory.error) {
     const one = (x) => ({ median: x, min: x, max: x, n: 1 });
     add('memory-store', `per-entry overhead ≤ 64 B beyond key and value, by store.memory() (${memory.entries.toLocaleString('en-US')} entries)`, one(memory.overheadByMemory), 64, 'max', ' B', `header ${fmt(memory.headerBytes)} B + slots ${fmt(memory.slotBytesPerEntry)} B`);
@@ -115,4 +117,53 @@ function evaluate({ trials, memory }) {
   return out;
 }
 
-module.exports = { evaluate, paired, single };
+/** Per-trial f(row, reference) of two results of one contender process (a reference is an aux row). */
+function sameProcess(trials, c, w, ref, f) {
+  const xs = [];
+  for (const t of trials) {
+    if (t.contender !== c) continue;
+    const r = t.results.find((x) => x.id === w && !x.skipped);
+    const a = t.results.find((x) => x.id === ref);
+    if (r && a) xs.push(f(r, a));
+  }
+  return xs.length ? summary(xs) : null;
+}
+
+// Issue 14: the value path for real AI payloads.
+function valueTargets(trials, memory, add) {
+  const ns = (w) => single(trials, 'threadkv', w, (r) => r.nsPerOp);
+  const nsVs = (w, ref) => sameProcess(trials, 'threadkv', w, ref, nsRatio);
+  add('get-V', 'get Float32Array(1536) ≤ 1,200 ns', ns('get-V'), 1200, 'max', ' ns');
+  add('get-V-vs-clone', 'get Float32Array(1536) ≤ 0.25× structuredClone of it (same process)', nsVs('get-V', 'aux-structuredClone-V'), 0.25, 'max', '×');
+  add('put-V', 'set Float32Array(1536) ≤ 1,000 ns', ns('put-V'), 1000, 'max', ' ns');
+  add('get-OV', 'get object with a Float32Array(1536) ≤ 2,500 ns', ns('get-OV'), 2500, 'max', ' ns');
+  add('put-OV', 'set object with a Float32Array(1536) ≤ 2,500 ns', ns('put-OV'), 2500, 'max', ' ns');
+  add('get-N', 'get number[1536] ≤ 10,000 ns', ns('get-N'), 10000, 'max', ' ns');
+  add('put-N', 'set number[1536] ≤ 10,000 ns', ns('put-N'), 10000, 'max', ' ns');
+  add('get-C', 'get chat completion (~1 KB) ≤ 1.0× JSON.parse of its JSON text (same process)', nsVs('get-C', 'aux-JSON.parse-C'), 1, 'max', '×');
+  add('get-M-vs-lmdb', 'get M ≤ 0.5× lmdb-js get M (same trial)', paired(trials, { c: 'threadkv', w: 'get-M' }, { c: 'lmdb', w: 'get-M' }, nsRatio), 0.5, 'max', '×');
+  add('put-M', 'set M ≤ 3,000 ns', ns('put-M'), 3000, 'max', ' ns');
+  add('r95-M-vs-lmdb', 'get-heavy 95/5 M, 2 workers ≥ 2× lmdb-js', paired(trials, { c: 'threadkv', w: 'r95-M-2w' }, { c: 'lmdb', w: 'r95-M-2w' }, mopsRatio), 2, 'min', '×');
+  const mapScale = paired(trials, { c: 'map', w: 'r100-S-2w' }, { c: 'map', w: 'r100-S-1w' }, mopsRatio);
+  add(
+    'get-S-scaling',
+    'pure get S, 2 workers ≥ 1.8× 1 worker (total throughput)',
+    paired(trials, { c: 'threadkv', w: 'r100-S-2w' }, { c: 'threadkv', w: 'r100-S-1w' }, mopsRatio),
+    1.8,
+    'min',
+    '×',
+    mapScale ? `Map ${fmt(mapScale.median)}× in the same run` : '',
+  );
+  const churn = memory && !memory.error && memory.churn;
+  add(
+    'churn-rss',
+    `RSS growth after ${churn ? churn.writes.toLocaleString('en-US') : '1,000,000'} sets of M into 1,000 keys ≤ 32 MiB`,
+    churn ? { median: churn.rssGrowthMiB, min: churn.rssGrowthMiB, max: churn.rssGrowthMiB, n: 1 } : null,
+    32,
+    'max',
+    ' MiB',
+    churn ? `peak +${fmt(churn.peakGrowthMiB)} MiB; JS heap +${fmt(churn.heapGrowthMiB)} MiB` : '',
+  );
+}
+
+module.exports = { evaluate, paired, single, sameProcess };

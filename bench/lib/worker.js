@@ -5,7 +5,7 @@
 // and reports its op count and the monotonic clock at start and end.
 
 const { parentPort, workerData } = require('node:worker_threads');
-const { makeKeys, makeSequence, makeWritePool, freshLoop, stopAfter } = require('./common');
+const { keyCount, makeKeys, makeSequence, makeWritePool, freshLoop, stopAfter } = require('./common');
 const { contender } = require('./contenders');
 
 // ctl (Int32Array on a SharedArrayBuffer): [arrived, go, stop]
@@ -29,7 +29,7 @@ async function adapterFor(kind) {
 async function run(msg) {
   const w = msg.workload;
   const a = await adapterFor(w.kind);
-  const seq = makeSequence({ dist: w.dist, writeFrac: w.writeFrac, seed: msg.seed });
+  const seq = makeSequence({ dist: w.dist, writeFrac: w.writeFrac, seed: msg.seed, n: keyCount(w.kind) });
   const pool = makeWritePool(w.kind, workerData.index);
   const loop = freshLoop(!!c.async);
   const ctl = new Int32Array(msg.ctl);

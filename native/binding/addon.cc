@@ -41,11 +41,6 @@ namespace threadkv::binding {
 
 namespace {
 
-constexpr size_t kScratchInitial = 16 << 10;
-// Values up to this size come back through the reused scratch buffer; larger
-// ones get a buffer of their own (the copy dominates the allocation there).
-constexpr size_t kScratchMax = 1 << 20;
-
 // Names of the core's Codec and EvictionPolicy values (index = the enum's
 // value), as lib/ and every message spell them.
 constexpr const char* kCodecNames[] = {"v8", "json", "string", "buffer"};
@@ -181,7 +176,7 @@ Napi::Function ErrorFactory(Napi::Env env) {
   return addon == nullptr ? Napi::Function() : addon->error_factory();
 }
 
-Addon::Addon(Napi::Env env, Napi::Object exports) {
+Addon::Addon(Napi::Env env, Napi::Object exports) : values_(env) {
   DefineAddon(exports, {
                            InstanceMethod("setup", &Addon::Setup),
                            InstanceMethod("open", &Addon::Open),
@@ -206,6 +201,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
                            InstanceMethod("setMany", &Addon::SetMany),
                            InstanceMethod("deleteMany", &Addon::DeleteMany),
                            InstanceMethod("scan", &Addon::Scan),
+                           InstanceMethod("valueSetup", &Addon::ValueSetup),
                            InstanceMethod("checkKey", &Addon::CheckKey),
 #ifdef THREADKV_TSAN_SELFTEST
                            InstanceMethod("racyIncrement", &Addon::RacyIncrement),
@@ -214,7 +210,6 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
                            InstanceMethod("useAfterFree", &Addon::UseAfterFree),
 #endif
                        });
-  GrowScratch(env, kScratchInitial);
   Napi::ArrayBuffer cells = Napi::ArrayBuffer::New(env, kOutCells * sizeof(double));
   out_ = Napi::Persistent(Napi::Float64Array::New(env, kOutCells, cells, 0));
   out_cells_ = static_cast<double*>(cells.Data());
@@ -294,16 +289,6 @@ Napi::Value Addon::Bind(const Napi::CallbackInfo& info) {
     out.Set(i, Napi::Value(env, fn));
   }
   return out;
-}
-
-void Addon::GrowScratch(Napi::Env env, size_t size) {
-  if (size <= scratch_size_) return;
-  size_t n = scratch_size_ == 0 ? kScratchInitial : scratch_size_;
-  while (n < size) n *= 2;
-  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, n);
-  scratch_ = Napi::Persistent(ab);
-  scratch_data_ = static_cast<uint8_t*>(ab.Data());
-  scratch_size_ = n;
 }
 
 StoreHandle& Addon::Handle(Napi::Env env, napi_value handle) {
@@ -445,40 +430,9 @@ Napi::Value Addon::Close(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-void Addon::CopyOut(const Entry& e, Copied* out) const {
-  out->kind = e.kind;
-  out->flags = e.flags;
-  out->size = e.value_size;
-  out->version = e.version;
-  if (out->size <= scratch_size_) {
-    std::memcpy(scratch_data_, e.value_data(), out->size);
-    out->bytes = scratch_data_;
-  } else {
-    out->big.reset(new uint8_t[out->size]);
-    std::memcpy(out->big.get(), e.value_data(), out->size);
-    out->bytes = out->big.get();
-  }
-}
-
-napi_value Addon::ValueToJs(Napi::Env env, Kind kind, uint8_t flags, const uint8_t* bytes,
-                            size_t size) {
-  if (napi_value v = ScalarToJs(env, kind, flags, bytes, size)) return v;
-  // Opaque bytes: a Uint8Array view of the scratch buffer, which
-  // lib/codec.ts decodes (v8) or copies into a Buffer (buffer) at once. A
-  // Buffer made here would cost a malloc'd backing store and its finalizer
-  // (callgrind: ~3,000 instructions); Buffer.from in JS copies into Node's
-  // pool. Values too large for the scratch buffer get a Buffer of their own.
-  napi_value result = nullptr;
-  if (size > kScratchMax) {
-    TKV_NAPI(env, napi_create_buffer_copy(env, size, bytes, nullptr, &result));
-    return result;
-  }
-  if (bytes != scratch_data_) {
-    GrowScratch(env, size);
-    if (size != 0) std::memcpy(scratch_data_, bytes, size);
-  }
-  TKV_NAPI(env, napi_create_typedarray(env, napi_uint8_array, size, scratch_.Value(), 0, &result));
-  return result;
+// valueSetup(newSlab) -> cells: see ValuePath::Setup.
+Napi::Value Addon::ValueSetup(const Napi::CallbackInfo& info) {
+  return Napi::Value(info.Env(), values_.Setup(info.Env(), info[0]));
 }
 
 napi_value Addon::Get(napi_env env, StoreHandle& h, napi_value* args) {
@@ -495,7 +449,7 @@ napi_value Addon::Get(napi_env env, StoreHandle& h, napi_value* args) {
 napi_value Addon::Set(napi_env env, StoreHandle& h, napi_value* args) {
   Store& store = Resolve(env, h);
   KeyArg key(env, args[0], store);
-  EntryPtr e = MakeValueEntry(env, key, args[1], store);
+  EntryPtr e = MakeValueEntry(env, key, args[1], store, InTag(), InLength());
   e->expires_at = ExpiryArg(env, args[2], store);
   const double cost = static_cast<double>(Store::Cost(*e));
   CheckWrite(env, store, store.Put(key.hash(), std::move(e)), key.js(), cost);
@@ -625,7 +579,7 @@ Napi::Value Addon::SetIfAbsent(const Napi::CallbackInfo& info) {
   const std::shared_ptr<Store> owned = Share(env, info[0]);
   Store& store = *owned;
   KeyArg key(env, info[1], store);
-  EntryPtr e = MakeValueEntry(env, key, info[2], store);
+  EntryPtr e = MakeValueEntry(env, key, info[2], store, InTag(), InLength());
   e->expires_at = ExpiryArg(env, info[3], store);
   const double cost = static_cast<double>(Store::Cost(*e));
   const Status st = store.Insert(key.hash(), std::move(e));
@@ -641,7 +595,7 @@ Napi::Value Addon::GetOrSet(const Napi::CallbackInfo& info) {
   const std::shared_ptr<Store> owned = Share(env, info[0]);
   Store& store = *owned;
   KeyArg key(env, info[1], store);
-  EntryPtr e = MakeValueEntry(env, key, info[2], store);
+  EntryPtr e = MakeValueEntry(env, key, info[2], store, InTag(), InLength());
   e->expires_at = ExpiryArg(env, info[3], store);
   const double cost = static_cast<double>(Store::Cost(*e));
   Copied c;
@@ -659,50 +613,13 @@ Napi::Value Addon::GetOrSet(const Napi::CallbackInfo& info) {
   return Napi::Value(env, v);
 }
 
-// A value just removed from the store (take, swap), as a JS value. Bytes
-// too large for the scratch buffer are handed over as an external Buffer
-// that owns the entry (freed by its finalizer): a copy would need as much
-// memory again, and V8 aborts the process when it cannot allocate an
-// ArrayBuffer, after the store has changed. Measured with prlimit --as
-// (test/unit/safety.memory.test.ts): take of a 256 MiB value aborted with a
-// copy; it no longer allocates one.
-napi_value Addon::RemovedToJs(napi_env env, EntryPtr e) {
-  if (e->kind == Kind::kBytes && e->value_size > kScratchMax) {
-    Entry* raw = e.get();
-    napi_value out = nullptr;
-    const napi_status st = napi_create_external_buffer(
-        env, raw->value_size, raw->value_data(),
-        [](napi_env, void*, void* hint) { EntryPtr(static_cast<Entry*>(hint)); }, raw, &out);
-    if (st == napi_ok) {
-      e.release();  // the Buffer's finalizer frees it
-      return out;
-    }
-    // Runtimes that refuse external buffers: copy, as for any other value.
-  }
-  return ValueToJs(env, *e);
-}
-
-napi_value Addon::ValueToJs(Napi::Env env, Copied& c) {
-  if (c.kind == Kind::kBytes && c.big && c.size > kScratchMax) {
-    napi_value out = nullptr;
-    uint8_t* data = c.big.get();
-    const napi_status st = napi_create_external_buffer(
-        env, c.size, data, [](napi_env, void* p, void*) { delete[] static_cast<uint8_t*>(p); }, nullptr, &out);
-    if (st == napi_ok) {
-      c.big.release();  // the Buffer's finalizer frees it
-      return out;
-    }
-  }
-  return ValueToJs(env, c.kind, c.flags, c.bytes, c.size);
-}
-
 // swap(handle, key, value) -> previous value | undefined
 Napi::Value Addon::Swap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::shared_ptr<Store> owned = Share(env, info[0]);
   Store& store = *owned;
   KeyArg key(env, info[1], store);
-  EntryPtr e = MakeValueEntry(env, key, info[2], store);
+  EntryPtr e = MakeValueEntry(env, key, info[2], store, InTag(), InLength());
   Retired old;  // the replaced entry: read after the lock, freed when `old` ends
   const double cost = static_cast<double>(Store::Cost(*e));
   CheckWrite(env, store, store.Put(key.hash(), std::move(e), nullptr, &old), key.js(), cost);
@@ -732,7 +649,7 @@ Napi::Value Addon::CompareAndSet(const Napi::CallbackInfo& info) {
   Store& store = *owned;
   KeyArg key(env, info[1], store);
   const uint64_t expected = ExpectedVersion(env, info[2]);
-  EntryPtr e = MakeValueEntry(env, key, info[3], store);
+  EntryPtr e = MakeValueEntry(env, key, info[3], store, InTag(), InLength());
   const double cost = static_cast<double>(Store::Cost(*e));
   const Status st = store.CompareAndPut(key.hash(), std::move(e), expected);
   CheckWrite(env, store, st, key.js(), cost);
@@ -801,12 +718,13 @@ Napi::Value Addon::GetMany(const Napi::CallbackInfo& info) {
   // The store is not used below (setting an element may run a setter).
   Napi::Array out = Napi::Array::New(env, values.size());
   for (size_t i = 0; i < values.size(); ++i)
-    out.Set(static_cast<uint32_t>(i), Napi::Value(env, values.ToJs(env, i)));
+    out.Set(static_cast<uint32_t>(i), Napi::Value(env, values.ToJs(env, values_, i)));
   return out;
 }
 
-// setMany(handle, keys, values, atomic, ttlMs?): every key and value is
-// converted (and so checked) before the store is touched.
+// setMany(handle, keys, values, atomic, ttlMs?, tags?): every key and value
+// is converted (and so checked) before the store is touched; tags[i] is the
+// format of values[i] when it is bytes (values.h), a Uint8Array lib/ made.
 Napi::Value Addon::SetMany(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const StoreHandle& h = Handle(env, info[0]);
@@ -815,6 +733,12 @@ Napi::Value Addon::SetMany(const Napi::CallbackInfo& info) {
   const std::vector<napi_value> vals = Elements(env, h, info[2], "values");
   const bool atomic = info[3].ToBoolean().Value();
   if (vals.size() != keys.size()) Throw(env, kErrInvalidArgument, {.store = h.name, .key = info[2], .option = "values"});
+  // The format of each bytes value (values.h), when any value is bytes.
+  const uint8_t* tags = nullptr;
+  if (info[5].IsTypedArray()) {
+    Napi::Uint8Array t = info[5].As<Napi::Uint8Array>();
+    if (t.ElementLength() >= keys.size()) tags = t.Data();
+  }
   const std::shared_ptr<Store> owned = Share(env, info[0]);
   Store& store = *owned;
   const int64_t expiry = ExpiryArg(env, info[4], store);
@@ -822,7 +746,7 @@ Napi::Value Addon::SetMany(const Napi::CallbackInfo& info) {
   entries.reserve(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) {
     KeyArg key(env, keys[i], store);
-    EntryPtr e = MakeValueEntry(env, key, vals[i], store);
+    EntryPtr e = MakeValueEntry(env, key, vals[i], store, tags != nullptr ? tags[i] : 0);
     e->expires_at = expiry;
     entries.push_back({key.hash(), std::move(e)});
   }
@@ -901,7 +825,7 @@ Napi::Value Addon::Scan(const Napi::CallbackInfo& info) {
     const std::string_view k(key_bytes.data() + begin, key_ends[i] - begin);
     begin = key_ends[i];
     out.Set(static_cast<uint32_t>(i * per), Napi::Value(env, KeyToJs(env, k)));
-    if (with_values) out.Set(static_cast<uint32_t>(i * per + 1), Napi::Value(env, values.ToJs(env, i)));
+    if (with_values) out.Set(static_cast<uint32_t>(i * per + 1), Napi::Value(env, values.ToJs(env, values_, i)));
   }
   return out;
 }

@@ -1,7 +1,7 @@
 // Per-environment state of the addon (one instance per thread that loads
-// it): the JS error factory, the reusable scratch buffer that small values
-// are copied into on their way out, and the out-cells (a Float64Array) that
-// versions are returned through. Nothing here is shared between threads;
+// it): the JS error factory, the value path (values.h: the reusable scratch
+// buffer that values are copied into on their way out, the result pools),
+// and the out-cells (a Float64Array) that versions are returned through. Nothing here is shared between threads;
 // the only cross-thread state is the core's Registry.
 #pragma once
 
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "../core/store.h"
+#include "values.h"
 
 namespace threadkv::binding {
 
@@ -110,37 +111,25 @@ class Addon : public Napi::Addon<Addon> {
   // (reading one may run a getter); refuses a Proxy or a non-array with a
   // TypeError (ERR_THREADKV_INVALID_ARGUMENT) naming `what`.
   static std::vector<napi_value> Elements(Napi::Env env, const StoreHandle& h, napi_value array, const char* what);
-  // Makes sure the scratch buffer holds at least `size` bytes.
-  void GrowScratch(Napi::Env env, size_t size);
 
-  // A value copied out of an entry under its lock (CopyOut: plain memory
-  // copies only), to be made a JS value after the lock (ValueToJs).
-  struct Copied {
-    Kind kind = Kind::kUndefined;
-    uint8_t flags = 0;
-    size_t size = 0;
-    uint64_t version = 0;
-    const uint8_t* bytes = nullptr;   // the scratch buffer, or big.get()
-    std::unique_ptr<uint8_t[]> big;   // values larger than the scratch buffer
-  };
-  void CopyOut(const Entry& e, Copied* out) const;
-  // The JS value of stored bytes. A kBytes value becomes a Uint8Array view
-  // of the scratch buffer (valid until the next call; lib/codec.ts decodes
-  // or copies it at once), or a Buffer of its own when over kScratchMax.
-  napi_value ValueToJs(Napi::Env env, Kind kind, uint8_t flags, const uint8_t* bytes,
-                       size_t size);
-  // Large bytes copied out are handed over to JS (an external Buffer that
-  // owns them) rather than copied again: see RemovedToJs.
-  napi_value ValueToJs(Napi::Env env, Copied& c);
-  napi_value RemovedToJs(napi_env env, EntryPtr e);
-  napi_value ValueToJs(Napi::Env env, const Entry& e) {
-    return ValueToJs(env, e.kind, e.flags, e.value_data(), e.value_size);
-  }
+  // The value path (values.h): scratch buffer, result pools, the cells
+  // that carry value formats, shape ids. CopyOut copies a value out of an
+  // entry under its lock (plain memory copies only); ValueToJs makes the JS
+  // value after the lock (a kBytes value: see ValuePath::ToJs); RemovedToJs
+  // makes the JS value of an entry just removed from the store (take, swap),
+  // handing large bytes over rather than copying them.
+  using Copied = ValuePath::Copied;
+  void CopyOut(const Entry& e, Copied* out) { values_.CopyOut(e, out); }
+  napi_value ValueToJs(Napi::Env env, Copied& c) { return values_.ToJs(env, c); }
+  napi_value ValueToJs(Napi::Env env, const Entry& e) { return values_.EntryToJs(env, e); }
+  napi_value RemovedToJs(napi_env env, EntryPtr e) { return values_.RemovedToJs(env, std::move(e)); }
+  // The format of the bytes value the current call was given (values.h).
+  int32_t InTag() { return values_.TakeInTag(); }
+  size_t InLength() { return values_.TakeInLength(); }
+  Napi::Value ValueSetup(const Napi::CallbackInfo& info);
 
   Napi::FunctionReference error_factory_;
-  Napi::Reference<Napi::ArrayBuffer> scratch_;
-  uint8_t* scratch_data_ = nullptr;
-  size_t scratch_size_ = 0;
+  ValuePath values_;
   // Second results (a version, a flag) go here rather than into a result
   // array: one allocation less per call. One Float64Array per environment,
   // created here and handed to JS by setup(); written only by this

@@ -5,6 +5,7 @@
 
 #include "../core/wtf8.h"
 #include "errors.h"
+#include "values.h"
 
 namespace threadkv::binding {
 
@@ -77,7 +78,9 @@ KeyArg::KeyArg(Napi::Env env, napi_value value, const Store& store) : js_(value)
       Throw(env, kErrKeyType, {.store = store.name(), .key = value});
     case StrRead::kTooLong:
       Throw(env, kErrKeyTooLong,
-            {.store = store.name(), .key = value, .limit = static_cast<double>(store.options().max_key_bytes),
+            {.store = store.name(),
+             .key = value,
+             .limit = static_cast<double>(store.options().max_key_bytes),
              .actual = static_cast<double>(info.bytes)});
   }
   hash_ = store.Hash(view_);
@@ -174,36 +177,132 @@ napi_value ScalarToJs(napi_env env, Kind kind, uint8_t flags, const uint8_t* byt
 }
 
 void ValueList::Add(const Entry& e) {
-  items_.push_back({e.kind, e.flags, true, bytes_.size(), e.value_size});
+  if (e.kind != Kind::kBytes) {
+    items_.push_back({e.kind, e.flags, true, bytes_.size(), e.value_size});
+    bytes_.append(reinterpret_cast<const char*>(e.value_data()), e.value_size);
+    return;
+  }
+  // [format byte][bytes], the bytes 8-aligned in the arena (typed arrays
+  // over them need their element alignment).
+  const size_t at = ((bytes_.size() + 1 + 7) & ~size_t{7});
+  bytes_.resize(at - 1, '\0');
+  bytes_.push_back(static_cast<char>(e.flags));
+  items_.push_back({e.kind, e.flags, true, at, e.value_size});
   bytes_.append(reinterpret_cast<const char*>(e.value_data()), e.value_size);
 }
 
 void ValueList::AddAbsent() { items_.push_back({Kind::kUndefined, 0, false, 0, 0}); }
 
-napi_value ValueList::ToJs(napi_env env, size_t i) {
+napi_value ValueList::ToJs(napi_env env, ValuePath& values, size_t i) {
   const Item& it = items_[i];
-  const auto* bytes = reinterpret_cast<const uint8_t*>(bytes_.data()) + it.offset;
+  auto* bytes = reinterpret_cast<uint8_t*>(bytes_.data()) + it.offset;
   if (napi_value v = ScalarToJs(env, it.kind, it.flags, bytes, it.size)) return v;
   napi_value out = nullptr;
   if (arena_ == nullptr) {
-    void* data = nullptr;
-    TKV_NAPI(env, napi_create_arraybuffer(env, bytes_.size(), &data, &arena_));
+    // Shapes are named in our copy before the arena is made from it.
+    for (const Item& x : items_) {
+      if (x.present && x.kind == Kind::kBytes && fmt::IsObject(x.flags))
+        values.NameShapes(env, reinterpret_cast<uint8_t*>(bytes_.data()) + x.offset, x.size);
+    }
+    uint8_t* data = nullptr;
+    arena_ = values.NewSlab(env, bytes_.size(), &data);
     if (!bytes_.empty()) std::memcpy(data, bytes_.data(), bytes_.size());
   }
-  TKV_NAPI(env, napi_create_typedarray(env, napi_uint8_array, it.size, arena_, it.offset, &out));
+  TKV_NAPI(env, napi_create_typedarray(env, napi_uint8_array, it.size + 1, arena_, it.offset - 1, &out));
   return out;
 }
 
-EntryPtr MakeValueEntry(Napi::Env env, const KeyArg& key, napi_value value, const Store& store) {
+namespace {
+
+// The bytes of a binary JS value (TypedArray, DataView, ArrayBuffer) and the
+// format it is stored as; false if `value` is none of them.
+bool BinaryArg(napi_env env, napi_value value, const uint8_t** data, size_t* size, uint8_t* format, bool* detached) {
+  bool is = false;
+  napi_value ab = nullptr;
+  TKV_NAPI(env, napi_is_typedarray(env, value, &is));
+  if (is) {
+    napi_typedarray_type type;
+    size_t length;
+    void* ptr;
+    TKV_NAPI(env, napi_get_typedarray_info(env, value, &type, &length, &ptr, &ab, nullptr));
+    switch (type) {
+      case napi_int8_array:
+        *format = fmt::kInt8Array;
+        break;
+      case napi_uint8_clamped_array:
+        *format = fmt::kUint8ClampedArray;
+        break;
+      case napi_int16_array:
+        *format = fmt::kInt16Array;
+        break;
+      case napi_uint16_array:
+        *format = fmt::kUint16Array;
+        break;
+      case napi_int32_array:
+        *format = fmt::kInt32Array;
+        break;
+      case napi_uint32_array:
+        *format = fmt::kUint32Array;
+        break;
+      case napi_float32_array:
+        *format = fmt::kFloat32Array;
+        break;
+      case napi_float64_array:
+        *format = fmt::kFloat64Array;
+        break;
+      case napi_bigint64_array:
+        *format = fmt::kBigInt64Array;
+        break;
+      case napi_biguint64_array:
+        *format = fmt::kBigUint64Array;
+        break;
+      default:
+        *format = fmt::kUint8Array;
+    }
+    *data = static_cast<const uint8_t*>(ptr);
+    *size = length * ElementSize(*format);
+  } else {
+    TKV_NAPI(env, napi_is_dataview(env, value, &is));
+    if (is) {
+      void* ptr;
+      TKV_NAPI(env, napi_get_dataview_info(env, value, size, &ptr, &ab, nullptr));
+      *data = static_cast<const uint8_t*>(ptr);
+      *format = fmt::kDataView;
+    } else {
+      TKV_NAPI(env, napi_is_arraybuffer(env, value, &is));
+      if (!is) return false;
+      void* ptr;
+      TKV_NAPI(env, napi_get_arraybuffer_info(env, value, &ptr, size));
+      *data = static_cast<const uint8_t*>(ptr);
+      *format = fmt::kArrayBuffer;
+      ab = value;
+    }
+  }
+  // A detached buffer reads as 0 bytes: refuse it rather than store nothing.
+  // (lib/codec.ts also refuses views that are out of bounds of a shrunk
+  // resizable buffer, which N-API cannot see.)
+  *detached = false;
+  if (*size == 0 && ab != nullptr) TKV_NAPI(env, napi_is_detached_arraybuffer(env, ab, detached));
+  return true;
+}
+
+}  // namespace
+
+EntryPtr MakeValueEntry(Napi::Env env, const KeyArg& key, napi_value value, const Store& store, int32_t tag,
+                        size_t length) {
   const size_t max = store.options().max_value_bytes;
   auto too_large = [&](size_t actual) {
     Throw(env, kErrValueTooLarge,
-          {.store = store.name(), .key = key.js(), .limit = static_cast<double>(max),
+          {.store = store.name(),
+           .key = key.js(),
+           .limit = static_cast<double>(max),
            .actual = static_cast<double>(actual)});
   };
   {
     // Strings first, without napi_typeof: reading the units is the type
-    // check (the commonest value kind pays one N-API call, not two).
+    // check (the commonest value kind pays one N-API call, not two). A
+    // string longer than the limit never gets here: lib/codec.ts refuses it
+    // from its length, before any copy.
     Units<256> units;
     if (units.Read(env, value)) {
       const wtf8::Utf16Info info = wtf8::Measure(units.data(), units.size());
@@ -237,50 +336,26 @@ EntryPtr MakeValueEntry(Napi::Env env, const KeyArg& key, napi_value value, cons
     case napi_object: {
       const uint8_t* data = nullptr;
       size_t size = 0;
-      bool is = false;
-      TKV_NAPI(env, napi_is_typedarray(env, value, &is));
-      if (is) {
-        napi_typedarray_type ta_type;
-        size_t length;
-        void* ptr;
-        TKV_NAPI(env, napi_get_typedarray_info(env, value, &ta_type, &length, &ptr, nullptr, nullptr));
-        size_t elem = 1;
-        switch (ta_type) {
-          case napi_int16_array:
-          case napi_uint16_array:
-            elem = 2;
-            break;
-          case napi_int32_array:
-          case napi_uint32_array:
-          case napi_float32_array:
-            elem = 4;
-            break;
-          case napi_float64_array:
-          case napi_bigint64_array:
-          case napi_biguint64_array:
-            elem = 8;
-            break;
-          default:
-            elem = 1;
-        }
-        data = static_cast<const uint8_t*>(ptr);
-        size = length * elem;
+      uint8_t format = 0;
+      bool detached = false;
+      if (!BinaryArg(env, value, &data, &size, &format, &detached) || detached)
+        Throw(env, kErrValueType, {.store = store.name(), .key = key.js()});
+      // What the bytes are: a binary value of the format read above (a
+      // Buffer, when JS says so), or bytes that lib/ encoded (the tag).
+      if (tag == kTagDeriveBinary) {
+        // as read
+      } else if (tag == fmt::kBuffer) {
+        if (format != fmt::kUint8Array) Throw(env, kErrInternal, {.store = store.name(), .key = key.js()});
+        format = fmt::kBuffer;
+      } else if (tag == fmt::kCodec || fmt::IsObject(static_cast<uint8_t>(tag))) {
+        format = static_cast<uint8_t>(tag);
+        // lib/ passes its reused encoding buffer whole, with the length used.
+        if (length != 0 && length <= size) size = length;
       } else {
-        NAPI_THROW_IF_FAILED(env, napi_is_dataview(env, value, &is));
-        if (is) {
-          void* ptr;
-          TKV_NAPI(env, napi_get_dataview_info(env, value, &size, &ptr, nullptr, nullptr));
-          data = static_cast<const uint8_t*>(ptr);
-        } else {
-          TKV_NAPI(env, napi_is_arraybuffer(env, value, &is));
-          if (!is) Throw(env, kErrValueType, {.store = store.name(), .key = key.js()});
-          void* ptr;
-          TKV_NAPI(env, napi_get_arraybuffer_info(env, value, &ptr, &size));
-          data = static_cast<const uint8_t*>(ptr);
-        }
+        Throw(env, kErrInternal, {.store = store.name(), .key = key.js()});
       }
       if (size > max) too_large(size);
-      EntryPtr e = store.NewEntry(key.view(), size, Kind::kBytes);
+      EntryPtr e = store.NewEntry(key.view(), size, Kind::kBytes, format);
       if (size != 0) std::memcpy(e->value_data(), data, size);
       return e;
     }

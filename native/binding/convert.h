@@ -38,11 +38,18 @@ class KeyArg {
   napi_value js_;
 };
 
+class ValuePath;
+
 // Builds an entry for `key` holding the JS value `value`: a string, number,
 // boolean, null, undefined, or the bytes of a TypedArray, DataView or
-// ArrayBuffer. Throws the JS TypeError/RangeError (naming the key) when the
-// value has another type or is over the store's max_value_bytes.
-EntryPtr MakeValueEntry(Napi::Env env, const KeyArg& key, napi_value value, const Store& store);
+// ArrayBuffer, stored with the format `tag` says (values.h: kTagDeriveBinary
+// for a binary value as it is, fmt::kBuffer for a Node Buffer, fmt::kObject*
+// or fmt::kCodec for bytes lib/ encoded). Throws the JS TypeError/RangeError
+// (naming the key) when the value has another type, is a view of a detached
+// buffer, or is over the store's max_value_bytes. `length`, for bytes lib/
+// encoded: how many of the view's bytes are the value (0: all).
+EntryPtr MakeValueEntry(Napi::Env env, const KeyArg& key, napi_value value, const Store& store, int32_t tag,
+                        size_t length = 0);
 
 // Keys (the elements of a JS array, already read: see Elements in
 // addon.cc), converted as KeyArg converts one (same errors, naming the
@@ -70,15 +77,17 @@ std::string TextArg(Napi::Env env, napi_value value);
 napi_value KeyToJs(napi_env env, std::string_view wtf8);
 
 // Values copied out of entries under a lock (Add), turned into JS values
-// after it (ToJs). Bytes values become Uint8Array views into one ArrayBuffer
-// shared by the list (lib/codec.ts copies anything it keeps out of them).
+// after it (ToJs). A kBytes value becomes a Uint8Array view into one
+// ArrayBuffer shared by the list (untransferable, from the slab factory):
+// its first byte is the value's format (values.h, fmt), the value's bytes
+// follow, 8-aligned; lib/codec.ts makes the value from them.
 class ValueList {
  public:
   void Add(const Entry& e);
   void AddAbsent();
   void Reserve(size_t n) { items_.reserve(n); }
   size_t size() const { return items_.size(); }
-  napi_value ToJs(napi_env env, size_t i);
+  napi_value ToJs(napi_env env, ValuePath& values, size_t i);
 
  private:
   struct Item {

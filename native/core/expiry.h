@@ -1,5 +1,5 @@
-// Time to live: deadlines, and the one walk over a table's slots that finds
-// expired entries (used both by a full shard's purge and by the background
+// Time to live: deadlines, and the one walk over a table's entries that
+// finds expired ones (used both by a full shard's purge and by the background
 // sweep's short batches). No lock is taken here: the shard (shard.h) runs
 // these under its write lock.
 #pragma once
@@ -17,31 +17,19 @@ namespace threadkv {
 // INT64_MAX (never reached); a deadline is always > 0 (kNoExpiry is 0).
 int64_t DeadlineAfter(int64_t now, double ttl_ms);
 
-// Where a slot walk stopped.
-struct SlotWalk {
-  size_t next;   // the first slot not looked at
-  bool resized;  // the table changed capacity under the unlinks (next is 0)
-};
-
-// Walks slots [from, end) of `table`, calling unlink(e) for every entry for
-// which expired(e) is true; unlink must erase e from the table. Backward-
-// shift deletion can pull a later entry into the slot just emptied, so that
-// slot is looked at again; an entry shifted back past `from` is met on a
-// later walk. A shrink (the table's capacity changes) ends the walk at once.
+// Calls unlink(e) for every entry of `table` for which expired(e) is true,
+// over about `budget` slots of the walk pass `cursor` describes (Table::Walk;
+// ~size_t{0}: the rest of the pass at once); unlink must erase e from the
+// table and change it no other way. Returns true when the pass is complete.
+// Between calls the caller may release the lock and writers may insert,
+// erase, grow or shrink the table: every entry in it for the whole pass is
+// still looked at in that pass, and an entry is never skipped because a
+// backward shift or a migration moved it.
 template <class Expired, class Unlink>
-SlotWalk WalkExpiredSlots(const Table& table, size_t from, size_t end, Expired&& expired, Unlink&& unlink) {
-  const size_t cap = table.capacity();
-  size_t pos = from;
-  while (pos < end) {
-    Entry* e = table.SlotEntry(pos);
-    if (e == nullptr || !expired(*e)) {
-      ++pos;
-      continue;
-    }
-    unlink(e);
-    if (table.capacity() != cap) return {0, true};
-  }
-  return {pos, false};
+bool WalkExpired(Table& table, Table::WalkCursor& cursor, size_t budget, Expired&& expired, Unlink&& unlink) {
+  return table.Walk(cursor, budget, [&](Entry& e) {
+    if (expired(e)) unlink(&e);
+  });
 }
 
 }  // namespace threadkv

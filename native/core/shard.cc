@@ -310,14 +310,12 @@ void Shards::SetDeadline(Shard& s, Entry& e, int64_t deadline, Retired* r) {
 void Shards::PurgeExpired(Shard& s, Retired* r) {
   if (s.ttl_entries == 0) return;
   const int64_t now = Now();
-  // A shrink ends a walk: walk the new slot array again (each shrink halves
-  // it, so this ends). Stopping there would leave expired entries that make
-  // the caller refuse a write that fits.
-  while (WalkExpiredSlots(
-             s.table, 0, s.table.capacity(), [now](const Entry& e) { return e.HasDeadline() && e.expires_at <= now; },
-             [&](Entry* e) { Unlink(s, Hash(e->key()), e->key(), Change::kExpired, r); })
-             .resized) {
-  }
+  // One whole pass: the walk goes on through the shrinks the unlinks start,
+  // so no expired entry is left to make the caller refuse a write that fits.
+  Table::WalkCursor pass;
+  WalkExpired(
+      s.table, pass, ~size_t{0}, [now](const Entry& e) { return e.HasDeadline() && e.expires_at <= now; },
+      [&](Entry* e) { Unlink(s, Hash(e->key()), e->key(), Change::kExpired, r); });
 }
 
 size_t Shards::Sweep(Shard& s, size_t batch, bool* left) {
@@ -326,23 +324,20 @@ size_t Shards::Sweep(Shard& s, size_t batch, bool* left) {
     Retired r;  // freed after each hold of the lock
     auto lock = WriteLock(s);
     if (s.dead || s.ttl_entries == 0) {
-      s.sweep_cursor = 0;
+      s.sweep_cursor = {};
       return removed;
     }
-    const size_t cap = s.table.capacity();
-    const size_t from = s.sweep_cursor < cap ? s.sweep_cursor : 0;
+    // About `batch` slots from where the last hold stopped (Table::Walk:
+    // every entry there for the whole pass is met in it, whatever writers
+    // did between the holds), then the next batch, or done.
     const int64_t now = Now();
-    const SlotWalk walk = WalkExpiredSlots(
-        s.table, from, std::min(from + batch, cap),
-        [now](const Entry& e) { return e.HasDeadline() && e.expires_at <= now; },
+    const bool done = WalkExpired(
+        s.table, s.sweep_cursor, batch, [now](const Entry& e) { return e.HasDeadline() && e.expires_at <= now; },
         [&](Entry* e) {
           Unlink(s, Hash(e->key()), e->key(), Change::kExpired, &r);
           ++removed;
         });
-    // A shrink restarts the walk on the new slot array (shrinks are
-    // bounded, so this ends); otherwise the next batch, or done.
-    s.sweep_cursor = walk.next < cap ? walk.next : 0;
-    if (walk.resized || walk.next < cap) continue;
+    if (!done) continue;
     if (s.ttl_entries != 0) *left = true;
     return removed;
   }
@@ -375,7 +370,7 @@ void Shards::Drain(Shard& s, bool kill, Retired* r, std::vector<Table>* drained)
     s.queue.Reset();
     s.ttl_entries = 0;
   }
-  s.sweep_cursor = 0;
+  s.sweep_cursor = {};
   if (kill) s.dead = true;
 }
 

@@ -113,7 +113,7 @@ struct alignas(64) Shard {
   SieveQueue queue;  // every live entry, when the store's policy is SIEVE
   // Live entries with a deadline, and where the TTL sweep resumes.
   uint64_t ttl_entries = 0;
-  size_t sweep_cursor = 0;
+  Table::WalkCursor sweep_cursor;
 };
 
 // Shard locks, taken with a try first so that stats() can count how often a

@@ -124,7 +124,10 @@ const core = {
 };
 
 // Table: header (mode, mode argument), then operations (% 16).
-const T = { upsert: 0, find: 3, erase: 4, reserve: 6, bulkUpsert: 7, bulkErase: 8, checkAll: 9, sweepWalk: 10, drain: 11, move: 12 };
+const T = {
+  upsert: 0, find: 3, erase: 4, reserve: 6, bulkUpsert: 7, bulkErase: 8, checkAll: 9, sweepWalk: 10, drain: 11, move: 12,
+  walkWhileWriting: 13,
+};
 const tkey = (i) => [i % 128];
 const table = {
   'upsert-find': [0, 0, T.upsert, 0, T.find, 0],
@@ -143,6 +146,19 @@ const table = {
     out.push(T.bulkUpsert, ...u16(200), 1);
     for (let i = 0; i < 32; ++i) out.push(T.upsert, ...tkey(i), T.erase, ...tkey(i + 1));
     out.push(T.sweepWalk, 3, 0, T.bulkErase, ...u16(200), 1, T.checkAll);
+    return out;
+  })(),
+  // Tiny migration steps (1 slot, 1 move: header bits 2-3 = 1): growth and
+  // shrink migrations across many operations, a walk in 3-slot calls with
+  // bulk upserts (3) and erases (4) and single writes (1, 2) between them
+  // (round byte = what + 5 * bulk base).
+  'migrating-walk': (() => {
+    const out = [0 | (1 << 2), 0, T.bulkUpsert, ...u16(700), 0, T.checkAll, T.walkWhileWriting, 2, 3, 1];
+    for (let i = 0; i < 24; ++i) {
+      const w = [3, 1, 0, 4, 2][i % 5];
+      out.push(w + 5 * (i % 8), ...(w === 1 || w === 2 ? tkey(i) : []));
+    }
+    out.push(T.checkAll, T.bulkErase, ...u16(650), 0, T.walkWhileWriting, 40, 2, 0, 0, 0, 4 + 5, T.checkAll);
     return out;
   })(),
 };

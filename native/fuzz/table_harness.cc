@@ -49,6 +49,8 @@ class TableHarness {
   void Find(const std::string& key);
   void Reserve(size_t n);
   void SweepWalk(uint64_t k, uint64_t r);
+  void WalkWhileWriting(size_t budget, uint64_t k, uint64_t r);
+  bool Matches(const Entry& e, uint64_t k, uint64_t r) const { return SerialOf(e) % k == r; }
   void Drain();
   void Move();
   void CheckShape();
@@ -77,8 +79,11 @@ class TableHarness {
   // tag_home_capacity (home slots recomputed from keys past it); 2 the real
   // hash with only `collide_mask_` of its 20 tag bits kept (tags and home
   // slots collide); 3 only `collide_mask_` of the whole hash (full-hash
-  // collisions).
+  // collisions). step_slots_ / step_moves_: the table's migration step (0:
+  // the defaults; tiny steps keep a migration running across many calls).
   int mode_ = 0;
+  size_t step_slots_ = 0;
+  size_t step_moves_ = 0;
   uint64_t collide_mask_ = 0;
   size_t tag_home_ = Table::kTagHomeCapacity;
   std::string config_;
@@ -100,9 +105,17 @@ void TableHarness::DecodeConfig() {
   mode_ = b0 % 4;
   collide_mask_ = (uint64_t{1} << (b1 % 5)) - 1;
   if (mode_ == 1) tag_home_ = size_t{8} << (b1 % 6);
-  table_ = Table(kFuzzHashSeed, mode_ == 1 ? tag_home_ : 0);
-  config_ = "mode " + std::to_string(mode_) + (mode_ == 1 ? " tag_home_capacity " + std::to_string(tag_home_) : "") +
-            (mode_ >= 2 ? " collide_mask " + std::to_string(collide_mask_) : "");
+  // Bits 2-3 of the first byte: the migration step.
+  static constexpr size_t kSteps[4][2] = {{0, 0}, {1, 1}, {4, 1}, {16, 2}};
+  step_slots_ = kSteps[(b0 >> 2) % 4][0];
+  step_moves_ = kSteps[(b0 >> 2) % 4][1];
+  table_ = Table(kFuzzHashSeed, mode_ == 1 ? tag_home_ : 0, step_slots_ == 0 ? Table::kStepSlots : step_slots_,
+                 step_moves_ == 0 ? Table::kStepMoves : step_moves_);
+  config_ =
+      "mode " + std::to_string(mode_) + (mode_ == 1 ? " tag_home_capacity " + std::to_string(tag_home_) : "") +
+      (mode_ >= 2 ? " collide_mask " + std::to_string(collide_mask_) : "") +
+      (step_slots_ != 0 ? " step_slots " + std::to_string(step_slots_) + " step_moves " + std::to_string(step_moves_)
+                        : "");
   if (trace_) std::fprintf(stderr, "config %s\n", config_.c_str());
 }
 
@@ -128,18 +141,26 @@ uint64_t TableHarness::HashOf(std::string_view key) const {
 
 void TableHarness::CheckShape() {
   const size_t cap = table_.capacity();
+  const size_t old_cap = table_.old_capacity();
   Expect(table_.size() == model_.size(),
          "size() is " + std::to_string(table_.size()) + ", model has " + std::to_string(model_.size()));
+  Expect(table_.slot_bytes() == (cap + old_cap) * Table::kSlotBytes,
+         "slot_bytes() is not (capacity + old capacity) * 8");
+  Expect(table_.migrating() == (old_cap != 0), "migrating() disagrees with old_capacity()");
+  if (old_cap != 0) {
+    Expect(cap != 0, "a migration without a current array");
+    Expect(old_cap >= Table::kMinCapacity && (old_cap & (old_cap - 1)) == 0,
+           "old capacity " + std::to_string(old_cap) + " is not a power of two >= 8");
+  }
   if (cap == 0) return;
   Expect(cap >= Table::kMinCapacity && (cap & (cap - 1)) == 0,
          "capacity " + std::to_string(cap) + " is not a power of two >= 8");
   Expect(table_.size() * 4 <= cap * 3,
          "load above 3/4: " + std::to_string(table_.size()) + " in " + std::to_string(cap));
-  Expect(table_.slot_bytes() == cap * Table::kSlotBytes, "slot_bytes() is not capacity * 8");
 }
 
 void TableHarness::CheckAll() {
-  work_ += table_.capacity() + 1;
+  work_ += table_.capacity() + table_.old_capacity() + 1;
   std::map<std::string, uint64_t> seen;
   table_.ForEach([&](const Entry& e) {
     if (!seen.emplace(std::string(e.key()), SerialOf(e)).second)
@@ -156,17 +177,23 @@ void TableHarness::CheckAll() {
     for (const auto& [k, v] : seen)
       if (model_.count(k) == 0) Fail("ForEach visits " + Printable(k) + ", which the model does not have");
   }
-  size_t slots = 0;
-  for (size_t i = 0; i < table_.capacity(); ++i) {
-    const Entry* e = table_.SlotEntry(i);
-    if (e == nullptr) continue;
-    ++slots;
-    // Every entry is found from its home slot (the probe sequence reaches it).
-    Expect(table_.Find(HashOf(e->key()), e->key()) == e,
-           "the entry in slot " + std::to_string(i) + " (" + Printable(e->key()) + ") is not found by its hash");
-  }
-  Expect(slots == model_.size(),
-         "the slots hold " + std::to_string(slots) + " entries, model has " + std::to_string(model_.size()));
+  // Every entry is found from its hash (the probe sequence of whichever
+  // array holds it reaches it).
+  table_.ForEach([&](const Entry& e) {
+    Expect(table_.Find(HashOf(e.key()), e.key()) == &e, Printable(e.key()) + " is not found by its hash");
+  });
+  // A whole walk pass in one call gives every entry exactly once (nothing
+  // changes during it).
+  std::map<std::string, uint64_t> walked;
+  Table::WalkCursor c;
+  Expect(table_.Walk(c, ~size_t{0},
+                     [&](Entry& e) {
+                       if (!walked.emplace(std::string(e.key()), SerialOf(e)).second)
+                         Fail("a walk visits " + Printable(e.key()) + " twice");
+                     }),
+         "a walk with an unbounded budget does not end its pass");
+  Expect(walked == model_, "a walk visits " + std::to_string(walked.size()) + " entries other than the model's " +
+                               std::to_string(model_.size()));
   CheckShape();
 }
 
@@ -178,7 +205,15 @@ void TableHarness::Upsert(const std::string& key) {
   std::memcpy(e->value_data(), &serial, 8);
   const size_t size_before = table_.size();
   const size_t cap_before = table_.capacity();
+  const bool migrating_before = table_.migrating();
   EntryPtr old = table_.Upsert(HashOf(key), std::move(e));
+  // With the default steps a migration always ends before the current array
+  // must grow (table.h, kStepSlots): Upsert's fallback (finish the migration
+  // at once, then grow) is never taken.
+  if (step_slots_ == 0 && migrating_before)
+    Expect(table_.capacity() == cap_before, "an Upsert grew the table while a migration ran (capacity " +
+                                                std::to_string(cap_before) + " -> " +
+                                                std::to_string(table_.capacity()) + ")");
   auto it = model_.find(key);
   if (it == model_.end()) {
     Expect(old == nullptr, "Upsert of a new key replaced " + (old ? Printable(old->key()) : std::string()));
@@ -244,41 +279,97 @@ void TableHarness::Reserve(size_t n) {
   CheckShape();
 }
 
-// The TTL sweep's pattern (Store::SweepExpired): walk the slots, erase the
-// matching entries in place (look at the same slot again: backward shift may
-// pull a later entry into it), start over when the table shrinks. Afterwards
-// no matching entry may be left.
+// The TTL sweep's pattern (Shards::PurgeExpired): one walk pass (Table::Walk)
+// that erases the matching entries as it meets them (the erases shift
+// entries back and may start a shrink). Afterwards no matching entry may be
+// left.
 void TableHarness::SweepWalk(uint64_t k, uint64_t r) {
   op_ = "SweepWalk serial % " + std::to_string(k) + " == " + std::to_string(r);
   Trace();
   reserved_ = 0;
-  auto match = [&](const Entry& e) { return SerialOf(e) % k == r; };
-  size_t pos = 0;
-  for (size_t rounds = 0;; ++rounds) {
-    Expect(rounds < 64, "SweepWalk does not end");
-    const size_t cap = table_.capacity();
-    while (pos < cap && table_.capacity() == cap) {
-      const Entry* e = table_.SlotEntry(pos);
-      ++work_;
-      if (e == nullptr || !match(*e)) {
-        ++pos;
-        continue;
-      }
-      const std::string key(e->key());
-      EntryPtr gone = table_.Erase(HashOf(key), key);
-      Expect(gone.get() == e, "Erase of the entry in slot " + std::to_string(pos) + " removed another");
-      model_.erase(key);
-    }
-    if (table_.capacity() != cap) {
-      pos = 0;
-      continue;
-    }
-    break;
-  }
+  Table::WalkCursor c;
+  const bool done = table_.Walk(c, ~size_t{0}, [&](Entry& e) {
+    ++work_;
+    if (!Matches(e, k, r)) return;
+    const std::string key(e.key());
+    EntryPtr gone = table_.Erase(HashOf(key), key);
+    Expect(gone.get() == &e, "Erase of the entry the walk gave removed another");
+    model_.erase(key);
+  });
+  Expect(done, "a walk with an unbounded budget does not end its pass");
   table_.ForEach([&](const Entry& e) {
-    if (match(e)) Fail("SweepWalk left " + Printable(e.key()) + " (serial " + std::to_string(SerialOf(e)) + ")");
+    if (Matches(e, k, r))
+      Fail("SweepWalk left " + Printable(e.key()) + " (serial " + std::to_string(SerialOf(e)) + ")");
   });
   CheckShape();
+}
+
+// The background sweep's pattern (Shards::Sweep): a walk pass in calls of
+// `budget` slots, erasing matching entries, with writes between the calls
+// (each round reads one byte w: by w % 5 nothing, an upsert, an erase, or a
+// bulk of 64 upserts or erases from key w / 5 * 37, which grow or shrink the
+// table and start migrations).
+// Every entry in the table for the whole pass must have been given to the
+// walk: so none that was there at the start, is still there, and matches
+// may be left.
+void TableHarness::WalkWhileWriting(size_t budget, uint64_t k, uint64_t r) {
+  const std::string name = "WalkWhileWriting budget " + std::to_string(budget) + " serial % " + std::to_string(k) +
+                           " == " + std::to_string(r);
+  op_ = name;
+  Trace();
+  reserved_ = 0;
+  const std::map<std::string, uint64_t> at_start = model_;
+  std::map<std::string, uint64_t> visited;
+  Table::WalkCursor c;
+  for (size_t round = 0;; ++round) {
+    op_ = name + " round " + std::to_string(round);
+    // Writes stop once the work budget is spent, and then the pass ends
+    // within two passes over the arrays (one restart at most).
+    Expect(round < (size_t{1} << 24), "the walk does not end");
+    work_ += budget;
+    const bool done = table_.Walk(c, budget, [&](Entry& e) {
+      ++work_;
+      visited[std::string(e.key())] = SerialOf(e);
+      if (!Matches(e, k, r)) return;
+      const std::string key(e.key());
+      EntryPtr gone = table_.Erase(HashOf(key), key);
+      Expect(gone.get() == &e, "Erase of the entry the walk gave removed another");
+      model_.erase(key);
+    });
+    CheckShape();
+    if (done) break;
+    if (r_.done() || work_ > kWorkBudget) continue;  // the rest of the pass without writes
+    const uint8_t w = r_.U8();
+    switch (w % 5) {
+      case 1:
+        Upsert(DecodeKey());
+        break;
+      case 2:
+        Erase(DecodeKey());
+        break;
+      case 3:
+      case 4: {
+        const size_t base = (w / 5) * size_t{37};
+        work_ += 64 * (mode_ >= 2 ? 16 : 1);
+        for (size_t i = 0; i < 64; ++i) {
+          if (w % 5 == 3)
+            Upsert(Cat("b", base + i));
+          else
+            Erase(Cat("b", base + i));
+        }
+        break;
+      }
+      default:
+        break;
+    }
+    op_ = name + " round " + std::to_string(round);
+  }
+  for (const auto& [key, serial] : at_start) {
+    auto it = model_.find(key);
+    if (it == model_.end() || it->second != serial) continue;  // erased or replaced during the pass
+    Expect(visited.count(key) != 0, "the walk never gave " + Printable(key) + ", in the table for the whole pass");
+    Expect(serial % k != r, "the walk left " + Printable(key) + " (serial " + std::to_string(serial) + ")");
+  }
 }
 
 void TableHarness::Drain() {
@@ -365,9 +456,15 @@ void TableHarness::Run() {
       case 12:
         Move();
         break;
+      case 13: {
+        const size_t budget = 1 + r_.U8() % 64;
+        const uint64_t k = 1 + r_.U8() % 4;
+        const uint64_t r = r_.U8() % k;
+        if (work_ <= kWorkBudget) WalkWhileWriting(budget, k, r);
+        break;
+      }
       default:
-        op_ = "reserved";
-        break;  // 13: kept free for a new operation
+        break;
     }
   }
   op_ = "final check";

@@ -387,7 +387,10 @@ TEST(Store, HugeShardPastTheTagHomeCapacity) {
   Store s("huge", o);
   const size_t n = Table::kTagHomeCapacity * 3 / 4 + 1000;
   for (size_t i = 0; i < n; ++i) ASSERT_EQ(PutString(s, Cat("k:", i), "v"), Status::kOk) << i;
-  EXPECT_EQ(SizesOf(s).slot_bytes, 2 * Table::kTagHomeCapacity * Table::kSlotBytes);
+  // 2^21 slots, and the 2^20 of the array they are being migrated from
+  // until enough writes have moved every entry over (table.h).
+  EXPECT_GE(SizesOf(s).slot_bytes, 2 * Table::kTagHomeCapacity * Table::kSlotBytes);
+  EXPECT_LE(SizesOf(s).slot_bytes, 3 * Table::kTagHomeCapacity * Table::kSlotBytes);
   // Keys i % 4 == 0, 1 erased, 2 expired and swept, 3 kept: a quarter of
   // the keys is below the 1/8 load of 2^21 slots, so the table shrinks.
   for (size_t i = 0; i < n; ++i) {

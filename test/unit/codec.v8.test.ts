@@ -423,24 +423,30 @@ describe("codec 'v8'", () => {
       }
     });
 
-    it('a typed array read back views memory of its own (its buffer is not the native read buffer)', () => {
-      const s = open<{ a: Uint8Array; b: Uint8Array }>();
-      s.set('k', { a: new Uint8Array([1, 2, 3]), b: new Uint8Array([4, 5]) });
+    it('typed arrays read back view pool memory, never the read buffer that later reads reuse', () => {
+      const s = open<{ a: Uint8Array; b: Float64Array }>();
+      s.set('k', { a: new Uint8Array([1, 2, 3]), b: new Float64Array([4.5, 5.5]) });
       const got = s.get('k')!;
-      // the native read buffer is 16 KiB or more; a copy is exactly the array
-      assert.equal(got.a.buffer.byteLength, 3);
-      assert.equal(got.b.buffer.byteLength, 2);
-      assert.notEqual(got.a.buffer, got.b.buffer);
+      // Pool slabs are at least 32 KiB; the two arrays do not overlap, and
+      // each starts at a multiple of its element size.
+      assert.ok(got.a.buffer.byteLength >= 32 * KB);
+      const [x, y] = [got.a, got.b].sort((p, q) => p.byteOffset - q.byteOffset);
+      assert.ok(x!.buffer !== y!.buffer || x!.byteOffset + x!.byteLength <= y!.byteOffset);
+      assert.equal(got.b.byteOffset % 8, 0);
+      for (let i = 0; i < 2000; i++) s.get('k');
+      assert.deepEqual(got, { a: new Uint8Array([1, 2, 3]), b: new Float64Array([4.5, 5.5]) });
     });
 
-    it('misaligned typed arrays read back do not share an ArrayBuffer with each other or with Node\'s Buffer pool', () => {
-      const s = open<{ p: string; a: Float64Array; b: Int32Array }>();
+    it('with privateBuffers, every typed array read back owns an ArrayBuffer of exactly its size', () => {
+      const s = open<{ p: string; a: Float64Array; b: Int32Array; c: Uint8Array }>({ privateBuffers: true });
       for (let pad = 0; pad < 8; pad++) {
-        s.set('k', { p: 'x'.repeat(pad), a: new Float64Array([1, 2]), b: new Int32Array([3, 4, 5]) });
+        s.set('k', { p: 'x'.repeat(pad), a: new Float64Array([1, 2]), b: new Int32Array([3, 4, 5]), c: new Uint8Array([6]) });
         const got = s.get('k')!;
         assert.notEqual(got.a.buffer, got.b.buffer, `pad ${pad}`);
         assert.equal(got.a.buffer.byteLength, 16, `pad ${pad}: Float64Array over a ${got.a.buffer.byteLength}-byte buffer`);
         assert.equal(got.b.buffer.byteLength, 12, `pad ${pad}: Int32Array over a ${got.b.buffer.byteLength}-byte buffer`);
+        assert.equal(got.c.buffer.byteLength, 1);
+        assert.equal(got.a.byteOffset + got.b.byteOffset + got.c.byteOffset, 0);
       }
     });
   });
