@@ -34,7 +34,7 @@ export const ErrorCode = {
   UPDATE_CONTENDED: 'ERR_THREADKV_UPDATE_CONTENDED',
   /** evictionPolicy 'none': a write would pass maxEntries or maxBytes (nothing was changed). */
   STORE_FULL: 'ERR_THREADKV_STORE_FULL',
-  /** An entry (or an atomic batch, in one shard) larger than a shard's share of maxBytes / maxEntries. */
+  /** An entry (or an atomic batch) that alone passes the store's maxBytes / maxEntries. */
   OVER_BUDGET: 'ERR_THREADKV_OVER_BUDGET',
   /** Native memory could not be allocated (nothing was changed, or, for a non-atomic setMany, see `stored`). */
   OUT_OF_MEMORY: 'ERR_THREADKV_OUT_OF_MEMORY',
@@ -80,8 +80,16 @@ interface ErrorConstants {
   readonly codecs: readonly string[];
   readonly evictionPolicies: readonly string[];
   readonly entryOverhead: number;
+  readonly queueLinkBytes: number;
 }
 let nativeConstants: ErrorConstants | undefined;
+
+/** The per-entry overhead that maxBytes counts, in words. */
+function overheadText(): string {
+  if (nativeConstants === undefined) return '? bytes';
+  const { entryOverhead, queueLinkBytes } = nativeConstants;
+  return `${entryOverhead} bytes (${entryOverhead + queueLinkBytes} in a store that evicts)`;
+}
 
 /** Called once by lib/native.ts with the addon's constants. */
 export function useNativeConstants(constants: ErrorConstants): void {
@@ -231,7 +239,7 @@ function buildError(
         RangeError,
         code,
         `${key === undefined ? 'the batch' : `the write of key ${showKey(key)}`} would pass ${option} ` +
-          `(${limit} per shard: the store's ${option} split over its shards) of ${where}, whose evictionPolicy is 'none'; ` +
+          `(${limit}) of ${where}, whose evictionPolicy is 'none'; ` +
           `${partial(stored, key)}. Delete entries first, raise ${option}, or open the store with evictionPolicy: 'sieve'`,
       );
     case ErrorCode.OVER_BUDGET:
@@ -239,11 +247,11 @@ function buildError(
         RangeError,
         code,
         key === undefined
-          ? `the atomic batch does not fit in one shard's share of maxEntries / maxBytes of ${where} on its own ` +
+          ? `the atomic batch alone passes maxEntries / maxBytes of ${where} ` +
               `(its keys are never evicted for each other); nothing was changed. Split the batch, or raise the limits`
           : `the entry for key ${showKey(key)} takes ${actual} bytes (key + value + ` +
-              `${nativeConstants?.entryOverhead ?? '?'} bytes of overhead), over the ` +
-              `${limit} bytes of one shard's share of maxBytes of ${where}; ${partial(stored, key)}`,
+              `${overheadText()} of overhead), over the ` +
+              `${limit} bytes of maxBytes of ${where}; ${partial(stored, key)}`,
       );
     case ErrorCode.OUT_OF_MEMORY:
       return withCode(
@@ -495,7 +503,7 @@ export function snapshotError(
             withCode(
               RangeError,
               ErrorCode.OVER_BUDGET,
-              `${what} failed: the entry for key ${key} takes ${f.actual} bytes (key + value + 72 bytes of overhead), over the ${f.max} bytes of one shard's share of maxBytes; ${changed}`,
+              `${what} failed: the entry for key ${key} takes ${f.actual} bytes (key + value + ${overheadText()} of overhead), over maxBytes (${f.max}) of the store; ${changed}`,
             ),
           );
         case 'full-entries':
@@ -505,7 +513,7 @@ export function snapshotError(
             withCode(
               RangeError,
               ErrorCode.STORE_FULL,
-              `${what} failed: the snapshot's entries do not fit: key ${key} would pass ${option} (${f.max} per shard) of the store, ` +
+              `${what} failed: the snapshot's entries do not fit: key ${key} would pass ${option} (${f.max}) of the store, ` +
                 `whose evictionPolicy is 'none'; ${changed}. Raise ${option}, or open the store with evictionPolicy: 'sieve'`,
             ),
           );

@@ -40,6 +40,7 @@ export interface NativeConstants {
   readonly defaults: { readonly codec: string; readonly shards: number; readonly maxKeyBytes: number; readonly maxValueBytes: number };
   /** The fixed per-entry charge against `maxBytes`, in bytes. */
   readonly entryOverhead: number;
+  readonly queueLinkBytes: number;
 }
 
 /** What `open` takes: every option filled in, and which of them the caller gave. */

@@ -30,30 +30,28 @@ export interface StoreOptions {
   maxValueBytes?: number;
   /**
    * Most entries the store keeps: an integer from 1 to 2^53 - 1. Default: no
-   * limit. The limit is split evenly over the shards: each shard holds at
-   * most `Math.ceil(maxEntries / shards)` entries, so a store whose keys
-   * fall unevenly (or few keys in many shards) may evict, or refuse, before
-   * the total reaches `maxEntries`. See docs/operations.md for sizing.
+   * limit. The limit holds for the whole store, exactly: it is never passed,
+   * and nothing is evicted or refused while the store holds fewer, however
+   * its keys fall over the shards. See docs/operations.md for sizing.
    */
   maxEntries?: number;
   /**
    * Most bytes the store's entries may take: an integer from 1 to 2^53 - 1.
    * Default: no limit. An entry counts its key (UTF-8 bytes), its encoded
-   * value and a fixed per-entry overhead of 72 bytes (a bound on the native
-   * cost: a 32-byte header, 16 bytes of eviction-queue links when the policy
-   * is 'sieve', an 8-byte hash-table slot and 8 bytes of allocator header). Split
-   * over the shards like `maxEntries`: each shard holds at most
-   * `Math.ceil(maxBytes / shards)` bytes, and a single entry larger than
-   * that is refused with a RangeError (code `ERR_THREADKV_OVER_BUDGET`),
-   * whatever the policy.
+   * value and the native cost of an entry: 48 bytes (a 32-byte header, an
+   * 8-byte hash-table slot and 8 bytes of allocator header), 64 when the
+   * policy is 'sieve' (16 bytes of eviction-queue links). Exact for the whole
+   * store like `maxEntries`; a single entry larger than `maxBytes` is refused
+   * with a RangeError (code `ERR_THREADKV_OVER_BUDGET`), whatever the policy.
    */
   maxBytes?: number;
   /**
    * What a write past `maxEntries` or `maxBytes` does. `'sieve'` (the
-   * default when a limit is given): other entries of the same shard are
-   * evicted first, chosen by SIEVE (NSDI '24): reads only set a bit on the
-   * entry under the shared lock, so they stay reads; an entry not read since
-   * the eviction hand last passed it goes first. A write never evicts the
+   * default when a limit is given): other entries are evicted first, from
+   * the written key's shard, then from others, each shard's chosen by SIEVE
+   * (NSDI '24): reads only set a bit on the entry under the shared lock, so
+   * they stay reads; an entry not read since the eviction hand last passed
+   * it goes first. A write never evicts the
    * key it writes (nor, for an atomic `setMany`, any key of the batch).
    * `'none'` (the default with no limit, where it changes nothing): a write
    * past a limit throws a RangeError (code `ERR_THREADKV_STORE_FULL`) and
@@ -124,7 +122,7 @@ export interface StoreStats {
    * (`size` leaves those out).
    */
   readonly entries: number;
-  /** Bytes held, as `maxBytes` counts them: keys + values + 72 bytes per entry. */
+  /** Bytes held, as `maxBytes` counts them: keys + values + 48 bytes per entry (64 when the store evicts). */
   readonly bytes: number;
   /** Reads (`get`, `has`, `getEntry`, `ttl`, `getMany` per key, `getOrSet` of a present key) that found the key. */
   readonly hits: number;

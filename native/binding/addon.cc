@@ -155,15 +155,15 @@ void CheckWrite(Napi::Env env, const Store& store, Status st, napi_value key, do
       ThrowDestroyed(env, store);
     case Status::kFullEntries:
       Throw(env, kErrStoreFull,
-            {.store = store.name(), .key = key, .limit = static_cast<double>(store.shard_max_entries()),
+            {.store = store.name(), .key = key, .limit = static_cast<double>(store.max_entries()),
              .option = "maxEntries", .stored = stored});
     case Status::kFullBytes:
       Throw(env, kErrStoreFull,
-            {.store = store.name(), .key = key, .limit = static_cast<double>(store.shard_max_bytes()),
+            {.store = store.name(), .key = key, .limit = static_cast<double>(store.max_bytes()),
              .option = "maxBytes", .stored = stored});
     case Status::kTooBigForLimit:
       Throw(env, kErrOverBudget,
-            {.store = store.name(), .key = key, .limit = static_cast<double>(store.shard_max_bytes()), .actual = cost,
+            {.store = store.name(), .key = key, .limit = static_cast<double>(store.max_bytes()), .actual = cost,
              .option = "maxBytes", .stored = stored});
     default:
       return;
@@ -359,6 +359,7 @@ Napi::Value Addon::Setup(const Napi::CallbackInfo& info) {
   constants.Set("evictionPolicies", policies);
   constants.Set("defaults", def);
   constants.Set("entryOverhead", static_cast<double>(kEntryOverhead));
+  constants.Set("queueLinkBytes", static_cast<double>(kQueueLinkBytes));
   Napi::Object result = Napi::Object::New(env);
   result.Set("out", out_.Value());
   result.Set("constants", constants);
@@ -690,7 +691,7 @@ Napi::Value Addon::Increment(const Napi::CallbackInfo& info) {
   }
   Number result;
   const Status st = store.Increment(key.view(), key.hash(), delta, &result);
-  CheckWrite(env, store, st, key.js(), static_cast<double>(key.view().size() + kNumberBytes + kEntryOverhead));
+  CheckWrite(env, store, st, key.js(), static_cast<double>(store.ChargeFor(key.view().size(), kNumberBytes)));
   switch (st) {
     case Status::kOk:
       return Napi::Number::New(env, result.value());

@@ -91,19 +91,19 @@ void ThrowRefused(Napi::Env env, const Store& store, Status st, napi_value key, 
       Throw(env, kErrStoreFull,
             {.store = store.name(),
              .key = key,
-             .limit = static_cast<double>(store.shard_max_entries()),
+             .limit = static_cast<double>(store.max_entries()),
              .option = "maxEntries"});
     case Status::kFullBytes:
       Throw(env, kErrStoreFull,
             {.store = store.name(),
              .key = key,
-             .limit = static_cast<double>(store.shard_max_bytes()),
+             .limit = static_cast<double>(store.max_bytes()),
              .option = "maxBytes"});
     case Status::kTooBigForLimit:
       Throw(env, kErrOverBudget,
             {.store = store.name(),
              .key = key,
-             .limit = static_cast<double>(store.shard_max_bytes()),
+             .limit = static_cast<double>(store.max_bytes()),
              .actual = cost,
              .option = "maxBytes"});
     default:

@@ -146,10 +146,10 @@ Napi::Object Facts(Napi::Env env, const Store& store, const snap::Error& e, uint
           limit = store.options().max_value_bytes;
           break;
         case snap::Limit::kFullEntries:
-          limit = static_cast<double>(store.shard_max_entries());
+          limit = static_cast<double>(store.max_entries());
           break;
         default:
-          limit = static_cast<double>(store.shard_max_bytes());
+          limit = static_cast<double>(store.max_bytes());
           break;
       }
       o.Set("max", limit);

@@ -42,13 +42,6 @@ std::vector<size_t> LastOccurrences(std::span<const HashedEntry> entries) {
   return last;
 }
 
-// What a batch's distinct keys add to one shard.
-struct Need {
-  uint64_t entries = 0;  // keys not present yet
-  uint64_t cost = 0;     // cost of the batch's entries
-  uint64_t freed = 0;    // cost of the entries they replace
-};
-
 }  // namespace
 
 std::vector<uint32_t> Store::LockOrderOf(std::span<const KeyRef> keys) const {
@@ -88,46 +81,68 @@ Status Store::PlanBatch(std::span<const HashedEntry> entries, BatchPlan* plan) c
   for (const HashedEntry& he : entries) ++plan->counts[SlotOf(plan->order, shards_.IndexOf(he.hash))];
   const Budget& budget = shards_.budget();
   if (!budget.limited()) return Status::kOk;
-  // A batch that alone passes a shard's budget can never fit (its own keys
-  // are never evicted for it): refused up front.
+  // A batch that alone passes a limit can never fit (its own keys are never
+  // evicted for it): refused up front.
   plan->last = LastOccurrences(entries);
-  std::vector<Need> need(plan->order.size());
-  for (size_t i : plan->last) {
-    const Entry& e = *entries[i].entry;
-    Need& k = need[SlotOf(plan->order, shards_.IndexOf(entries[i].hash))];
-    ++k.entries;
-    k.cost += Budget::Cost(e);
-    if (budget.TooBig(e) || budget.Fits(0, 0, k.entries, k.cost, 0) != Status::kOk) return Status::kTooBigForLimit;
-  }
+  uint64_t bytes = 0;
+  for (size_t i : plan->last) bytes += entries[i].entry->charge();
+  if ((budget.max_entries() != 0 && plan->last.size() > budget.max_entries()) || budget.TooBig(bytes))
+    return Status::kTooBigForLimit;
   return Status::kOk;
 }
 
-Status Store::BatchFits(std::span<const HashedEntry> entries, const BatchPlan& plan, Retired* r) {
-  const Budget& budget = shards_.budget();
-  for (uint32_t shard : plan.order) {
-    Shard& s = shards_.at(shard);
-    auto fits = [&] {
-      Need n;
-      for (size_t i : plan.last) {
-        if (shards_.IndexOf(entries[i].hash) != shard) continue;
-        const Entry* cur = s.table.Find(entries[i].hash, entries[i].entry->key());
-        n.cost += Budget::Cost(*entries[i].entry);
-        if (cur == nullptr)
-          ++n.entries;
-        else
-          n.freed += Budget::Cost(*cur);
-      }
-      return budget.Fits(s.table.size(), Shards::Charged(s), n.entries, n.cost, n.freed);
-    };
-    Status st = fits();
-    if (st != Status::kOk && s.ttl_entries != 0) {
-      // Expired entries still take room until swept: purged first
-      // (invisible already, so nothing observable changes).
-      shards_.PurgeExpired(s, r);
-      st = fits();
+Status Store::ReserveBatch(std::span<const HashedEntry> entries, const BatchPlan& plan, Retired* r, bool may_defer,
+                           Need* need) {
+  // What the batch adds, its keys' current entries replaced.
+  auto reserve = [&] {
+    *need = Need{};
+    for (size_t i : plan.last) {
+      const Entry* cur = shards_.For(entries[i].hash).table.Find(entries[i].hash, entries[i].entry->key());
+      need->entries += cur == nullptr ? 1 : 0;
+      need->bytes +=
+          static_cast<int64_t>(entries[i].entry->charge()) - (cur == nullptr ? 0 : static_cast<int64_t>(cur->charge()));
     }
-    if (st != Status::kOk) return st;
+    return shards_.mutable_budget().TryReserve(need->entries, need->bytes);
+  };
+  if (reserve()) return Status::kOk;
+  // Expired entries of the batch's shards go first, then (SIEVE) other
+  // entries of those shards, never a key of the batch.
+  for (uint32_t shard : plan.order) shards_.PurgeExpired(shards_.at(shard), r);
+  if (reserve()) return Status::kOk;
+  if (shards_.sieve()) {
+    PinBatchKeys(entries, plan, 1);
+    bool done = false;
+    for (size_t k = 0; k < plan.order.size() && !done; ++k)
+      done = shards_.EvictFor(shards_.at(plan.order[k]), *need, r);
+    PinBatchKeys(entries, plan, 0);
+    if (done) return Status::kOk;
   }
+  if (may_defer && (shards_.sieve() || shards_.has_ttl())) return Status::kNoRoom;
+  return shards_.budget().Refusal(need->entries);
+}
+
+void Store::PinBatchKeys(std::span<const HashedEntry> entries, const BatchPlan& plan, uint8_t pin) {
+  for (size_t i : plan.last)
+    if (Entry* cur = shards_.For(entries[i].hash).table.Find(entries[i].hash, entries[i].entry->key()))
+      cur->pinned = pin;
+}
+
+Status Store::LinkBatch(std::span<HashedEntry> entries, const BatchPlan& plan, Retired* r, bool may_defer, Need* need) {
+  ShardLocks<true> locks(shards_.data(), plan.order);
+  if (!locks.ok()) return Status::kDestroyed;
+  // Room in the tables first: if this throws, nothing has changed (a table
+  // may have grown, which nothing can see).
+  for (size_t k = 0; k < plan.order.size(); ++k) {
+    Table& t = shards_.at(plan.order[k]).table;
+    t.Reserve(t.size() + plan.counts[k]);
+  }
+  if (shards_.budget().limited())
+    if (const Status st = ReserveBatch(entries, plan, r, may_defer, need); st != Status::kOk) return st;
+  // From here nothing allocates, so nothing can fail halfway. The hooks see
+  // the batch's changes as one group (watch: consecutive seqs in one batch).
+  shards_.ReportGroup(true);
+  for (HashedEntry& he : entries) shards_.Link(shards_.For(he.hash), he.hash, he.entry, r);
+  shards_.ReportGroup(false);
   return Status::kOk;
 }
 
@@ -135,32 +150,14 @@ Status Store::PutManyAtomic(std::span<HashedEntry> entries) {
   // Everything that allocates happens before the locks.
   BatchPlan plan;
   if (const Status st = PlanBatch(entries, &plan); st != Status::kOk) return st;
-  std::vector<Entry*> linked(entries.size(), nullptr);  // to unpin after eviction
-  Retired retired;                                      // replaced and evicted entries, freed after the locks
-  ShardLocks<true> locks(shards_.data(), plan.order);
-  if (!locks.ok()) return Status::kDestroyed;
-  // Policy none: the batch must fit as it is, or nothing is written.
-  if (shards_.budget().limited() && !shards_.sieve())
-    if (const Status st = BatchFits(entries, plan, &retired); st != Status::kOk) return st;
-  // Room first: if this throws, no entry has been linked in (a table may
-  // have grown, which changes nothing visible).
-  for (size_t k = 0; k < plan.order.size(); ++k) {
-    Table& t = shards_.at(plan.order[k]).table;
-    t.Reserve(t.size() + plan.counts[k]);
+  Retired retired;  // replaced and evicted entries, freed after the locks
+  for (int tries = 0, stalls = 0;; ++tries) {
+    Need need;
+    const Status st = LinkBatch(entries, plan, &retired, shards_.MayDefer(tries, stalls), &need);
+    if (st != Status::kNoRoom) return st;
+    // With every lock released: room from the other shards, then again.
+    if (!shards_.MakeRoom(plan.order, need)) ++stalls;
   }
-  // From here nothing allocates, so nothing can fail halfway. Each entry is
-  // pinned so that the eviction below never removes a key of this batch.
-  // The hooks see the batch's changes as one group.
-  shards_.ReportGroup(true);
-  for (size_t i = 0; i < entries.size(); ++i) {
-    linked[i] = shards_.LinkOnly(shards_.For(entries[i].hash), entries[i].hash, entries[i].entry, &retired);
-    linked[i]->pinned = 1;
-  }
-  if (shards_.sieve())
-    for (uint32_t i : plan.order) shards_.EvictToFit(shards_.at(i), &retired);
-  shards_.ReportGroup(false);
-  for (Entry* raw : linked) raw->pinned = 0;  // a replaced duplicate is still ours until freed
-  return Status::kOk;
 }
 
 Status Store::EraseMany(std::span<const KeyRef> keys, bool atomic, size_t* erased) {

@@ -116,25 +116,39 @@ Status Store::CompleteCompute(Flight& f, EntryPtr value, std::shared_ptr<const F
   FlightWork after;  // after the lock: slots resolved, the detached flight released
   Retired retired;   // the replaced and evicted entries, freed after the lock
   Shard& s = shards_.For(f.hash);
-  auto lock = WriteLock(s);
-  if (s.dead) return Status::kDestroyed;
-  if (!f.running()) return Status::kOk;  // lost: the late result is discarded
-  FlightTable& t = flights.table(s.index);
-  if (f.attached) {
-    if (shards_.budget().TooBig(*value)) return Status::kTooBigForLimit;  // the leader fails it
-    // Detached first, so that storing its value is not taken for a write
-    // that invalidates it.
-    std::shared_ptr<Flight> self = t.Remove(f);
-    const Status st = LinkIfAdmitted(s, f.hash, value, &retired, nullptr);
-    if (st != Status::kOk) {
-      t.Insert(std::move(self));  // still running; the leader fails it
-      return st;
+  const bool limited = shards_.budget().limited();
+  // As Write() stores one entry: room reserved under the shard's lock; when
+  // it must come from other shards, the lock is released meanwhile and the
+  // whole step is taken again (the flight may have been invalidated or lost).
+  for (int tries = 0, stalls = 0;; ++tries) {
+    Need need;
+    {
+      auto lock = WriteLock(s);
+      if (s.dead) return Status::kDestroyed;
+      if (!f.running()) return Status::kOk;  // lost: the late result is discarded
+      FlightTable& t = flights.table(s.index);
+      if (f.attached) {
+        if (shards_.budget().TooBig(value->charge())) return Status::kTooBigForLimit;  // the leader fails it
+        const Status st =
+            limited ? shards_.Admit(s, f.hash, *value, &retired, shards_.MayDefer(tries, stalls), &need) : Status::kOk;
+        if (st != Status::kOk && st != Status::kNoRoom) return st;  // still running; the leader fails it
+        if (st == Status::kOk) {
+          // Detached first, so that storing its value is not taken for a
+          // write that invalidates it.
+          std::shared_ptr<Flight> self = t.Remove(f);
+          shards_.Link(s, f.hash, value, &retired);
+          after.Keep(std::move(self));
+          *stored = true;
+          FinishLocked(t, f, FlightState::kDone, std::move(result), &after);
+          return Status::kOk;
+        }
+      } else {
+        FinishLocked(t, f, FlightState::kDone, std::move(result), &after);
+        return Status::kOk;
+      }
     }
-    after.Keep(std::move(self));
-    *stored = true;
+    if (!shards_.MakeRoom({&s.index, 1}, need)) ++stalls;
   }
-  FinishLocked(t, f, FlightState::kDone, std::move(result), &after);
-  return Status::kOk;
 }
 
 void Store::FailCompute(Flight& f, std::shared_ptr<const FlightResult> error) {

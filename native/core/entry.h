@@ -39,6 +39,18 @@ inline constexpr int64_t kDefaultExpiry = -1;
 // the entry's life).
 inline constexpr uint8_t kLayoutLinks = 1;  // an EntryLinks precedes the header
 
+// What an entry costs beyond its key and value bytes, as the byte limit
+// (Options::max_bytes) and stats().bytes count it: its 32-byte header, its
+// 8-byte table slot and malloc's 8-byte chunk header, 48 bytes; and in a
+// store that evicts (SIEVE), the 16 bytes of queue links in front of the
+// header, 64. That is what the store really spends per entry, except what
+// the allocator and the table add on top and no entry owns alone: malloc
+// rounds each block up to 16 bytes (0 to 15 more), and a slot array runs
+// between 3/8 and 3/4 full (docs/operations.md measures both).
+inline constexpr size_t kSlotCharge = 8;         // Table::kSlotBytes (checked in shard.h)
+inline constexpr size_t kMallocChunkHeader = 8;  // glibc's per-chunk size word
+inline constexpr size_t kQueueLinkBytes = 16;    // sizeof(EntryLinks) (checked below)
+
 struct Entry;
 
 // The shard's eviction queue (SIEVE), newest at the head: intrusive links,
@@ -96,23 +108,30 @@ struct Entry {
   uint8_t* value_data() { return reinterpret_cast<uint8_t*>(key_data() + key_size); }
   std::string_view key() const { return {key_data(), key_size}; }
 
-  // Bytes of the header, key and value: what every entry has (a store adds
-  // its entries' queue links when it reports memory, see Store::Sizes). Not
-  // counted: the allocator's bookkeeping and the table slot (Table::kSlotBytes).
-  size_t footprint() const { return sizeof(Entry) + key_size + value_size; }
+  // Bytes of the entry's block: the header (and the queue links when it has
+  // them), key and value. Not counted: the allocator's bookkeeping and the
+  // table slot (see charge()).
+  size_t footprint() const {
+    static_assert(kLayoutLinks == 1);  // no branch: this runs on every write
+    return sizeof(Entry) + (layout & kLayoutLinks) * sizeof(EntryLinks) + key_size + value_size;
+  }
+  // What the entry costs against a byte limit (EntryChargeFor).
+  uint64_t charge() const { return footprint() + kSlotCharge + kMallocChunkHeader; }
 };
 
-static_assert(sizeof(Entry) == 32, "Entry header grew; update the per-entry overhead in docs/operations.md");
+static_assert(sizeof(Entry) == 32, "Entry header grew; update the per-entry charge in docs/operations.md");
 
-// What one entry costs beyond its key and value bytes, as a byte limit
-// (Options::max_bytes) and the store's stats count it: a fixed 72 bytes
-// (documented in docs/api.md and docs/operations.md). It is at least what
-// the store really spends per entry: the 32-byte header, the 16-byte queue
-// links of a SIEVE store's entries, one 8-byte table slot (Table::kSlotBytes;
-// the slot array runs at most 3/4 full, so this is a floor) and 8 bytes of
-// malloc's chunk header (glibc): 48 bytes, 64 with the links (shard.h checks
-// that it stays a bound).
-inline constexpr size_t kEntryOverhead = 72;
+// The per-entry charge beyond key and value of a store without eviction
+// (add kQueueLinkBytes for one that evicts): 48.
+inline constexpr size_t kEntryOverhead = sizeof(Entry) + kSlotCharge + kMallocChunkHeader;
+static_assert(kQueueLinkBytes == sizeof(EntryLinks));
+
+// The charge of an entry with `key_size` and `value_size` bytes, with queue
+// links (`links`: a store that evicts) or not: the one definition the core,
+// the binding and lib/ use.
+constexpr uint64_t EntryChargeFor(uint64_t key_size, uint64_t value_size, bool links) {
+  return key_size + value_size + kEntryOverhead + (links ? kQueueLinkBytes : 0);
+}
 
 struct EntryDeleter {
   void operator()(Entry* e) const noexcept;

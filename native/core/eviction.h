@@ -4,6 +4,7 @@
 // lock; nothing here takes a lock or unlinks an entry.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -13,42 +14,90 @@
 
 namespace threadkv {
 
-// A store's capacity limits as each shard enforces them: the store-wide
-// Options::max_entries / max_bytes split evenly, ceil(limit / shards) per
-// shard (0: no limit).
-struct Budget {
-  uint64_t max_entries = 0;
-  uint64_t max_bytes = 0;
+// A store's capacity limits, for the whole store exactly as the user gave
+// them (Options::max_entries / max_bytes; 0: no limit), and what its
+// entries use of them.
+//
+// Writers reserve room here under the write lock of the shard they write
+// to, before they link an entry in, and give it back when an entry is
+// unlinked: so the total never passes a limit, and a write is refused (or
+// evicts) only when the store as a whole is full. The counters sit on their
+// own cache line behind a small spin lock (the two limits are checked
+// together, so that a write refused by one never holds a reservation of the
+// other that could refuse a third): only writers of limited stores touch
+// it, never a reader, and never a store without limits.
+class Budget {
+ public:
+  Budget(uint64_t max_entries, uint64_t max_bytes) : max_entries_(max_entries), max_bytes_(max_bytes) {}
+  Budget(const Budget&) = delete;
+  Budget& operator=(const Budget&) = delete;
 
-  static Budget PerShard(const Options& options, uint64_t shards) {
-    auto share = [&](uint64_t limit) { return limit == 0 ? 0 : (limit + shards - 1) / shards; };
-    return {share(options.max_entries), share(options.max_bytes)};
+  uint64_t max_entries() const { return max_entries_; }
+  uint64_t max_bytes() const { return max_bytes_; }
+  bool limited() const { return max_entries_ != 0 || max_bytes_ != 0; }
+  // True when an entry charged `charge` passes the byte limit alone: it can
+  // never be stored.
+  bool TooBig(uint64_t charge) const { return max_bytes_ != 0 && charge > max_bytes_; }
+
+  // Reserves `entries` more entries and `bytes` more bytes (either may be
+  // negative: a replacement by a smaller value), or nothing: false when that
+  // would pass a limit. Growth of zero or less always fits.
+  bool TryReserve(int64_t entries, int64_t bytes) {
+    Guard g(this);
+    if (!Fits(entries, bytes)) return false;
+    entries_ += static_cast<uint64_t>(entries);
+    bytes_ += static_cast<uint64_t>(bytes);
+    return true;
+  }
+  // Gives back what unlinked entries held.
+  void Release(uint64_t entries, uint64_t bytes) {
+    Guard g(this);
+    entries_ -= entries;
+    bytes_ -= bytes;
+  }
+  // Whether TryReserve(entries, bytes) would succeed now (room made for one
+  // writer may be taken by another before it tries).
+  bool WouldFit(int64_t entries, int64_t bytes) const {
+    Guard g(this);
+    return Fits(entries, bytes);
+  }
+  // What the store's entries hold now (expired ones still in their slots
+  // included), as one consistent reading of both counts.
+  void Used(uint64_t* entries, uint64_t* bytes) const {
+    Guard g(this);
+    *entries = entries_;
+    *bytes = bytes_;
+  }
+  // The limit a refused reservation would pass.
+  Status Refusal(int64_t entries) const {
+    Guard g(this);
+    return max_entries_ != 0 && entries > 0 && entries_ + static_cast<uint64_t>(entries) > max_entries_
+               ? Status::kFullEntries
+               : Status::kFullBytes;
   }
 
-  bool limited() const { return max_entries != 0 || max_bytes != 0; }
-
-  // What `e` costs against the byte limit.
-  static uint64_t Cost(const Entry& e) { return uint64_t{e.key_size} + e.value_size + kEntryOverhead; }
-  // The bytes of `entries` entries whose footprints sum to `footprints`, as
-  // the byte limit counts them.
-  static uint64_t Charged(uint64_t entries, uint64_t footprints) {
-    return footprints + entries * (kEntryOverhead - sizeof(Entry));
+ private:
+  struct Guard {
+    explicit Guard(const Budget* b) : b_(b) { b_->Lock(); }
+    ~Guard() { b_->busy_.store(false, std::memory_order_release); }
+    const Budget* b_;
+  };
+  void Lock() const {
+    if (busy_.exchange(true, std::memory_order_acquire)) LockSlow();
+  }
+  void LockSlow() const;
+  bool Fits(int64_t entries, int64_t bytes) const {
+    if (entries > 0 && max_entries_ != 0 && entries_ + static_cast<uint64_t>(entries) > max_entries_) return false;
+    if (bytes > 0 && max_bytes_ != 0 && bytes_ + static_cast<uint64_t>(bytes) > max_bytes_) return false;
+    return true;
   }
 
-  // True when `e` alone passes the byte budget: it can never be stored.
-  bool TooBig(const Entry& e) const { return max_bytes != 0 && Cost(e) > max_bytes; }
-  // True when `entries` entries charged `bytes` pass a limit.
-  bool Over(uint64_t entries, uint64_t bytes) const {
-    return (max_entries != 0 && entries > max_entries) || (max_bytes != 0 && bytes > max_bytes);
-  }
-  // Whether `add_entries` more entries, costing `add_cost` and freeing
-  // `sub_cost`, fit beside `entries` entries charged `bytes`: kOk, or the
-  // limit they would pass (policy none's refusal).
-  Status Fits(uint64_t entries, uint64_t bytes, uint64_t add_entries, uint64_t add_cost, uint64_t sub_cost) const {
-    if (max_entries != 0 && entries + add_entries > max_entries) return Status::kFullEntries;
-    if (max_bytes != 0 && bytes + add_cost - sub_cost > max_bytes) return Status::kFullBytes;
-    return Status::kOk;
-  }
+  const uint64_t max_entries_;
+  const uint64_t max_bytes_;
+  alignas(64) mutable std::atomic<bool> busy_{false};
+  uint64_t entries_ = 0;  // under busy_
+  uint64_t bytes_ = 0;    // under busy_
+  char pad_[64 - sizeof(std::atomic<bool>) - 2 * sizeof(uint64_t)];
 };
 
 // SIEVE (Zhang et al., NSDI '24) over one shard's entries: a FIFO queue

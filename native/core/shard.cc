@@ -4,6 +4,7 @@
 #include <bit>
 #include <cstdio>
 #include <cstdlib>
+#include <thread>
 #include <utility>
 
 namespace threadkv {
@@ -65,7 +66,7 @@ Shards::Shards(const Options& options, uint64_t seed, StoreHost host, std::strin
     : mask_(options.shards == 0 ? 0 : options.shards - 1),
       seed_(seed),
       ttl_ms_(options.ttl_ms),
-      budget_(Budget::PerShard(options, mask_ + 1)),
+      budget_(options.max_entries, options.max_bytes),
       sieve_(options.eviction == EvictionPolicy::kSieve && budget_.limited()),
       host_(host),
       name_(name),
@@ -74,6 +75,11 @@ Shards::Shards(const Options& options, uint64_t seed, StoreHost host, std::strin
     // Huge tables recompute home slots from keys: with this store's seed.
     shards_[i].table = Table(seed_);
     shards_[i].index = static_cast<uint32_t>(i);
+  }
+  if (sieve_) {
+    const size_t words = (mask_ >> 6) + 1;
+    occupied_.reset(new std::atomic<uint64_t>[words]);
+    for (size_t w = 0; w < words; ++w) occupied_[w].store(0, std::memory_order_relaxed);
   }
 }
 
@@ -99,40 +105,147 @@ void Shards::AddDeadline(Shard& s, Retired* r) {
   }
 }
 
-Status Shards::AdmitOrRefuse(Shard& s, uint64_t hash, const Entry& e, Retired* r) {
-  auto fits = [&] {
-    const Entry* cur = s.table.Find(hash, e.key());
-    return budget_.Fits(s.table.size(), Charged(s), cur == nullptr ? 1 : 0, Budget::Cost(e),
-                        cur == nullptr ? 0 : Budget::Cost(*cur));
+Status Shards::Reserve(Shard& s, uint64_t hash, const Entry& e, Retired* r, bool may_defer, Need* need) {
+  const uint64_t cost = e.charge();
+  if (budget_.TooBig(cost)) return Status::kTooBigForLimit;
+  // What the write adds, with the key's current entry (if any) replaced.
+  Entry* cur = nullptr;
+  auto reserve = [&] {
+    cur = s.table.Find(hash, e.key());
+    need->entries = cur == nullptr ? 1 : 0;
+    need->bytes = static_cast<int64_t>(cost) - (cur == nullptr ? 0 : static_cast<int64_t>(cur->charge()));
+    return budget_.TryReserve(need->entries, need->bytes);
   };
-  Status st = fits();
-  if (st != Status::kOk && s.ttl_entries != 0) {
+  if (reserve()) return Status::kOk;
+  if (s.ttl_entries != 0) {
+    // Expired entries still take room until swept: they go first.
     PurgeExpired(s, r);
-    st = fits();
+    if (reserve()) return Status::kOk;
   }
-  return st;
+  if (sieve_) {
+    // Never the key's own entry: the write replaces it (its room is counted).
+    if (cur != nullptr) cur->pinned = 1;
+    const bool done = EvictFor(s, *need, r);
+    if (cur != nullptr) cur->pinned = 0;
+    if (done) return Status::kOk;
+  }
+  // Other shards may have room to give: expired entries, or entries to
+  // evict (SIEVE).
+  if (may_defer && (sieve_ || has_ttl())) return Status::kNoRoom;
+  return budget_.Refusal(need->entries);
 }
 
-Entry* Shards::LinkOnly(Shard& s, uint64_t hash, EntryPtr& e, Retired* r) {
+bool Shards::EvictFor(Shard& s, Need need, Retired* r) {
+  while (!budget_.TryReserve(need.entries, need.bytes)) {
+    Entry* victim = s.queue.NextVictim(s.table.size(), [this](const Entry& e) { return Expired(e); });
+    if (victim == nullptr) return false;  // only pinned entries left
+    Unlink(s, Hash(victim->key()), victim->key(), Change::kEvicted, r);
+  }
+  return true;
+}
+
+namespace {
+
+bool Among(std::span<const uint32_t> ascending, uint32_t i) {
+  return std::binary_search(ascending.begin(), ascending.end(), i);
+}
+
+}  // namespace
+
+bool Shards::MakeRoom(std::span<const uint32_t> done, Need need) {
+  if (!sieve_) {
+    PurgeOthers(done);
+    return true;
+  }
+  return EvictOthers(done, need);
+}
+
+void Shards::PurgeOthers(std::span<const uint32_t> done) {
+  for (uint32_t i = 0; i <= mask_; ++i) {
+    if (Among(done, i)) continue;
+    Retired r;
+    auto lock = WriteLock(shards_[i]);
+    if (shards_[i].dead) return;
+    PurgeExpired(shards_[i], &r);
+  }
+}
+
+bool Shards::EvictOthers(std::span<const uint32_t> done, Need need) {
+  // Occupied shards, from a cursor that moves on with every call, so that
+  // concurrent writers spread their evictions over the store.
+  const size_t words = (mask_ >> 6) + 1;
+  const uint32_t start = evict_cursor_.fetch_add(1, std::memory_order_relaxed) & static_cast<uint32_t>(mask_);
+  bool evicted = false;
+  for (size_t k = 0; k <= words && !budget_.WouldFit(need.entries, need.bytes); ++k) {
+    const size_t w = ((start >> 6) + k) % words;
+    uint64_t bits = occupied_[w].load(std::memory_order_relaxed);
+    if (k == 0) bits &= ~uint64_t{0} << (start & 63);         // from the cursor on
+    if (k == words) bits &= ~(~uint64_t{0} << (start & 63));  // wrapped: up to it
+    for (; bits != 0 && !budget_.WouldFit(need.entries, need.bytes); bits &= bits - 1) {
+      const uint32_t i = static_cast<uint32_t>(w * 64 + static_cast<size_t>(std::countr_zero(bits)));
+      if (i > mask_ || Among(done, i)) continue;
+      Shard& o = shards_[i];
+      Retired r;
+      auto lock = WriteLock(o);
+      if (o.dead) return false;
+      while (!budget_.WouldFit(need.entries, need.bytes)) {
+        Entry* victim = o.queue.NextVictim(o.table.size(), [this](const Entry& e) { return Expired(e); });
+        if (victim == nullptr) break;
+        Unlink(o, Hash(victim->key()), victim->key(), Change::kEvicted, &r);
+        evicted = true;
+      }
+    }
+  }
+  // Nothing to evict anywhere: what is left is pinned by writes in flight.
+  if (!evicted) std::this_thread::yield();
+  return evicted;
+}
+
+void Shards::MarkOccupied(const Shard& s, bool occupied) {
+  const uint64_t bit = uint64_t{1} << (s.index & 63);
+  if (occupied)
+    occupied_[s.index >> 6].fetch_or(bit, std::memory_order_relaxed);
+  else
+    occupied_[s.index >> 6].fetch_and(~bit, std::memory_order_relaxed);
+}
+
+Entry* Shards::Link(Shard& s, uint64_t hash, EntryPtr& e, Retired* r) {
   Entry* raw = e.get();
   if (raw->has_links() != sieve_) [[unlikely]]
     WrongLayout();
+  EntryPtr old = s.table.Upsert(hash, std::move(e));  // may throw std::bad_alloc: nothing linked
+  return Linked(s, raw, old.release(), r);
+}
+
+Entry* Shards::LinkIfItFits(Shard& s, uint64_t hash, EntryPtr& e, Retired* r) {
+  Entry* raw = e.get();
+  if (raw->has_links() != sieve_) [[unlikely]]
+    WrongLayout();
+  // One probe: in first, then the room for what it adds (the entry it
+  // replaced is known now), and out again if there is none. Nobody can see
+  // the table meanwhile: this thread holds its write lock.
+  EntryPtr old = s.table.Upsert(hash, std::move(e));  // may throw std::bad_alloc: nothing linked
+  const int64_t entries = old ? 0 : 1;
+  const int64_t bytes = static_cast<int64_t>(raw->charge()) - (old ? static_cast<int64_t>(old->charge()) : 0);
+  if (budget_.TryReserve(entries, bytes)) return Linked(s, raw, old.release(), r);
+  e = old ? s.table.Upsert(hash, std::move(old)) : s.table.Erase(hash, raw->key());  // a replacement: no allocation
+  return nullptr;
+}
+
+Entry* Shards::Linked(Shard& s, Entry* raw, Entry* old, Retired* r) {
   ResolveExpiry(*raw);
   raw->version = ++s.last_version;
-  EntryPtr old = s.table.Upsert(hash, std::move(e));  // may throw std::bad_alloc: nothing linked
   s.bytes += raw->footprint();
   ++s.sets;
-  if (old) Retire(s, old.release(), Change::kReplaced, r);
+  if (old != nullptr) {
+    Retire(s, old, Change::kReplaced, r, /*release=*/false);
+  } else if (sieve_ && s.table.size() == 1) {
+    MarkOccupied(s, true);
+  }
   if (sieve_) s.queue.Push(raw);
   if (raw->HasDeadline()) AddDeadline(s, r);
   (void)Report(s, Change::kSet, *raw, r);
   return raw;
-}
-
-void Shards::EvictAround(Shard& s, Entry* keep, Retired* r) {
-  keep->pinned = 1;
-  EvictToFit(s, r);
-  keep->pinned = 0;
 }
 
 Change Shards::Unlink(Shard& s, uint64_t hash, std::string_view key, Change cause, Retired* r) {
@@ -141,9 +254,13 @@ Change Shards::Unlink(Shard& s, uint64_t hash, std::string_view key, Change caus
   return Retire(s, gone.release(), cause, r);
 }
 
-Change Shards::Retire(Shard& s, Entry* e, Change cause, Retired* r) {
+Change Shards::Retire(Shard& s, Entry* e, Change cause, Retired* r, bool release) {
   s.bytes -= e->footprint();
-  if (sieve_) s.queue.Remove(e);
+  if (release && budget_.limited()) budget_.Release(1, e->charge());
+  if (sieve_) {
+    s.queue.Remove(e);
+    if (s.table.size() == 0) MarkOccupied(s, false);
+  }
   if (e->HasDeadline()) {
     --s.ttl_entries;
     // Gone already, whatever the caller meant to do with it.
@@ -188,14 +305,6 @@ void Shards::SetDeadline(Shard& s, Entry& e, int64_t deadline, Retired* r) {
   if (e.HasDeadline()) --s.ttl_entries;
   e.expires_at = deadline;
   if (e.HasDeadline()) AddDeadline(s, r);
-}
-
-void Shards::EvictToFit(Shard& s, Retired* r) {
-  while (OverBudget(s)) {
-    Entry* victim = s.queue.NextVictim(s.table.size(), [this](const Entry& e) { return Expired(e); });
-    if (victim == nullptr) return;  // only pinned entries left (callers make this impossible)
-    Unlink(s, Hash(victim->key()), victim->key(), Change::kEvicted, r);
-  }
 }
 
 void Shards::PurgeExpired(Shard& s, Retired* r) {
@@ -254,6 +363,8 @@ void Shards::Drain(Shard& s, bool kill, Retired* r, std::vector<Table>* drained)
     s.table.DrainInto(all);
     for (EntryPtr& e : all) Retire(s, e.release(), Change::kCleared, r);
   } else {
+    if (budget_.limited()) budget_.Release(s.table.size(), Charged(s));
+    if (sieve_) MarkOccupied(s, false);
     drained->push_back(std::move(s.table));  // capacity reserved by the caller
     s.bytes = 0;
     s.queue.Reset();
@@ -275,8 +386,6 @@ void Shards::AddSizes(const Shard& s, ShardSizes* out) const {
       bytes -= e.footprint();
     });
   }
-  // Each entry's queue links, for a store whose entries have them.
-  if (sieve_) bytes += entries * sizeof(EntryLinks);
   out->entries += entries;
   out->bytes += bytes;
   out->slot_bytes += s.table.slot_bytes();

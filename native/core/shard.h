@@ -29,15 +29,14 @@
 #include "expiry.h"
 #include "hash.h"
 #include "options.h"
+#include "rwlock.h"
 #include "status.h"
 #include "table.h"
 
 namespace threadkv {
 
-// The per-entry charge (entry.h) covers what an entry really costs: the
-// widest header, a table slot and malloc's 8-byte chunk header.
-static_assert(kEntryOverhead >= sizeof(EntryLinks) + sizeof(Entry) + Table::kSlotBytes + 8,
-              "kEntryOverhead no longer covers an entry's real overhead");
+// The per-entry charge (entry.h) counts one table slot.
+static_assert(kSlotCharge == Table::kSlotBytes, "an entry's charge must count one table slot");
 
 // What happened to an entry (StoreHook::OnChange; Unlink's cause).
 enum class Change : uint8_t {
@@ -98,8 +97,9 @@ class StoreHook {
   virtual void AfterLock() noexcept {}
 };
 
-// A shard's lock. Readers share it; writers hold it alone.
-using ShardMutex = std::shared_mutex;
+// A shard's lock. Readers share it; writers hold it alone; a waiting writer
+// goes ahead of new readers (rwlock.h).
+using ShardMutex = WriterPreferringSharedMutex;
 
 // Cache-line aligned so that two shards' locks never share a line. Layout,
 // by who writes what while other threads may be reading:
@@ -118,7 +118,7 @@ struct alignas(64) Shard {
   mutable std::atomic<uint64_t> contended_reads{0};   // try_lock_shared failed before blocking
   mutable std::atomic<uint64_t> contended_writes{0};  // try_lock failed before blocking
   alignas(64) Table table;
-  uint64_t bytes = 0;         // sum of Entry::footprint() of live entries (without queue links)
+  uint64_t bytes = 0;         // sum of Entry::footprint() of live entries (see Charged())
   uint64_t last_version = 0;  // versions handed out by this shard (never reset)
   uint32_t index = 0;         // this shard's place in its store
   bool dead = false;          // set by Store::Kill under the write lock
@@ -288,6 +288,12 @@ struct ShardSizes {
   uint64_t slot_bytes = 0;  // hash table slot arrays
 };
 
+// Room a write wants in the budget (Shards::Admit).
+struct Need {
+  int64_t entries = 0;
+  int64_t bytes = 0;
+};
+
 // A store's shards and what they share: the budget, the eviction policy,
 // the default TTL, the clock, the hook. The members that take a Shard& run
 // under that shard's write lock (held by the caller) unless they say
@@ -329,27 +335,40 @@ class Shards {
     if (sieve_ && e.visited.load(std::memory_order_relaxed) == 0) e.visited.store(1, std::memory_order_relaxed);
   }
 
-  // Whether a write of `e` (replacing `cur`, or null) may go in under policy
-  // none: kOk, or the limit it would pass. Expired entries still take room
-  // until swept, so a refusal first purges them and looks again (`cur` is
-  // found again by `hash`). Always kOk without a limit or with SIEVE.
-  Status Admit(Shard& s, uint64_t hash, const Entry& e, Retired* r) {
+  // Reserves room in the store's budget for a write of `e` (replacing the
+  // entry of its key, if any): kOk, and Link() must follow under the same
+  // lock. Without a limit that is all. With one, expired entries of s go
+  // first, then (SIEVE) other entries of s, never the key's own. Otherwise:
+  //  - kTooBigForLimit: `e` alone passes maxBytes;
+  //  - kNoRoom (only when `may_defer`): s has nothing more to give; the
+  //    caller releases s's lock, calls MakeRoom(s, *need) and tries again;
+  //  - kFullEntries / kFullBytes: the store is full (policy none; or SIEVE
+  //    when nothing is left to evict: entries pinned by writes in flight).
+  Status Admit(Shard& s, uint64_t hash, const Entry& e, Retired* r, bool may_defer, Need* need) {
     if (!budget_.limited()) return Status::kOk;
-    if (budget_.TooBig(e)) return Status::kTooBigForLimit;
-    return sieve_ ? Status::kOk : AdmitOrRefuse(s, hash, e, r);
+    return Reserve(s, hash, e, r, may_defer, need);
   }
-  // Links `e` (moved from) in with a new version (into *version if given),
-  // replacing and retiring the entry of the same key, then evicts others
-  // (SIEVE) until the shard is within its budget; never `e` itself. Check
-  // Admit() first.
-  void Link(Shard& s, uint64_t hash, EntryPtr& e, Retired* r, uint64_t* version = nullptr) {
-    Entry* raw = LinkOnly(s, hash, e, r);
-    if (version != nullptr) *version = raw->version;
-    if (sieve_ && OverBudget(s)) EvictAround(s, raw, r);
-  }
-  // Link() without the eviction, and returns the entry: an atomic batch
-  // links all its entries first (pinned), then calls EvictToFit once.
-  Entry* LinkOnly(Shard& s, uint64_t hash, EntryPtr& e, Retired* r);
+  // Whether Admit may still answer kNoRoom, after `tries` calls of MakeRoom
+  // of which `stalls` evicted nothing: once for policy none (the expired
+  // entries of other shards), for as long as evictions make progress for
+  // SIEVE.
+  bool MayDefer(int tries, int stalls) const { return sieve_ ? stalls < kMaxStalls : tries == 0; }
+  static constexpr int kMaxStalls = 100;
+  // With no lock held: makes room elsewhere for a write that Admit (or
+  // ReserveBatch) answered kNoRoom, after it took what it could from the
+  // shards it writes to (`done`, ascending: they are skipped, so that an
+  // atomic batch never evicts the keys it replaces): policy none takes the
+  // expired entries out of every other shard; SIEVE evicts from other shards
+  // until `need` fits. Returns false when it found nothing to take.
+  bool MakeRoom(std::span<const uint32_t> done, Need need);
+  // Links `e` (moved from) in with a new version, replacing and retiring
+  // the entry of the same key; returns it. The room must be reserved
+  // (Admit, or ReserveBatch for an atomic batch).
+  Entry* Link(Shard& s, uint64_t hash, EntryPtr& e, Retired* r);
+  // A limited store's fast path: Link() when the budget has room for what
+  // `e` adds (reserving it), or nothing (null; `e` is left with the caller
+  // and s as it was) when it has not: then Admit() makes the room.
+  Entry* LinkIfItFits(Shard& s, uint64_t hash, EntryPtr& e, Retired* r);
   // Removes the entry of `key` and retires it for `cause`; an entry whose
   // deadline had passed is retired as kExpired whatever `cause`. Returns the
   // cause it was retired for, or kSet if the key was absent.
@@ -367,8 +386,9 @@ class Shards {
   // Gives `e` the store's default deadline if it still has kDefaultExpiry.
   void ResolveExpiry(Entry& e) const;
 
-  // SIEVE: evicts unpinned entries until s is within its budget.
-  void EvictToFit(Shard& s, Retired* r);
+  // SIEVE: evicts unpinned entries of s until `need` can be reserved, and
+  // reserves it: false when s ran out of entries to evict first.
+  bool EvictFor(Shard& s, Need need, Retired* r);
   // Unlinks every expired entry of s (a shrink of the table ends it early).
   void PurgeExpired(Shard& s, Retired* r);
   // One pass of the background sweep over every shard (no lock may be
@@ -402,8 +422,10 @@ class Shards {
   // Adds s's entries and memory to *out (expired entries left out). Under
   // s's shared lock.
   void AddSizes(const Shard& s, ShardSizes* out) const;
-  // Bytes of s as the byte limit counts them. Under s's shared lock.
-  static uint64_t Charged(const Shard& s) { return Budget::Charged(s.table.size(), s.bytes); }
+  Budget& mutable_budget() { return budget_; }
+  // Bytes of s as the byte limit counts them (the sum of its entries'
+  // Entry::charge()). Under s's lock.
+  static uint64_t Charged(const Shard& s) { return s.bytes + s.table.size() * (kSlotCharge + kMallocChunkHeader); }
 
  private:
   // The one function every change goes through: reports it to the hooks,
@@ -419,12 +441,21 @@ class Shards {
     r->hooks_ = &list;
     list.ReportEach(call, &r->after_);
   }
-  // Admit() under policy none.
-  Status AdmitOrRefuse(Shard& s, uint64_t hash, const Entry& e, Retired* r);
-  // EvictToFit with `keep` pinned.
-  void EvictAround(Shard& s, Entry* keep, Retired* r);
+  // Link()'s bookkeeping of `raw`, just put in s's table in place of `old`.
+  Entry* Linked(Shard& s, Entry* raw, Entry* old, Retired* r);
+  // Admit() of a limited store.
+  Status Reserve(Shard& s, uint64_t hash, const Entry& e, Retired* r, bool may_defer, Need* need);
+  // MakeRoom's halves.
+  void PurgeOthers(std::span<const uint32_t> done);
+  bool EvictOthers(std::span<const uint32_t> done, Need need);
+  // Which shards hold entries, one bit each (SIEVE with a limit: where
+  // EvictOthers looks). Set and cleared under the shard's write lock; read
+  // without it, as a hint.
+  void MarkOccupied(const Shard& s, bool occupied);
   // Bookkeeping of an entry just taken out of s's table.
-  Change Retire(Shard& s, Entry* gone, Change cause, Retired* r);
+  // `release`: give its room back to the budget (not for an entry a write
+  // replaces: the write reserved the difference).
+  Change Retire(Shard& s, Entry* gone, Change cause, Retired* r, bool release = true);
   // One more entry with a deadline in s (wakes the sweeper, through r, when
   // it is the store's first).
   void AddDeadline(Shard& s, Retired* r);
@@ -433,17 +464,18 @@ class Shards {
   size_t Sweep(Shard& s, size_t batch, bool* left);
   // Aborts: an entry not laid out by the store's NewEntry.
   [[noreturn]] void WrongLayout() const;
-  bool OverBudget(const Shard& s) const { return budget_.Over(s.table.size(), Charged(s)); }
 
   const uint64_t mask_;
   const uint64_t seed_;
   const uint64_t ttl_ms_;
-  const Budget budget_;
+  Budget budget_;
   const bool sieve_;
   const StoreHost host_;
   const std::string_view name_;
   std::atomic<bool> has_ttl_{false};
   std::atomic<const HookList*> hooks_{nullptr};
+  std::atomic<uint32_t> evict_cursor_{0};  // where EvictOthers starts looking
+  std::unique_ptr<std::atomic<uint64_t>[]> occupied_;
   std::unique_ptr<Shard[]> shards_;
 };
 

@@ -17,9 +17,10 @@ enum class Status : uint8_t {
   kMismatch,        // CompareAndPut / CompareAndErase: the expected version did not match
   kNotNumber,       // Increment: the key holds a value that is not a number
   kOutOfRange,      // Increment: the result (or an operand) is outside what a counter holds
-  kFullEntries,     // policy kNone: the write would pass the shard's max_entries (nothing written)
-  kFullBytes,       // policy kNone: the write would pass the shard's max_bytes (nothing written)
-  kTooBigForLimit,  // the entry alone (or an atomic batch's entries in one shard) is over the shard's budget
+  kFullEntries,     // the write would pass the store's max_entries (nothing written)
+  kFullBytes,       // the write would pass the store's max_bytes (nothing written)
+  kTooBigForLimit,  // the entry alone (or an atomic batch) passes max_bytes / max_entries
+  kNoRoom,          // internal (Shards::Admit): make room elsewhere and retry; never returned by Store
 };
 
 }  // namespace threadkv

@@ -6,34 +6,34 @@
 
 namespace threadkv {
 
+namespace {
+
+// The sum Increment stores: what `cur` holds (null: absent, 0) plus delta.
+Status Next(const Entry* cur, double delta, Number* next) {
+  Number now;
+  if (cur != nullptr && !ReadNumber(*cur, &now)) return Status::kNotNumber;
+  return AddToCounter(cur != nullptr ? &now : nullptr, delta, next);
+}
+
+}  // namespace
+
 Store::Store(std::string name, const Options& options, StoreHost host)
     : name_(std::move(name)), options_(options), shards_(options, HashSeed(), host, name_) {}
 
-Status Store::LinkIfAdmitted(Shard& s, uint64_t hash, EntryPtr& e, Retired* r, uint64_t* version) {
-  const Status st = shards_.Admit(s, hash, *e, r);
-  if (st == Status::kOk) shards_.Link(s, hash, e, r, version);
-  return st;
-}
-
 Status Store::Put(uint64_t hash, EntryPtr e, uint64_t* version, Retired* after) {
-  if (shards_.budget().TooBig(*e)) return Status::kTooBigForLimit;
-  Retired retired;  // freed after `lock` (as is `e` when refused)
-  Shard& s = shards_.For(hash);
-  auto lock = WriteLock(s);
-  if (s.dead) return Status::kDestroyed;
-  return LinkIfAdmitted(s, hash, e, after != nullptr ? after : &retired, version);
+  Retired retired;  // freed after the lock (as is `e` when refused)
+  return Write(shards_.For(hash), hash, e, after != nullptr ? after : &retired, version,
+               [](Shard&) { return Status::kOk; });
 }
 
 Status Store::CompareAndPut(uint64_t hash, EntryPtr e, uint64_t expected, uint64_t* version) {
-  if (shards_.budget().TooBig(*e)) return Status::kTooBigForLimit;
   Retired retired;
-  Shard& s = shards_.For(hash);
-  auto lock = WriteLock(s);
-  if (s.dead) return Status::kDestroyed;
-  const Entry* cur = Live(s, hash, e->key());
-  const bool match = expected == kExpectAbsent ? cur == nullptr : cur != nullptr && cur->version == expected;
-  if (!match) return Status::kMismatch;
-  return LinkIfAdmitted(s, hash, e, &retired, version);
+  auto match = [&](Shard& s) {
+    const Entry* cur = Live(s, hash, e->key());
+    const bool ok = expected == kExpectAbsent ? cur == nullptr : cur != nullptr && cur->version == expected;
+    return ok ? Status::kOk : Status::kMismatch;
+  };
+  return Write(shards_.For(hash), hash, e, &retired, version, match);
 }
 
 Status Store::Erase(std::string_view key, uint64_t hash, Retired* after) {
@@ -61,38 +61,39 @@ Status Store::CompareAndErase(std::string_view key, uint64_t hash, uint64_t expe
 }
 
 Status Store::Increment(std::string_view key, uint64_t hash, double delta, Number* result, uint64_t* version) {
-  EntryPtr fresh;  // a new entry, allocated outside the lock when one is needed
-  Retired retired;
-  for (;;) {
-    {
-      Shard& s = shards_.For(hash);
-      auto lock = WriteLock(s);
-      if (s.dead) return Status::kDestroyed;
-      Entry* cur = Live(s, hash, key);
-      Number now, next;
-      if (cur != nullptr && !ReadNumber(*cur, &now)) return Status::kNotNumber;
-      const Status st = AddToCounter(cur != nullptr ? &now : nullptr, delta, &next);
-      if (st != Status::kOk) return st;
-      // The hot path: overwrite the 8 bytes in place (readers are shut out
-      // by the write lock, and copy under their shared lock). A hook must
-      // see the old entry leave, so with one the counter is replaced.
-      if (cur != nullptr && HoldsNumberInPlace(*cur) && shards_.hooks() == nullptr) {
-        WriteNumber(*cur, next);
-        shards_.Rewrote(s, *cur);
-        if (version != nullptr) *version = cur->version;
-        *result = next;
-        return Status::kOk;
-      }
-      if (fresh) {
-        WriteNumber(*fresh, next);
-        if (cur != nullptr) fresh->expires_at = cur->expires_at;  // a counter keeps its deadline
-        const Status put = LinkIfAdmitted(s, hash, fresh, &retired, version);
-        if (put == Status::kOk) *result = next;
-        return put;
-      }
+  Shard& s = shards_.For(hash);
+  Number next;
+  {
+    // The hot path: a present counter, overwritten in place (readers are
+    // shut out by the write lock, and copy under their shared lock). A hook
+    // must see the old entry leave, so with one the counter is replaced.
+    auto lock = WriteLock(s);
+    if (s.dead) return Status::kDestroyed;
+    Entry* cur = Live(s, hash, key);
+    const Status st = Next(cur, delta, &next);
+    if (st != Status::kOk) return st;
+    if (cur != nullptr && HoldsNumberInPlace(*cur) && shards_.hooks() == nullptr) {
+      WriteNumber(*cur, next);
+      shards_.Rewrote(s, *cur);
+      if (version != nullptr) *version = cur->version;
+      *result = next;
+      return Status::kOk;
     }
-    fresh = NewEntry(key, kNumberBytes, Kind::kInt64);
   }
+  // A new entry, allocated outside the lock; the sum is made again under
+  // the lock, from what the key holds then.
+  EntryPtr fresh = NewEntry(key, kNumberBytes, Kind::kInt64);
+  Retired retired;
+  const Status st = Write(s, hash, fresh, &retired, version, [&](Shard& w) {
+    const Entry* cur = Live(w, hash, key);
+    const Status sum = Next(cur, delta, &next);
+    if (sum != Status::kOk) return sum;
+    WriteNumber(*fresh, next);
+    fresh->expires_at = cur != nullptr ? cur->expires_at : kDefaultExpiry;  // a counter keeps its deadline
+    return Status::kOk;
+  });
+  if (st == Status::kOk) *result = next;
+  return st;
 }
 
 Status Store::DrainAll(bool kill, std::vector<Table>* drained) {
@@ -136,12 +137,20 @@ Status Store::Sizes(StoreSizes* out) const {
 
 Status Store::Stats(StoreStats* out) const {
   StoreStats sum;
+  // A limited store keeps its totals in its budget, exact for the whole
+  // store at one instant (a sum over the shards read in turn is not: it
+  // may count an entry evicted from a shard already read beside the one
+  // that replaced it in a later shard).
+  const bool limited = shards_.budget().limited();
+  if (limited) shards_.budget().Used(&sum.entries, &sum.bytes);
   for (uint32_t i = 0; i < shards_.count(); ++i) {
     const Shard& s = shards_.at(i);
     std::shared_lock lock(s.mu);  // not counted as contention: stats are not the workload
     if (s.dead) return Status::kDestroyed;
-    sum.entries += s.table.size();
-    sum.bytes += Shards::Charged(s);
+    if (!limited) {
+      sum.entries += s.table.size();
+      sum.bytes += Shards::Charged(s);
+    }
     sum.hits += s.hits.load(std::memory_order_relaxed);
     sum.misses += s.misses.load(std::memory_order_relaxed);
     sum.sets += s.sets;

@@ -22,13 +22,17 @@
 // two keys may share one. They stay below 2^53 (exact as JS numbers) for
 // 2^53 writes to one shard: centuries at any real write rate.
 //
-// Capacity limits (Options::max_entries / max_bytes) are split evenly over
-// the shards (Budget, eviction.h) and enforced by each write inside its own
-// shard, under the write lock it already holds: policy kNone refuses a write
-// that would pass a limit (kFullEntries / kFullBytes, nothing changed);
-// kSieve evicts other entries of the shard first. An entry whose cost alone
-// passes a shard's byte budget is refused (kTooBigForLimit). A write never
-// evicts its own key; an atomic PutMany never evicts a key of its batch.
+// Capacity limits (Options::max_entries / max_bytes) hold for the whole
+// store exactly as given (Budget, eviction.h): a write reserves its room in
+// the store's budget under the write lock of its shard before it links its
+// entry in, so the totals are never passed, and no write is refused or
+// evicts while the store is below them. Policy kNone refuses a write that
+// would pass a limit (kFullEntries / kFullBytes, nothing changed), after
+// taking out expired entries; kSieve evicts first, from the writer's own
+// shard, then (with that lock released: never two shard locks but in
+// ascending order) from others. An entry whose charge alone passes
+// max_bytes is refused (kTooBigForLimit). A write never evicts its own key;
+// an atomic PutMany never evicts a key of its batch.
 //
 // Time to live: Entry::expires_at, on the store's clock (StoreHost). Every
 // operation checks it under the lock, so an expired entry is absent for all
@@ -163,15 +167,13 @@ class Store {
         return Status::kExists;
       }
     }
-    if (shards_.budget().TooBig(*e)) return Status::kTooBigForLimit;
-    Retired retired;  // freed after `lock`, as is `e` when not linked
-    auto lock = WriteLock(s);
-    if (s.dead) return Status::kDestroyed;
-    if (const Entry* cur = Live(s, hash, e->key())) {
+    Retired retired;  // freed after the lock, as is `e` when not linked
+    return Write(s, hash, e, &retired, version, [&](Shard& w) {
+      const Entry* cur = Live(w, hash, e->key());
+      if (cur == nullptr) return Status::kOk;
       fn(*cur);
       return Status::kExists;
-    }
-    return LinkIfAdmitted(s, hash, e, &retired, version);
+    });
   }
 
   // Puts `e` only if the key's current version is `expected`, or, with
@@ -265,8 +267,10 @@ class Store {
   // Entry count and memory, atomically with respect to every other operation.
   Status Sizes(StoreSizes* out) const;
 
-  // Counters and sizes summed over the shards, each read under its shard's
-  // shared lock in turn (not one atomic snapshot of the whole store).
+  // Counters summed over the shards, each read under its shard's shared lock
+  // in turn (not one atomic snapshot of the whole store). entries and bytes
+  // are exact at one instant in a store with a limit (its budget), summed
+  // with the counters otherwise.
   Status Stats(StoreStats* out) const;
 
   // ---- Time to live ----
@@ -288,11 +292,15 @@ class Store {
 
   // ---- Limits ----
 
-  // Per-shard capacity limits: ceil(limit / shards), 0 for none.
-  uint64_t shard_max_entries() const { return shards_.budget().max_entries; }
-  uint64_t shard_max_bytes() const { return shards_.budget().max_bytes; }
-  // What `e` costs against the byte limit.
-  static uint64_t Cost(const Entry& e) { return Budget::Cost(e); }
+  // The store's capacity limits (Options), 0 for none.
+  uint64_t max_entries() const { return shards_.budget().max_entries(); }
+  uint64_t max_bytes() const { return shards_.budget().max_bytes(); }
+  // What `e` costs against the byte limit (Entry::charge), and what an
+  // entry of this store with these sizes would.
+  static uint64_t Cost(const Entry& e) { return e.charge(); }
+  uint64_t ChargeFor(size_t key_size, size_t value_size) const {
+    return EntryChargeFor(key_size, value_size, shards_.sieve());
+  }
 
   // ---- Features, lifetime ----
 
@@ -389,15 +397,58 @@ class Store {
     Entry* e = s.table.Find(hash, key);
     return e != nullptr && !shards_.Expired(*e) ? e : nullptr;
   }
-  // Under s's write lock: links `e` in if the budget admits it (kOk), or
-  // leaves it with the caller and returns why not.
-  Status LinkIfAdmitted(Shard& s, uint64_t hash, EntryPtr& e, Retired* r, uint64_t* version);
+  // The write of `e` into s (shard of `hash`): under s's write lock, when
+  // go(s) (its precondition) says kOk, reserves room (Shards::Admit) and
+  // links `e` in (its version into *version); any other answer of go() is
+  // returned, with nothing written. When the room has to come from other
+  // shards, the lock is released meanwhile and the whole step is tried
+  // again, go() included.
+  template <class Go>
+  Status Write(Shard& s, uint64_t hash, EntryPtr& e, Retired* r, uint64_t* version, Go&& go) {
+    if (!shards_.budget().limited()) {
+      auto lock = WriteLock(s);
+      if (s.dead) return Status::kDestroyed;
+      if (const Status pre = go(s); pre != Status::kOk) return pre;
+      Entry* linked = shards_.Link(s, hash, e, r);
+      if (version != nullptr) *version = linked->version;
+      return Status::kOk;
+    }
+    if (shards_.budget().TooBig(e->charge())) return Status::kTooBigForLimit;
+    for (int tries = 0, stalls = 0;; ++tries) {
+      Need need;
+      {
+        auto lock = WriteLock(s);
+        if (s.dead) return Status::kDestroyed;
+        if (const Status pre = go(s); pre != Status::kOk) return pre;
+        if (tries == 0) {
+          if (Entry* linked = shards_.LinkIfItFits(s, hash, e, r)) {
+            if (version != nullptr) *version = linked->version;
+            return Status::kOk;
+          }
+        }
+        const Status st = shards_.Admit(s, hash, *e, r, shards_.MayDefer(tries, stalls), &need);
+        if (st != Status::kNoRoom) {
+          if (st != Status::kOk) return st;
+          Entry* linked = shards_.Link(s, hash, e, r);
+          if (version != nullptr) *version = linked->version;
+          return Status::kOk;
+        }
+      }
+      if (!shards_.MakeRoom({&s.index, 1}, need)) ++stalls;
+    }
+  }
   // The shards of `keys`, in lock order.
   std::vector<uint32_t> LockOrderOf(std::span<const KeyRef> keys) const;
+  // An atomic PutMany: planned before any lock (refused there when it alone
+  // passes a limit), then linked in under the locks of its shards
+  // (LinkBatch), after reserving its room in the budget (ReserveBatch: as
+  // Shards::Admit does for one entry, over the batch's shards).
   struct BatchPlan;
   Status PlanBatch(std::span<const HashedEntry> entries, BatchPlan* plan) const;
-  // Under the batch's locks, policy none: whether it fits every shard.
-  Status BatchFits(std::span<const HashedEntry> entries, const BatchPlan& plan, Retired* r);
+  Status ReserveBatch(std::span<const HashedEntry> entries, const BatchPlan& plan, Retired* r, bool may_defer,
+                      Need* need);
+  void PinBatchKeys(std::span<const HashedEntry> entries, const BatchPlan& plan, uint8_t pin);
+  Status LinkBatch(std::span<HashedEntry> entries, const BatchPlan& plan, Retired* r, bool may_defer, Need* need);
   Status PutManyAtomic(std::span<HashedEntry> entries);
   // Under every shard's write lock: empties every shard (and kills them).
   Status DrainAll(bool kill, std::vector<Table>* drained);

@@ -67,6 +67,8 @@ const char* StatusName(Status s) {
       return "kFullBytes";
     case Status::kTooBigForLimit:
       return "kTooBigForLimit";
+    case Status::kNoRoom:
+      return "kNoRoom";
   }
   return "Status(?)";
 }
@@ -408,14 +410,19 @@ class Harness {
     auto it = model_[s].live.find(key);
     return it == model_[s].live.end() ? nullptr : &it->second;
   }
-  static uint64_t Cost(size_t key, size_t value) { return uint64_t{key} + value + kEntryOverhead; }
-  uint64_t ShardBytes(uint32_t s) const { return model_[s].payload + model_[s].live.size() * kEntryOverhead; }
+  // An entry's charge against maxBytes (Entry::charge: queue links in an
+  // evicting store), and the store's visible entries and bytes as the limits
+  // count them (the limits hold for the whole store).
+  uint64_t Cost(size_t key, size_t value) const { return EntryChargeFor(key, value, evicting_); }
+  uint64_t StoreBytes() const;
   size_t LiveCount() const;
+  // Some shard may hold an expired entry still in its slot.
+  bool MayHoldExpired() const;
   EntryPtr Make(const std::string& key, const Value& v, int64_t expiry) const;
   // The status a write of `key` (cost `cost`, adding or replacing) must get
   // from the limits: kOk, kTooBigForLimit, or (policy none) kFull*.
   Status ExpectLimits(const std::string& key, uint32_t s, uint64_t cost, bool too_big_checked = false) const;
-  Status CheckFitsModel(uint32_t s, uint64_t add_entries, uint64_t add_cost, uint64_t sub_cost) const;
+  Status CheckFitsModel(uint64_t add_entries, uint64_t add_cost, uint64_t sub_cost) const;
   bool TooBig(uint64_t cost) const { return max_bytes_ != 0 && cost > max_bytes_; }
   std::pair<int64_t, int64_t> Resolve(int64_t expiry, int64_t t0, int64_t t1) const;
   bool ExpiredAt(int64_t lo, int64_t hi, int64_t now) const;
@@ -432,8 +439,12 @@ class Harness {
                    bool with_version = true);
   // Compares shard s with the model; see the definition.
   std::vector<uint64_t> Reconcile(uint32_t s, bool evict_ok, const std::set<std::string>& pinned);
-  void CheckLimitsAfterEviction(uint32_t s, const std::vector<uint64_t>& victims, bool minimal);
-  void AfterWrite(uint32_t s, const std::string& key);
+  void CheckLimitsAfterEviction(const std::vector<uint64_t>& victims, bool minimal);
+  // After writes in an evicting store: compares the shards written to
+  // (`touched`) with the model, finds what was evicted (anywhere in the
+  // store; never a key of `pinned`) and checks the limits.
+  void LearnEvictions(const std::set<uint32_t>& touched, const std::set<std::string>& pinned, bool minimal);
+  void AfterWrite(const std::string& key);
   void CheckSizes();
   void CheckStats(StoreStats* out = nullptr);
   void FullCheck();
@@ -462,8 +473,8 @@ class Harness {
   bool json_ = false;
   bool limited_ = false;
   bool evicting_ = false;     // SIEVE with a limit
-  uint64_t max_entries_ = 0;  // per shard, 0: none
-  uint64_t max_bytes_ = 0;    // per shard, 0: none
+  uint64_t max_entries_ = 0;  // for the whole store, 0: none
+  uint64_t max_bytes_ = 0;    // for the whole store, 0: none
   std::unique_ptr<Store> store_;
   std::vector<Table> drained_;
   bool dead_ = false;
@@ -476,8 +487,9 @@ class Harness {
   // written again, all within one operation. Stats().evictions may exceed
   // evictions_ by at most this.
   uint64_t eviction_slack_ = 0;
-  uint64_t expired_ = 0;  // entries that expired while holding a slot
-  uint64_t dropped_ = 0;  // of those, dropped unswept by Clear
+  uint64_t evictions_seen_ = 0;  // Stats().evictions when evictions were last reconciled
+  uint64_t expired_ = 0;         // entries that expired while holding a slot
+  uint64_t dropped_ = 0;         // of those, dropped unswept by Clear
 
   size_t op_index_ = 0;
   std::string op_name_ = "config";
@@ -498,10 +510,9 @@ void Harness::Fail(const std::string& what) const {
 std::string Harness::Config() const {
   char buf[256];
   std::snprintf(buf, sizeof buf,
-                "shards=%u codec=%s policy=%s maxEntries=%" PRIu64 " (per shard %" PRIu64 ") maxBytes=%" PRIu64
-                " (per shard %" PRIu64 ") ttlMs=%" PRIu64,
-                shards_, json_ ? "json" : "v8", opts_.eviction == EvictionPolicy::kSieve ? "sieve" : "none",
-                opts_.max_entries, max_entries_, opts_.max_bytes, max_bytes_, opts_.ttl_ms);
+                "shards=%u codec=%s policy=%s maxEntries=%" PRIu64 " maxBytes=%" PRIu64 " ttlMs=%" PRIu64, shards_,
+                json_ ? "json" : "v8", opts_.eviction == EvictionPolicy::kSieve ? "sieve" : "none", opts_.max_entries,
+                opts_.max_bytes, opts_.ttl_ms);
   return buf;
 }
 
@@ -509,6 +520,16 @@ size_t Harness::LiveCount() const {
   size_t n = 0;
   for (const ShardModel& m : model_) n += m.live.size();
   return n;
+}
+
+uint64_t Harness::StoreBytes() const {
+  uint64_t payload = 0;
+  for (const ShardModel& m : model_) payload += m.payload;
+  return payload + LiveCount() * Cost(0, 0);
+}
+
+bool Harness::MayHoldExpired() const {
+  return std::any_of(model_.begin(), model_.end(), [](const ShardModel& m) { return m.may_hold_expired; });
 }
 
 // ---- decoding ----
@@ -532,16 +553,16 @@ void Harness::DecodeConfig() {
   opts_.ttl_ms = kTtls[(b1 >> 4) & 3];
   limited_ = opts_.max_entries != 0 || opts_.max_bytes != 0;
   evicting_ = limited_ && opts_.eviction == EvictionPolicy::kSieve;
-  max_entries_ = opts_.max_entries == 0 ? 0 : (opts_.max_entries + shards_ - 1) / shards_;
-  max_bytes_ = opts_.max_bytes == 0 ? 0 : (opts_.max_bytes + shards_ - 1) / shards_;
+  max_entries_ = opts_.max_entries;
+  max_bytes_ = opts_.max_bytes;
   store_ = std::make_unique<Store>("fuzz", opts_, StoreHost{&clock_, nullptr});  // no waker: no sweeper thread
   model_.assign(shards_, ShardModel{});
 
   Expect(store_->Hash("seam") == HashBytes("seam", 4, kFuzzHashSeed),
          "the store does not hash with the fixed fuzz seed (fixed_hash_seed.cc not linked in place of hash.cc?)");
   Expect(store_->shard_count() == shards_, "shard_count() is not the configured shard count");
-  Expect(store_->shard_max_entries() == max_entries_, "shard_max_entries() is not ceil(maxEntries / shards)");
-  Expect(store_->shard_max_bytes() == max_bytes_, "shard_max_bytes() is not ceil(maxBytes / shards)");
+  Expect(store_->max_entries() == max_entries_, "max_entries() is not maxEntries");
+  Expect(store_->max_bytes() == max_bytes_, "max_bytes() is not maxBytes");
   Expect(store_->NewEntry("x", 0, Kind::kNull)->has_links() == evicting_,
          "entries carry SIEVE links exactly in evicting stores");
   Trace("config " + Config());
@@ -677,9 +698,9 @@ EntryPtr Harness::Make(const std::string& key, const Value& v, int64_t expiry) c
   return e;
 }
 
-Status Harness::CheckFitsModel(uint32_t s, uint64_t add_entries, uint64_t add_cost, uint64_t sub_cost) const {
-  if (max_entries_ != 0 && model_[s].live.size() + add_entries > max_entries_) return Status::kFullEntries;
-  if (max_bytes_ != 0 && ShardBytes(s) + add_cost - sub_cost > max_bytes_) return Status::kFullBytes;
+Status Harness::CheckFitsModel(uint64_t add_entries, uint64_t add_cost, uint64_t sub_cost) const {
+  if (max_entries_ != 0 && LiveCount() + add_entries > max_entries_) return Status::kFullEntries;
+  if (max_bytes_ != 0 && StoreBytes() + add_cost - sub_cost > max_bytes_) return Status::kFullBytes;
   return Status::kOk;
 }
 
@@ -687,11 +708,12 @@ Status Harness::ExpectLimits(const std::string& key, uint32_t s, uint64_t cost, 
   if (!limited_) return Status::kOk;
   if (!too_big_checked && TooBig(cost)) return Status::kTooBigForLimit;
   if (evicting_) return Status::kOk;
-  // Policy none: the write must fit the shard's visible entries. (The store
-  // counts expired entries that still hold a slot, but reclaims them before
-  // it refuses: an expired entry never makes a write fail.)
+  // Policy none: the write must fit beside the store's visible entries.
+  // (The store counts expired entries that still hold a slot, but reclaims
+  // them, in every shard, before it refuses: an expired entry never makes a
+  // write fail.)
   const ModelEntry* cur = Live(key, s);
-  return CheckFitsModel(s, cur == nullptr ? 1 : 0, cost, cur == nullptr ? 0 : Cost(key.size(), cur->value.size()));
+  return CheckFitsModel(cur == nullptr ? 1 : 0, cost, cur == nullptr ? 0 : Cost(key.size(), cur->value.size()));
 }
 
 // Store::DeadlineIn, bracketed by the clock readings before and after the call.
@@ -834,34 +856,49 @@ std::vector<uint64_t> Harness::Reconcile(uint32_t s, bool evict_ok, const std::s
   return victims;
 }
 
-// After a SIEVE write: the shard is within its limits, and (when the model
-// knows the shard's physical contents, i.e. nothing expired in it) eviction
-// stopped as soon as it fitted: putting back the last victim would pass a
+// After a SIEVE write: the store is within its limits, and (when the model
+// knows its physical contents, i.e. nothing expired in it) eviction stopped
+// as soon as the write fitted: putting back the last victim would pass a
 // limit, so some victim must have that property.
-void Harness::CheckLimitsAfterEviction(uint32_t s, const std::vector<uint64_t>& victims, bool minimal) {
-  const ShardModel& m = model_[s];
-  if (max_entries_ != 0 && m.live.size() > max_entries_)
-    Fail("shard " + std::to_string(s) + " holds " + std::to_string(m.live.size()) + " entries, over its limit " +
-         std::to_string(max_entries_));
-  if (max_bytes_ != 0 && ShardBytes(s) > max_bytes_)
-    Fail("shard " + std::to_string(s) + " holds " + std::to_string(ShardBytes(s)) + " bytes, over its limit " +
-         std::to_string(max_bytes_));
-  if (!minimal || victims.empty() || m.may_hold_expired) return;
+void Harness::CheckLimitsAfterEviction(const std::vector<uint64_t>& victims, bool minimal) {
+  const size_t live = LiveCount();
+  const uint64_t bytes = StoreBytes();
+  if (max_entries_ != 0 && live > max_entries_)
+    Fail("the store holds " + std::to_string(live) + " entries, over its limit " + std::to_string(max_entries_));
+  if (max_bytes_ != 0 && bytes > max_bytes_)
+    Fail("the store holds " + std::to_string(bytes) + " bytes, over its limit " + std::to_string(max_bytes_));
+  if (!minimal || victims.empty() || MayHoldExpired()) return;
   const bool needed = std::any_of(victims.begin(), victims.end(), [&](uint64_t c) {
-    return (max_entries_ != 0 && m.live.size() + 1 > max_entries_) ||
-           (max_bytes_ != 0 && ShardBytes(s) + c > max_bytes_);
+    return (max_entries_ != 0 && live + 1 > max_entries_) || (max_bytes_ != 0 && bytes + c > max_bytes_);
   });
   if (!needed)
-    Fail("shard " + std::to_string(s) + " evicted " + std::to_string(victims.size()) +
-         " entries though it would fit with any one of them back (evicts more than needed)");
+    Fail("the store evicted " + std::to_string(victims.size()) +
+         " entries though the write would fit with any one of them back (evicts more than needed)");
+}
+
+void Harness::LearnEvictions(const std::set<uint32_t>& touched, const std::set<std::string>& pinned, bool minimal) {
+  // A victim may come from any shard. The store's eviction counter says
+  // whether there is any to find (it counts only live entries evicted; an
+  // expired one is counted as expired), so the shards are scanned only then.
+  StoreStats st;
+  ExpectStatus(store_->Stats(&st), Status::kOk, "Stats");
+  std::vector<uint64_t> victims;
+  const bool any = st.evictions != evictions_seen_;
+  for (uint32_t s = 0; s < shards_; ++s) {
+    if (touched.count(s) != 0 || (any && !model_[s].live.empty())) {
+      const std::vector<uint64_t> v = Reconcile(s, true, pinned);
+      victims.insert(victims.end(), v.begin(), v.end());
+    }
+  }
+  evictions_seen_ = st.evictions;
+  CheckLimitsAfterEviction(victims, minimal);
 }
 
 // After a successful single-key write in an evicting store: learn what SIEVE
 // evicted (never the written key) and check the limits.
-void Harness::AfterWrite(uint32_t s, const std::string& key) {
+void Harness::AfterWrite(const std::string& key) {
   if (!evicting_) return;
-  const auto victims = Reconcile(s, true, {key});
-  CheckLimitsAfterEviction(s, victims, true);
+  LearnEvictions({ShardOf(HashOf(key))}, {key}, true);
 }
 
 void Harness::CheckSizes() {
@@ -881,11 +918,8 @@ void Harness::CheckSizes() {
 void Harness::CheckStats(StoreStats* out) {
   StoreStats st;
   ExpectStatus(store_->Stats(&st), Status::kOk, "Stats");
-  uint64_t live = 0, bytes = 0;
-  for (uint32_t s = 0; s < shards_; ++s) {
-    live += model_[s].live.size();
-    bytes += ShardBytes(s);
-  }
+  const uint64_t live = LiveCount();
+  const uint64_t bytes = StoreBytes();
   auto num = [](uint64_t v) { return std::to_string(v); };
   if (expired_ - dropped_ < st.expirations)
     Fail("Stats().expirations is " + num(st.expirations) + ", but only " + num(expired_ - dropped_) +
@@ -906,10 +940,10 @@ void Harness::CheckStats(StoreStats* out) {
          "Stats().evictions is " + num(st.evictions) + ", model has " + num(evictions_) +
              (eviction_slack_ != 0 ? " (+ up to " + num(eviction_slack_) + " unseen)" : ""));
   Expect(st.contended_reads == 0 && st.contended_writes == 0, "contention counted on one thread");
+  // Expired entries still in their slots count too: never over.
   if (max_entries_ != 0)
-    Expect(st.entries <= max_entries_ * shards_, "Stats().entries " + num(st.entries) + " passes the entry limit");
-  if (max_bytes_ != 0)
-    Expect(st.bytes <= max_bytes_ * shards_, "Stats().bytes " + num(st.bytes) + " passes the byte limit");
+    Expect(st.entries <= max_entries_, "Stats().entries " + num(st.entries) + " passes the entry limit");
+  if (max_bytes_ != 0) Expect(st.bytes <= max_bytes_, "Stats().bytes " + num(st.bytes) + " passes the byte limit");
   // The sweeper must visit a store that still holds an entry with a deadline.
   bool any_deadline = pending != 0;
   for (const ShardModel& m : model_)
@@ -961,7 +995,7 @@ void Harness::OpPut(bool swap) {
     }
   }
   Linked(key, s, v, Resolve(expiry, t0, t1), version);
-  AfterWrite(s, key);
+  AfterWrite(key);
 }
 
 void Harness::OpRead(bool copy) {
@@ -1060,7 +1094,7 @@ void Harness::OpInsert(bool read) {
   Expect(!called, "InsertOrRead called its callback though it inserted");
   if (got != Status::kOk) return;
   Linked(key, s, v, Resolve(expiry, t0, t1), version);
-  AfterWrite(s, key);
+  AfterWrite(key);
 }
 
 void Harness::OpCompareAndPut() {
@@ -1091,7 +1125,7 @@ void Harness::OpCompareAndPut() {
   ExpectStatus(got, want, "CompareAndPut");
   if (got != Status::kOk) return;
   Linked(key, s, v, Resolve(expiry, t0, t1), version);
-  AfterWrite(s, key);
+  AfterWrite(key);
 }
 
 void Harness::OpCompareAndErase() {
@@ -1166,7 +1200,7 @@ void Harness::OpIncrement() {
   const auto deadline =
       cur != nullptr ? std::pair{before.deadline_lo, before.deadline_hi} : Resolve(kDefaultExpiry, t0, t1);
   Linked(key, s, v, deadline, version);
-  if (!in_place) AfterWrite(s, key);
+  if (!in_place) AfterWrite(key);
 }
 
 void Harness::OpReadMany() {
@@ -1242,37 +1276,24 @@ void Harness::OpPutMany() {
     std::map<std::string, size_t> last;
     for (size_t i = 0; i < n; ++i) last[items[i].key] = i;
     if (limited_) {
-      std::map<uint32_t, std::pair<uint64_t, uint64_t>> per;  // shard -> (entries, cost) of the batch
-      for (const auto& [k, i] : last) {
-        const uint64_t c = Cost(k.size(), items[i].v.bytes.size());
-        if (TooBig(c)) want = Status::kTooBigForLimit;
-        per[items[i].shard].first += 1;
-        per[items[i].shard].second += c;
-      }
-      for (const auto& [s, p] : per)
-        if ((max_entries_ != 0 && p.first > max_entries_) || (max_bytes_ != 0 && p.second > max_bytes_))
-          want = Status::kTooBigForLimit;
+      // A batch that alone passes a limit of the store can never fit.
+      uint64_t cost = 0;
+      for (const auto& [k, i] : last) cost += Cost(k.size(), items[i].v.bytes.size());
+      if ((max_entries_ != 0 && last.size() > max_entries_) || TooBig(cost)) want = Status::kTooBigForLimit;
     }
     if (want == Status::kOk && dead_) want = Status::kDestroyed;
     if (want == Status::kOk && limited_ && !evicting_) {
-      std::map<uint32_t, std::vector<size_t>> per;  // ascending shards: the store's lock order
-      for (const auto& [k, i] : last) per[items[i].shard].push_back(i);
-      for (const auto& [s, idx] : per) {
-        uint64_t add = 0, add_cost = 0, sub = 0;
-        for (size_t i : idx) {
-          const ModelEntry* cur = Live(items[i].key, s);
-          add_cost += Cost(items[i].key.size(), items[i].v.bytes.size());
-          if (cur == nullptr)
-            ++add;
-          else
-            sub += Cost(items[i].key.size(), cur->value.size());
-        }
-        const Status fit = CheckFitsModel(s, add, add_cost, sub);
-        if (fit != Status::kOk) {
-          want = fit;
-          break;
-        }
+      // The whole batch must fit beside the store's other visible entries.
+      uint64_t add = 0, add_cost = 0, sub = 0;
+      for (const auto& [k, i] : last) {
+        const ModelEntry* cur = Live(k, items[i].shard);
+        add_cost += Cost(k.size(), items[i].v.bytes.size());
+        if (cur == nullptr)
+          ++add;
+        else
+          sub += Cost(k.size(), cur->value.size());
       }
+      want = CheckFitsModel(add, add_cost, sub);
     }
   } else {
     if (evicting_) eviction_slack_ += n;
@@ -1316,9 +1337,10 @@ void Harness::OpPutMany() {
     for (const Item& it : items) pinned.insert(it.key);
   else
     pinned.insert(items[written - 1].key);
-  for (uint32_t s : touched) {
-    const auto victims = Reconcile(s, evicting_, pinned);
-    if (evicting_) CheckLimitsAfterEviction(s, victims, atomic);
+  if (evicting_) {
+    LearnEvictions(touched, pinned, atomic);
+  } else {
+    for (uint32_t s : touched) Reconcile(s, false, pinned);
   }
 }
 
@@ -1478,8 +1500,7 @@ void Harness::OpBulkPut() {
     Linked(key, s, v, Resolve(expiry, t0, t1), version);
     last = key;
   }
-  if (evicting_ && !last.empty())
-    for (uint32_t s = 0; s < shards_; ++s) CheckLimitsAfterEviction(s, Reconcile(s, true, {last}), false);
+  if (evicting_ && !last.empty()) LearnEvictions({}, {last}, false);
 }
 
 void Harness::OpBulkErase() {

@@ -40,19 +40,133 @@ StoreStats StatsOf(const Store& s) {
   return st;
 }
 
-TEST(Limits, PerShardBudgetIsCeilOfLimitOverShards) {
+TEST(Limits, TheLimitsAreTheStoresAsGiven) {
   Store s("t", Limited(8, 100, 1001));
-  EXPECT_EQ(s.shard_max_entries(), 13u);
-  EXPECT_EQ(s.shard_max_bytes(), 126u);
+  EXPECT_EQ(s.max_entries(), 100u);
+  EXPECT_EQ(s.max_bytes(), 1001u);
   Store u("u", Limited(8, 0, 0));
-  EXPECT_EQ(u.shard_max_entries(), 0u);
-  EXPECT_EQ(u.shard_max_bytes(), 0u);
+  EXPECT_EQ(u.max_entries(), 0u);
+  EXPECT_EQ(u.max_bytes(), 0u);
 }
 
-TEST(Limits, EntryOverheadFigure) {
-  EXPECT_EQ(kEntryOverhead, 72u);
+// Exact whatever the shard count: the n-th distinct key is refused (policy
+// none) or evicts (SIEVE) only when n - 1 are held, never earlier or later.
+TEST(Limits, MaxEntriesIsExactAcrossShards) {
+  for (uint32_t shards : {1u, 64u, 4096u}) {
+    if (testing::kTsan && shards > 64) continue;  // TSAN's lock-order detector holds at most 64 locks
+    for (EvictionPolicy p : {EvictionPolicy::kNone, EvictionPolicy::kSieve}) {
+      SCOPED_TRACE(Cat("shards ", shards) + (p == EvictionPolicy::kNone ? " none" : " sieve"));
+      Store s("t", Limited(shards, 10, 0, p));
+      for (int i = 0; i < 10; ++i) ASSERT_EQ(PutString(s, Cat("k", i), "v"), Status::kOk) << i;
+      EXPECT_EQ(StatsOf(s).entries, 10u);
+      EXPECT_EQ(StatsOf(s).evictions, 0u);
+      const Status eleventh = PutString(s, "k10", "v");
+      if (p == EvictionPolicy::kNone) {
+        EXPECT_EQ(eleventh, Status::kFullEntries);
+      } else {
+        EXPECT_EQ(eleventh, Status::kOk);
+        EXPECT_EQ(StatsOf(s).evictions, 1u);
+      }
+      EXPECT_EQ(StatsOf(s).entries, 10u);
+    }
+  }
+}
+
+// An entry fits if it fits the store's byte budget, not a shard's share.
+TEST(Limits, MaxBytesIsExactAcrossShards) {
+  Store s("t", Limited(64, 0, 1 << 20, EvictionPolicy::kNone));
+  const std::string big(50 << 10, 'x');
+  uint64_t held = 0;
+  for (int i = 0; i < 20; ++i) {
+    const std::string k = Cat("big", i);
+    ASSERT_EQ(PutString(s, k, big), Status::kOk) << i;
+    held += EntryChargeFor(k.size(), big.size(), false);
+  }
+  EXPECT_EQ(StatsOf(s).bytes, held);  // 1,025,050 of 1,048,576
+  EXPECT_EQ(PutString(s, "big20", big), Status::kFullBytes);
+  // A maxBytes of 4000 takes entries until 4000, not until a shard's 63 bytes.
+  Store small("u", Limited(64, 0, 4000, EvictionPolicy::kNone));
+  uint64_t want = 0;
+  int n = 0;
+  for (uint64_t used = 0;; ++want) {
+    used += EntryChargeFor(Cat("k", want).size(), 1, false);
+    if (used > 4000) break;
+  }
+  while (PutString(small, Cat("k", n), "v") == Status::kOk) ++n;
+  EXPECT_EQ(static_cast<uint64_t>(n), want);
+  EXPECT_EQ(want, 77u);
+}
+
+// 8 writers at once, distinct keys: with policy none exactly max_entries
+// writes succeed (none refused while the store was below the limit, none
+// accepted past it); with SIEVE the store ends exactly full and a sampler
+// never sees it over. Bytes likewise.
+TEST(Limits, ExactUnderConcurrentWriters) {
+  for (uint32_t shards : {1u, 64u, 4096u}) {
+    if (testing::kTsan && shards > 64) continue;  // TSAN's lock-order detector holds at most 64 locks
+    for (EvictionPolicy p : {EvictionPolicy::kNone, EvictionPolicy::kSieve}) {
+      SCOPED_TRACE(Cat("shards ", shards) + (p == EvictionPolicy::kNone ? " none" : " sieve"));
+      constexpr uint64_t kMax = 500;
+      const uint64_t max_bytes = 300 * EntryChargeFor(8, 10, p == EvictionPolicy::kSieve);
+      Store s("t", Limited(shards, kMax, max_bytes, p));
+      const size_t per_thread = testing::Scaled(2000, 200);
+      std::atomic<uint64_t> stored{0};
+      std::atomic<bool> stop{false};
+      std::atomic<bool> over{false};
+      std::atomic<bool> odd_status{false};
+      // Sizes() is atomic over the whole store (Stats() is not: it reads
+      // the shards in turn, and may count an entry evicted from a shard it
+      // read earlier beside the one that took its place in a later shard).
+      std::thread sampler([&] {
+        while (!stop.load()) {
+          StoreSizes z;
+          if (s.Sizes(&z) != Status::kOk) continue;
+          const uint64_t charged = z.bytes + z.entries * (kSlotCharge + kMallocChunkHeader);
+          if (z.entries > kMax || charged > max_bytes) over = true;
+        }
+      });
+      std::vector<std::thread> writers;
+      for (int t = 0; t < 8; ++t) {
+        writers.emplace_back([&, t] {
+          for (size_t i = 0; i < per_thread; ++i) {
+            // Keys of 8 bytes, values of 10: every entry costs the same.
+            std::string k = Cat(Cat("", t), i % 1000000);
+            k.resize(8, '_');
+            const Status st = PutString(s, k, "0123456789");
+            if (st == Status::kOk)
+              stored.fetch_add(1);
+            else if (st != Status::kFullEntries && st != Status::kFullBytes)
+              odd_status = true;
+          }
+        });
+      }
+      for (auto& th : writers) th.join();
+      stop = true;
+      sampler.join();
+      EXPECT_FALSE(over.load()) << "the store held more than its limits";
+      EXPECT_FALSE(odd_status.load()) << "a write failed with neither kOk nor kFull*";
+      const StoreStats st = StatsOf(s);
+      EXPECT_EQ(st.entries, 300u);  // the byte limit binds first: 300 entries
+      EXPECT_EQ(st.bytes, max_bytes);
+      if (p == EvictionPolicy::kNone)
+        EXPECT_EQ(stored.load(), 300u);
+      else
+        EXPECT_EQ(stored.load(), 8 * per_thread);
+    }
+  }
+}
+
+TEST(Limits, EntryChargeIsWhatAnEntrySpends) {
+  // Header 32 + slot 8 + malloc's chunk header 8; queue links 16 more.
+  EXPECT_EQ(kEntryOverhead, 48u);
+  EXPECT_EQ(kQueueLinkBytes, 16u);
   EntryPtr e = MakeValueEntry("abc", "hello");
-  EXPECT_EQ(Store::Cost(*e), 3u + 5u + 72u);
+  EXPECT_EQ(Store::Cost(*e), 3u + 5u + 48u);
+  EXPECT_EQ(e->charge(), EntryChargeFor(3, 5, false));
+  Store sieve("t", Limited(1, 10, 0));
+  EntryPtr l = MakeValueEntry(sieve, "abc", "hello");
+  EXPECT_EQ(Store::Cost(*l), 3u + 5u + 64u);
+  EXPECT_EQ(l->charge(), EntryChargeFor(3, 5, true));
 }
 
 TEST(Limits, SieveKeepsEntryCountAtTheLimit) {
@@ -74,7 +188,7 @@ TEST(Limits, SieveKeepsBytesAtTheLimit) {
     ASSERT_EQ(PutString(s, Cat("key", 1000 + i), value), Status::kOk);
     ASSERT_LE(StatsOf(s).bytes, 5000u);
   }
-  EXPECT_EQ(StatsOf(s).entries, 5000u / (7 + 100 + 72));
+  EXPECT_EQ(StatsOf(s).entries, 5000u / EntryChargeFor(7, 100, true));
 }
 
 TEST(Limits, WriteNeverEvictsItsOwnKey) {
@@ -90,10 +204,10 @@ TEST(Limits, WriteNeverEvictsItsOwnKey) {
 
 TEST(Limits, TooBigEntryIsRefusedWhateverThePolicy) {
   for (EvictionPolicy p : {EvictionPolicy::kNone, EvictionPolicy::kSieve}) {
-    Store s("t", Limited(2, 0, 400, p));  // 200 bytes per shard
+    Store s("t", Limited(2, 0, 400, p));
     ASSERT_EQ(PutString(s, "a", "small"), Status::kOk);
-    EXPECT_EQ(PutString(s, "big", std::string(200, 'x')), Status::kTooBigForLimit);
-    EXPECT_EQ(s.Insert(s.Hash("big"), MakeValueEntry(s, "big", std::string(200, 'x'))), Status::kTooBigForLimit);
+    EXPECT_EQ(PutString(s, "big", std::string(400, 'x')), Status::kTooBigForLimit);
+    EXPECT_EQ(s.Insert(s.Hash("big"), MakeValueEntry(s, "big", std::string(400, 'x'))), Status::kTooBigForLimit);
     EXPECT_EQ(GetString(s, "big", nullptr), Status::kNotFound);
     EXPECT_EQ(StatsOf(s).entries, 1u);
   }
@@ -124,11 +238,12 @@ TEST(Limits, PolicyNoneRefusesAndChangesNothing) {
 
 TEST(Limits, PolicyNoneBytes) {
   Store s("t", Limited(1, 0, 300, EvictionPolicy::kNone));
-  ASSERT_EQ(PutString(s, "a", std::string(100, 'x')), Status::kOk);  // 173
-  EXPECT_EQ(PutString(s, "b", std::string(100, 'x')), Status::kFullBytes);
-  EXPECT_EQ(PutString(s, "a", std::string(200, 'x')), Status::kOk);              // 273: a replacement that fits
-  EXPECT_EQ(PutString(s, "b", std::string(10, 'x')), Status::kFullBytes);        // 273 + 83 > 300
-  EXPECT_EQ(PutString(s, "a", std::string(240, 'x')), Status::kTooBigForLimit);  // 313 alone
+  ASSERT_EQ(PutString(s, "a", std::string(100, 'x')), Status::kOk);              // 1 + 100 + 48 = 149
+  EXPECT_EQ(PutString(s, "b", std::string(110, 'x')), Status::kFullBytes);       // 149 + 159 > 300
+  EXPECT_EQ(PutString(s, "a", std::string(200, 'x')), Status::kOk);              // 249: a replacement that fits
+  EXPECT_EQ(PutString(s, "b", std::string(10, 'x')), Status::kFullBytes);        // 249 + 59 > 300
+  EXPECT_EQ(PutString(s, "a", std::string(300, 'x')), Status::kTooBigForLimit);  // 349 alone
+  EXPECT_EQ(StatsOf(s).bytes, EntryChargeFor(1, 200, false));
 }
 
 TEST(Limits, AtomicBatchNeverEvictsItsOwnKeys) {
@@ -142,7 +257,7 @@ TEST(Limits, AtomicBatchNeverEvictsItsOwnKeys) {
   ASSERT_EQ(s.PutMany(batch, true), Status::kOk);
   for (int i = 0; i < 10; ++i) EXPECT_EQ(GetString(s, Cat("b", i), nullptr), Status::kOk) << i;
   EXPECT_EQ(StatsOf(s).entries, 10u);
-  // Eleven keys can never fit one shard of ten: refused whole.
+  // Eleven keys can never fit a store of ten: refused whole.
   std::vector<HashedEntry> too_many;
   for (int i = 0; i < 11; ++i) {
     const std::string k = Cat("c", i);

@@ -4,10 +4,10 @@ import { storeFactory, throwsWith } from '../support/store';
 import { uniqueName } from '../support/workers';
 
 // maxEntries / maxBytes with evictionPolicy 'sieve' (the default with a
-// limit): writes evict other entries of the same shard first, reads only
+// limit): writes evict other entries (of the same shard first), reads only
 // mark entries visited, and a write never evicts its own key.
 
-const OVERHEAD = 72; // documented per-entry overhead counted by maxBytes
+const OVERHEAD = 64; // per-entry charge counted by maxBytes in a store that evicts (docs/operations.md)
 
 describe('limits: eviction (SIEVE)', () => {
   const open = storeFactory('limits-eviction');
@@ -30,11 +30,31 @@ describe('limits: eviction (SIEVE)', () => {
     assert.equal(st.sets, 1000);
   });
 
-  it('the limit is split per shard: ceil(maxEntries / shards) each', () => {
-    const s = open({ maxEntries: 100, shards: 8 });
-    for (let i = 0; i < 5000; i++) s.set(`k${i}`, i);
-    // 13 per shard at most, so at most 104 in all; with 5000 keys every shard fills up.
-    assert.equal(s.size, 8 * Math.ceil(100 / 8));
+  for (const shards of [8, 64, 4096]) {
+    it(`the limit is the store's, exactly (${shards} shards): no eviction below it, never above`, () => {
+      const s = open({ maxEntries: 100, shards });
+      for (let i = 0; i < 100; i++) s.set(`k${i}`, i);
+      assert.equal(s.size, 100);
+      assert.equal(s.stats().evictions, 0);
+      for (let i = 100; i < 5000; i++) {
+        s.set(`k${i}`, i);
+        if (i % 97 === 0) assert.equal(s.stats().entries, 100); // O(shards) each: not every write
+      }
+      assert.equal(s.size, 100);
+      assert.equal(s.stats().evictions, 4900);
+    });
+  }
+
+  it('eviction reaches other shards when the written key\'s shard has nothing to give', () => {
+    // 64 shards, 10 entries: most shards hold none, so most writes evict
+    // from another shard.
+    const s = open({ maxEntries: 10, shards: 64 });
+    for (let i = 0; i < 1000; i++) {
+      s.set(`k${i}`, i);
+      assert.equal(s.get(`k${i}`), i);
+    }
+    assert.equal(s.size, 10);
+    assert.equal(s.stats().evictions, 990);
   });
 
   it('maxBytes holds, counting key + value + the per-entry overhead', () => {
@@ -104,13 +124,16 @@ describe('limits: eviction (SIEVE)', () => {
     assert.equal(s.size, 200);
   });
 
-  it('an entry larger than one shard\'s byte budget is refused with a RangeError, nothing changed', () => {
+  it('an entry larger than maxBytes is refused with a RangeError, nothing changed; one a shard\'s share would refuse fits', () => {
     const s = open({ maxBytes: 4096, shards: 4, codec: 'string' });
     s.set('a', 'small');
-    throwsWith(() => s.set('big', 'x'.repeat(2000)), RangeError, ErrorCode.OVER_BUDGET, 'maxBytes', '"big"', '1024');
-    throwsWith(() => s.setIfAbsent('big', 'x'.repeat(2000)), RangeError, ErrorCode.OVER_BUDGET);
-    throwsWith(() => s.setMany([['big', 'x'.repeat(2000)]]), RangeError, ErrorCode.OVER_BUDGET);
+    throwsWith(() => s.set('big', 'x'.repeat(4100)), RangeError, ErrorCode.OVER_BUDGET, 'maxBytes', '"big"', '4096');
+    throwsWith(() => s.setIfAbsent('big', 'x'.repeat(4100)), RangeError, ErrorCode.OVER_BUDGET);
+    throwsWith(() => s.setMany([['big', 'x'.repeat(4100)]]), RangeError, ErrorCode.OVER_BUDGET);
     assert.deepEqual([...s.keys()], ['a']);
+    s.set('big', 'x'.repeat(2000)); // over a quarter of maxBytes: evicts 'a' only if it must
+    assert.equal(s.get('big'), 'x'.repeat(2000));
+    assert.equal(s.get('a'), 'small');
   });
 
   it('atomic setMany: never evicts a key of the same batch, and stays within the limit', () => {
@@ -130,7 +153,7 @@ describe('limits: eviction (SIEVE)', () => {
     assert.deepEqual(s.getMany(['a', 'b']), [3, 4]);
   });
 
-  it('an atomic batch larger than a shard\'s budget is refused, nothing changed', () => {
+  it('an atomic batch larger than the store\'s limit is refused, nothing changed', () => {
     const s = open({ maxEntries: 4, shards: 1 });
     s.set('x', 1);
     throwsWith(

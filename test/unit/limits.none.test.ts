@@ -6,6 +6,9 @@ import { snapshot, storeFactory, throwsWith } from '../support/store';
 // RangeError and changes nothing; writes within it (and replacements that
 // do not grow past it) go through.
 
+// What maxBytes counts per entry beyond key and value (docs/operations.md).
+const OVERHEAD = 48;
+
 describe("limits: evictionPolicy 'none'", () => {
   const open = storeFactory('limits-none');
 
@@ -46,14 +49,56 @@ describe("limits: evictionPolicy 'none'", () => {
   });
 
   it('maxBytes: a write that would pass the byte limit throws and changes nothing; a smaller replacement passes', () => {
-    const s = open({ maxBytes: 1000, shards: 1, codec: 'string', evictionPolicy: 'none' });
+    const s = open({ maxBytes: 950, shards: 1, codec: 'string', evictionPolicy: 'none' });
     s.set('a', 'x'.repeat(400));
-    s.set('b', 'x'.repeat(400)); // 2 * (1 + 400 + 72) = 930
+    s.set('b', 'x'.repeat(400)); // 2 * (1 + 400 + 48) = 898
     const before = snapshot(s);
-    throwsWith(() => s.set('c', 'x'.repeat(10)), RangeError, ErrorCode.STORE_FULL, 'maxBytes');
-    throwsWith(() => s.set('a', 'x'.repeat(500)), RangeError, ErrorCode.STORE_FULL, 'maxBytes');
+    throwsWith(() => s.set('c', 'x'.repeat(10)), RangeError, ErrorCode.STORE_FULL, 'maxBytes', '(950)'); // + 59
+    throwsWith(() => s.set('a', 'x'.repeat(500)), RangeError, ErrorCode.STORE_FULL, 'maxBytes'); // + 100
     assert.deepEqual(snapshot(s), before);
     s.set('a', 'x'.repeat(300));
-    assert.equal(s.stats().bytes, 1 + 300 + 72 + 1 + 400 + 72);
+    assert.equal(s.stats().bytes, 1 + 300 + OVERHEAD + 1 + 400 + OVERHEAD);
+  });
+
+  // The limits are the store's, exactly as given, however the keys fall
+  // over the shards: the (n+1)-th distinct key is refused only when n are
+  // held, never earlier, never later.
+  for (const shards of [1, 64, 4096]) {
+    it(`maxEntries: 10 is exactly 10 with ${shards} shard(s), whatever the keys`, () => {
+      for (let round = 0; round < 5; round++) {
+        const s = open({ maxEntries: 10, shards, evictionPolicy: 'none' });
+        for (let i = 0; i < 10; i++) s.set(`r${round}-k${i}`, i);
+        throwsWith(() => s.set(`r${round}-k10`, 10), RangeError, ErrorCode.STORE_FULL, 'maxEntries', '(10)');
+        assert.equal(s.size, 10);
+        s.delete(`r${round}-k0`);
+        s.set(`r${round}-k10`, 10);
+        assert.equal(s.size, 10);
+      }
+    });
+  }
+
+  it('maxBytes: an entry fits if it fits the store, not a shard\'s share (64 shards)', () => {
+    const s = open({ maxBytes: 1 << 20, shards: 64, codec: 'string', evictionPolicy: 'none' });
+    const big = 'x'.repeat(50 << 10);
+    for (let i = 0; i < 20; i++) s.set(`big${i}`, big); // 20 * (5 + 51200 + 48): 1,025,060 of 1,048,576
+    throwsWith(() => s.set('big20', big), RangeError, ErrorCode.STORE_FULL, 'maxBytes');
+    assert.equal(s.size, 20);
+    // maxBytes: 4000 takes entries until 4000 bytes, not until a shard's 63.
+    const small = open({ maxBytes: 4000, shards: 64, evictionPolicy: 'none', codec: 'string' });
+    let n = 0;
+    let used = 0;
+    for (;;) {
+      const key = `k${n}`;
+      const charge = key.length + 1 + OVERHEAD;
+      if (used + charge > 4000) {
+        throwsWith(() => small.set(key, 'v'), RangeError, ErrorCode.STORE_FULL, 'maxBytes');
+        break;
+      }
+      small.set(key, 'v');
+      used += charge;
+      n++;
+    }
+    assert.equal(small.stats().bytes, used);
+    assert.ok(n > 70, `${n} entries`);
   });
 });

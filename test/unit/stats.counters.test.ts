@@ -43,11 +43,11 @@ describe('stats()', () => {
     assert.equal(st.evictions, 0);
   });
 
-  it('bytes is key + encoded value + 72 per entry', () => {
+  it('bytes is key + encoded value + 48 per entry (no eviction: no queue links)', () => {
     const s = Store.open<string>(name, { codec: 'string' });
     s.set('ab', 'hello');
     s.set('c', '');
-    assert.equal(s.stats().bytes, 2 + 5 + 72 + 1 + 0 + 72);
+    assert.equal(s.stats().bytes, 2 + 5 + 48 + 1 + 0 + 48);
     s.clear();
     assert.equal(s.stats().bytes, 0);
   });

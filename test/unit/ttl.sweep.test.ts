@@ -29,7 +29,7 @@ describe('ttl: background sweep', () => {
       after = s.stats();
     }
     assert.equal(after.entries, 1);
-    assert.equal(after.bytes, 4 + 1 + 72);
+    assert.equal(after.bytes, 4 + 1 + 48);
     assert.equal(after.expirations, 5000);
     assert.equal(after.hits + after.misses, 0, 'nothing read the store');
     assert.equal(s.get('stay'), 'y');

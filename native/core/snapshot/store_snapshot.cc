@@ -141,10 +141,8 @@ Limit LimitOf(Status st) {
   }
 }
 
-// True when `e` alone passes a shard's byte budget: no write can store it.
-bool TooBig(const Store& store, const Entry& e) {
-  return store.shard_max_bytes() != 0 && Store::Cost(e) > store.shard_max_bytes();
-}
+// True when `e` alone passes the store's byte limit: no write can store it.
+bool TooBig(const Store& store, const Entry& e) { return store.max_bytes() != 0 && Store::Cost(e) > store.max_bytes(); }
 
 // Builds the file's entries for `store` (checked against the store's key
 // and value limits, as a set would be), to be published once the whole
@@ -209,19 +207,18 @@ class StoreSink final : public ReadSink {
   uint64_t max_version_ = 0;
 };
 
-// kNone stores, replace mode: the file's content must fit each shard's
-// limits on its own, else nothing is written (as an atomic setMany).
+// kNone stores, replace mode: the file's content must fit the store's
+// limits as a whole, else nothing is written (as an atomic setMany).
 bool CheckReplaceFits(const Store& store, const std::vector<HashedEntry>& entries, Error* err) {
-  const bool limited = store.shard_max_entries() != 0 || store.shard_max_bytes() != 0;
+  const bool limited = store.max_entries() != 0 || store.max_bytes() != 0;
   if (!limited || store.options().eviction == EvictionPolicy::kSieve) return true;
-  std::vector<uint64_t> count(store.shard_count(), 0), cost(store.shard_count(), 0);
+  uint64_t count = 0, cost = 0;
   for (const HashedEntry& he : entries) {
-    const uint32_t s = store.ShardOf(he.hash);
-    ++count[s];
-    cost[s] += Store::Cost(*he.entry);
-    const Limit limit = store.shard_max_entries() != 0 && count[s] > store.shard_max_entries() ? Limit::kFullEntries
-                        : store.shard_max_bytes() != 0 && cost[s] > store.shard_max_bytes()    ? Limit::kFullBytes
-                                                                                               : Limit::kNone;
+    ++count;
+    cost += Store::Cost(*he.entry);
+    const Limit limit = store.max_entries() != 0 && count > store.max_entries() ? Limit::kFullEntries
+                        : store.max_bytes() != 0 && cost > store.max_bytes()    ? Limit::kFullBytes
+                                                                               : Limit::kNone;
     if (limit != Limit::kNone) {
       *err = LimitError(limit, he.entry->key());
       return false;
