@@ -34,6 +34,13 @@ const CASES = [
   { id: 'json-parse-C', title: 'JSON.parse(C text) alone', args: ['--target=json-parse', '--kind=C'], n: 4000 },
   { id: 'tkv-v8-M-put', title: 'threadkv put M, default codec', args: ['--target=threadkv', '--kind=M', '--op=set'], n: 2000 },
   { id: 'v8ser-M', title: 'v8.serialize(M) alone', args: ['--target=v8-serialize', '--kind=M'], n: 2000 },
+  // Run only when asked for by id (bench/compute.js: the cost of a getOrCompute hit).
+  { id: 'tkv-v8-S-get-promise', title: 'threadkv get S + Promise.resolve', args: ['--target=threadkv', '--kind=S', '--op=get-promise'], n: 20000, extra: true },
+  { id: 'tkv-v8-S-goc', title: 'threadkv getOrCompute hit S', args: ['--target=threadkv', '--kind=S', '--op=getOrCompute'], n: 20000, extra: true },
+  { id: 'tkv-v8-S-gocs', title: 'threadkv getOrComputeSync hit S', args: ['--target=threadkv', '--kind=S', '--op=getOrComputeSync'], n: 20000, extra: true },
+  // bench/watch.js: what a watcher costs a put.
+  { id: 'tkv-v8-S-put-watch-miss', title: 'threadkv put S, a watcher on a prefix no key has', args: ['--target=threadkv', '--kind=S', '--op=set', '--watch=miss'], n: 20000, extra: true },
+  { id: 'tkv-v8-S-put-watch-match', title: 'threadkv put S, a watcher on every key', args: ['--target=threadkv', '--kind=S', '--op=set', '--watch=match'], n: 20000, extra: true },
 ];
 
 // First match wins.
@@ -152,9 +159,11 @@ async function runCase(c, tmp, nOverride) {
 async function run(opts = {}) {
   if (!have('valgrind') || !have('callgrind_annotate')) return { skipped: 'valgrind (callgrind) is not installed' };
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'threadkv-profile-'));
+  // opts.cases: ids to run, an array or a comma-separated list (default:
+  // every case not marked `extra`).
+  const only = opts.cases ? new Set(Array.isArray(opts.cases) ? opts.cases : String(opts.cases).split(',')) : null;
+  const cases = only ? CASES.filter((c) => only.has(c.id)) : CASES.filter((c) => !c.extra);
   try {
-    const only = opts.cases ? new Set(String(opts.cases).split(',')) : null;
-    const cases = only ? CASES.filter((c) => only.has(c.id)) : CASES;
     // Two at a time: callgrind runs each process on one core.
     const results = new Array(cases.length);
     let next = 0;

@@ -11,7 +11,7 @@
 //   --runs=N                trials (default 5; quick 2)
 //   --duration=MS           timed phase per workload (default 300; quick 80)
 //   --warmup=MS             warm-up per workload (default 100; quick 25)
-//   --skip=codecs,native,memory,readscaling,snapshot,profile   skip the side benchmarks
+//   --skip=codecs,native,memory,readscaling,snapshot,profile,compute,watch   skip the side benchmarks
 //   --out=DIR               where RESULTS.md and throughput.svg go (default: bench/ for a
 //                           full unfiltered run, a temporary folder otherwise)
 //   --no-write              print only
@@ -203,6 +203,12 @@ async function main() {
   const profile = quick
     ? null
     : await side('profile', async () => lastJson(await runNode(path.join(__dirname, 'profile.js'), ['--json'], { timeoutMs: 900000 })));
+  const compute = await side('compute', async () =>
+    lastJson(await runNode(path.join(__dirname, 'compute.js'), [...q, '--json'], { timeoutMs: 1800000 })),
+  );
+  const watch = await side('watch', async () =>
+    lastJson(await runNode(path.join(__dirname, 'watch.js'), [...q, '--json'], { timeoutMs: 1800000 })),
+  );
 
   machine.loadAfter = os.loadavg();
   const targets = evaluate({ trials, codecs, memory });
@@ -226,6 +232,8 @@ async function main() {
     snapshot,
     readScaling,
     profile,
+    compute,
+    watch,
     targets,
     errors,
   };

@@ -1,8 +1,9 @@
 'use strict';
 // threadkv demo: a worker pool (piscina) serving fake "embedding" requests,
 // with a cache in front of a slow model. Run twice: once with one threadkv
-// store shared by every worker, once with a private Map per worker. Same
-// requests, same pool size.
+// store shared by every worker (getOrCompute: each text is embedded once for
+// the whole pool), once with a private Map per worker. Same requests, same
+// pool size.
 //
 //   npm run demo            (or: node examples/demo.js [requests] [threads])
 const path = require('node:path');
@@ -56,8 +57,9 @@ async function run(mode, texts) {
   process.stdout.write(`\r  ${mode.padEnd(8)} ${texts.length}/${texts.length} requests done in ${ms.toFixed(0)} ms${' '.repeat(20)}\n`);
   await pool.destroy();
   const cached = mode === 'shared' ? Store.open(store).size : undefined;
+  const loads = mode === 'shared' ? Store.open(store).stats().loads : undefined;
   if (mode === 'shared') Store.destroy(store);
-  return { mode, ms, hits, misses: texts.length - hits, threadsUsed: perThread.size, cached };
+  return { mode, ms, hits, misses: texts.length - hits, threadsUsed: perThread.size, cached, loads };
 }
 
 async function main() {
@@ -77,6 +79,13 @@ async function main() {
       `saving about ${(saved * 2).toFixed(0)} ms of model time; wall time ${(priv.ms / shared.ms).toFixed(2)}x faster.`,
   );
   console.log(`  All ${shared.threadsUsed} workers read and wrote one store of ${shared.cached} embeddings.`);
+  const distinctTexts = new Set(texts).size;
+  const once = shared.misses === distinctTexts && shared.loads === distinctTexts;
+  console.log(
+    `  getOrCompute: model calls = distinct texts: ${shared.misses} = ${distinctTexts}` +
+      (once ? ' (each text embedded once, however many workers asked for it at the same time)' : '  <-- NOT EQUAL'),
+  );
+  if (!once) process.exitCode = 1;
 }
 
 main().catch((err) => {

@@ -18,13 +18,17 @@ function fakeEmbed(text) {
   return { model: 'fake-16d', vector };
 }
 
-module.exports = function embed({ text, mode, store }) {
+module.exports = async function embed({ text, mode, store }) {
   if (mode === 'shared') {
+    // One model call per text for the whole pool: a worker that asks for a
+    // text another worker is embedding right now waits for that call.
     const cache = Store.open(store);
-    const hit = cache.get(text);
-    if (hit !== undefined) return { hit: true, thread: threadId };
-    cache.set(text, fakeEmbed(text));
-    return { hit: false, thread: threadId };
+    let called = false;
+    await cache.getOrCompute(text, () => {
+      called = true;
+      return fakeEmbed(text);
+    });
+    return { hit: !called, thread: threadId };
   }
   if (privateCache.has(text)) return { hit: true, thread: threadId };
   privateCache.set(text, fakeEmbed(text));

@@ -44,6 +44,10 @@ export const ErrorCode = {
   SNAPSHOT_VERSION: 'ERR_THREADKV_SNAPSHOT_VERSION',
   /** restore(): the snapshot's codec is not the store's. */
   SNAPSHOT_CODEC: 'ERR_THREADKV_SNAPSHOT_CODEC',
+  /** getOrCompute / getOrComputeSync: this caller stopped waiting for another caller's computation (waitTimeoutMs). */
+  COMPUTE_TIMEOUT: 'ERR_THREADKV_COMPUTE_TIMEOUT',
+  /** getOrComputeSync on a key its own thread is computing (blocking would never end). */
+  RECURSIVE_COMPUTE: 'ERR_THREADKV_RECURSIVE_COMPUTE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -487,4 +491,30 @@ export function snapshotError(
       break;
   }
   return withCode(Error, ErrorCode.INTERNAL, `${what} failed: internal error ${JSON.stringify(f)}`);
+/** getOrCompute / getOrComputeSync: waitTimeoutMs passed while another caller computed `key`. */
+export function computeTimeout(store: string, key: string, waitTimeoutMs: number): ThreadKvError {
+  return withCode(
+    Error,
+    ErrorCode.COMPUTE_TIMEOUT,
+    `getOrCompute of key ${showKey(key)} stopped waiting after waitTimeoutMs (${waitTimeoutMs} ms) for the computation ` +
+      `another caller runs (store ${JSON.stringify(store)}); that computation goes on for its other callers`,
+  );
+}
+
+/** getOrComputeSync on a key whose computation this very thread runs. */
+export function recursiveCompute(store: string, key: string): ThreadKvError {
+  return withCode(
+    Error,
+    ErrorCode.RECURSIVE_COMPUTE,
+    `getOrComputeSync of key ${showKey(key)}: this thread is itself computing that key (a factory, or a pending ` +
+      `getOrCompute of this thread, leads its computation), so waiting for it here would never end (store ${JSON.stringify(store)})`,
+  );
+}
+
+/** The AbortError a call rejects with when its `signal` aborts (as Node's own APIs do: the reason is its cause). */
+export function abortError(signal: AbortSignal): Error {
+  const err = new Error('The operation was aborted', { cause: signal.reason }) as Error & { code: string };
+  err.name = 'AbortError';
+  err.code = 'ABORT_ERR';
+  return err;
 }

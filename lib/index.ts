@@ -1,9 +1,13 @@
 export { Store } from './store';
+export { Watcher, type WatcherEvents } from './watch';
 export { ErrorCode } from './errors';
 export type { ThreadKvError } from './errors';
 export type {
   BatchOptions,
   CodecName,
+  ComputeContext,
+  GetOrComputeOptions,
+  GetOrComputeSyncOptions,
   EvictionPolicy,
   IterateOptions,
   ResolvedStoreOptions,
@@ -16,5 +20,9 @@ export type {
   StoreStats,
   UpdateOptions,
   VersionedEntry,
+  WatchEventType,
+  WatchOptions,
   WriteOptions,
+  ChangeEvent,
+  ChangeType,
 } from './types';

@@ -147,6 +147,40 @@ export interface NativeBinding {
   /** mode: 0 replace, 1 fillMissing; onCorrupt: 0 throw, 1 skip; maxV8: 255 for no check. [true, [entries, skippedExpired, skippedCorrupt, bytes]] | [false, facts] */
   restoreSync(handle: NativeHandle, path: string, mode: number, onCorrupt: number, maxV8: number): unknown;
   restore(handle: NativeHandle, path: string, mode: number, onCorrupt: number, maxV8: number): Promise<unknown>;
+
+  // ---- The per-thread wake-up part (native/binding/waker.h; lib/waker.ts drives it) ----
+  /** Makes this thread's waker (once): `dispatch` is called with the tokens notified since its last call. */
+  wakerStart(dispatch: (tokens: Float64Array) => void): void;
+  /** Whether the waker keeps this thread's event loop alive. */
+  wakerRef(on: boolean): void;
+  /** This thread is exiting: no wake-up reaches it any more. */
+  wakerStop(): void;
+
+  // ---- getOrCompute (native/binding/compute.h; lib/compute.ts drives them) ----
+  /** [0, value] hit | [1, token, leaseMs] lead | [2, token, leaseLeftMs] join | [3] recursive (sync only). */
+  computeBegin(handle: NativeHandle, key: string, leaseMs: number, sync: boolean): [number, unknown?, number?];
+  /** [0, leaseLeftMs] pending | [1, value] | [2, errorBytes] | [3] retry | [4] cancelled. */
+  computeWait(token: number, sliceMs: number): [number, unknown?];
+  /** True if this caller stopped waiting; false if the outcome is there already (computeWait it). */
+  computeCancel(token: number, timedOut: boolean): boolean;
+  /** Stores the leader's value (unless invalidated) and hands it to the joined callers; true if stored. */
+  computeComplete(handle: NativeHandle, token: number, key: string, value: NativeValue, ttlMs: number | undefined): boolean;
+  computeFail(token: number, error: Uint8Array): void;
+  computeAbandon(token: number): void;
+  /** 0 running, 1 invalidated (a write to the key), 2 lost (the flight was taken over). */
+  computeLeaderState(token: number): number;
+  /** [loads, loadsJoined, loadErrors, loadTimeouts, leadersLost, flightsInProgress] */
+  computeStats(handle: NativeHandle): number[];
+
+  // ---- store.watch (native/binding/watch.h; lib/watch.ts drives them) ----
+  /** Subscribes; returns its waker token. scope 0 all, 1 key `text`, 2 prefix `text`; events: a bit mask. */
+  watchOpen(handle: NativeHandle, scope: number, text: string, events: number, maxQueue: number): number;
+  /** undefined (nothing queued) | [keys, nums (type, seq, version, key end) * n, lost, lostSeq, closed]. */
+  watchDrain(token: number): [string, Float64Array, number, number, boolean] | undefined;
+  /** Unsubscribes; false if it was not open. */
+  watchClose(token: number): boolean;
+  /** The store's open watchers, over every thread. */
+  watchCount(handle: NativeHandle): number;
 }
 
 const root = path.join(__dirname, '..');
@@ -191,6 +225,21 @@ export const native: NativeBinding = {
   snapshot: raw.snapshot,
   restoreSync: raw.restoreSync,
   restore: raw.restore,
+  wakerStart: raw.wakerStart,
+  wakerRef: raw.wakerRef,
+  wakerStop: raw.wakerStop,
+  computeBegin: raw.computeBegin,
+  computeWait: raw.computeWait,
+  computeCancel: raw.computeCancel,
+  computeComplete: raw.computeComplete,
+  computeFail: raw.computeFail,
+  computeAbandon: raw.computeAbandon,
+  computeLeaderState: raw.computeLeaderState,
+  computeStats: raw.computeStats,
+  watchOpen: raw.watchOpen,
+  watchDrain: raw.watchDrain,
+  watchClose: raw.watchClose,
+  watchCount: raw.watchCount,
   ...(raw.racyIncrement !== undefined ? { racyIncrement: raw.racyIncrement } : {}),
   ...(raw.useAfterFree !== undefined ? { useAfterFree: raw.useAfterFree } : {}),
 };

@@ -4,12 +4,17 @@
 import { debuglog, types } from 'node:util';
 import { threadId } from 'node:worker_threads';
 import { cells, codecs, IN_LENGTH, IN_TAG, privateCodecs, settle, type Codec } from './codec';
-import { describeType, invalidArgument, updateContended } from './errors';
+import { computeAsync, computeOptions, computeSync, type ComputeHost } from './compute';
+import { abortError, describeType, invalidArgument, updateContended } from './errors';
 import { native, out, type BoundMethods, type NativeHandle, type NativeValue } from './native';
 import { normalizeOptions, validateName, validateTtl } from './options';
 import * as snapshots from './snapshot';
+import { openWatcher, type Watcher } from './watch';
 import type {
   BatchOptions,
+  ComputeContext,
+  GetOrComputeOptions,
+  GetOrComputeSyncOptions,
   IterateOptions,
   ResolvedStoreOptions,
   RestoreInfo,
@@ -21,6 +26,7 @@ import type {
   StoreStats,
   UpdateOptions,
   VersionedEntry,
+  WatchOptions,
   WriteOptions,
 } from './types';
 
@@ -117,6 +123,8 @@ export class Store<V = unknown> {
   readonly #getEntry: BoundMethods[4];
   readonly #codec: Codec;
   readonly #maxValueBytes: number;
+  // What getOrCompute needs of this handle (made on its first miss).
+  #computeHost: ComputeHost<V> | undefined;
   // What the last stats() call on this handle saw, for the debug log's deltas.
   #loggedEvictions = 0;
   #loggedExpirations = 0;
@@ -288,7 +296,14 @@ export class Store<V = unknown> {
     }
     this.#loggedEvictions = evictions;
     this.#loggedExpirations = expirations;
-    return { entries, bytes, hits, misses, sets, deletes, evictions, expirations, contendedReads, contendedWrites, shards };
+    const [loads, loadsJoined, loadErrors, loadTimeouts, leadersLost, flightsInProgress] = native.computeStats(this.#handle) as [
+      number, number, number, number, number, number,
+    ];
+    return {
+      entries, bytes, hits, misses, sets, deletes, evictions, expirations, contendedReads, contendedWrites, shards,
+      loads, loadsJoined, loadErrors, loadTimeouts, leadersLost, flightsInProgress,
+      watchers: native.watchCount(this.#handle),
+    };
   }
 
   /**
@@ -320,6 +335,10 @@ export class Store<V = unknown> {
    * inserting caller too (decoded from what was stored, so all racing
    * callers get equal values under every codec: a `json` store returns the
    * JSON round trip, a `buffer` store a Buffer).
+   *
+   * With a factory, it **may compute twice**: threads that miss at the same
+   * moment each run their factory, and one value wins. To compute once per
+   * key for the whole process, use `getOrCompute` (or `getOrComputeSync`).
    */
   getOrSet<A extends ValueOrFactory<V>>(key: string, valueOrFactory: A & GetOrSetArgument<A, V>, options?: WriteOptions): V;
   getOrSet(key: string, valueOrFactory: V | ((key: string) => V), options?: WriteOptions): V {
@@ -347,6 +366,140 @@ export class Store<V = unknown> {
     const length = cells[IN_LENGTH]!;
     const present = native.getOrSet(h, key, encoded, ttl);
     return out[0] === 1 ? (this.#codec.storedCopy(encoded, tag, length) as V) : this.#decode(present);
+  }
+
+  /**
+   * The value under `key`; if it is absent, computes it **once for the
+   * whole process**: exactly one caller, in whatever thread, runs its
+   * `factory(key, { signal })` (in its own thread, outside every lock), and
+   * every caller that asks for the key meanwhile, in any thread, waits for
+   * that one computation instead of running its own. The value is then
+   * stored (with `options.ttlMs`) and every waiting caller gets a copy of it
+   * (decoded from the leader's bytes, so an eviction or overwrite right after
+   * cannot turn it into undefined).
+   *
+   * - Hit: the stored value (a copy, as `get`), for a `get` and a promise.
+   * - The factory's error (thrown, or a rejected promise) rejects every
+   *   waiting caller with an equal error (name, message, `code` and other
+   *   own properties, structured-cloned) and is not cached: the next call
+   *   computes again.
+   * - A write to the key (`set`, `put`, `delete`, `take`, `clear`, any other
+   *   write) while it computes: the value is still handed to its callers but
+   *   not stored, and `ctx.signal` aborts.
+   * - If the computing thread exits or is terminated, or its factory has not
+   *   settled after `options.leaseMs` (default 60 s), a waiting caller takes
+   *   over with its own factory; a late result of the first is discarded.
+   * - `options.waitTimeoutMs` / `options.signal` stop only this caller's wait
+   *   (an Error with code `ERR_THREADKV_COMPUTE_TIMEOUT` / an `AbortError`).
+   * - A pending call keeps its thread's event loop alive, like a pending
+   *   `fetch`.
+   *
+   * Concurrency: deciding "hit, compute or wait" is one atomic step under
+   * the key's shard lock, so two callers can never both compute one missing
+   * key, in the same thread or in two. A factory that awaits its own key
+   * waits for itself until its lease runs out: do not.
+   */
+  getOrCompute(
+    key: string,
+    factory: (key: string, ctx: ComputeContext) => V | Promise<V>,
+    options?: GetOrComputeOptions,
+  ): Promise<V> {
+    try {
+      const o = computeOptions(this.name, 'getOrCompute', options, false);
+      if (typeof factory !== 'function') {
+        this.#precheck(key);
+        throw invalidArgument(TypeError, this.name, 'getOrCompute', `factory must be a function, got ${describeType(factory)}`);
+      }
+      if (o.signal?.aborted) {
+        this.#precheck(key);
+        throw abortError(o.signal);
+      }
+      const raw = this.#getEntry(key);
+      if (out[0] !== 0) return Promise.resolve(this.#decode(raw));
+      return computeAsync(this.#compute(), key, factory, o);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * `getOrCompute` for synchronous factories: returns the value, blocking
+   * this thread while another thread computes it (in native waits of a few
+   * milliseconds, so `worker.terminate()` still stops it at once). A call
+   * for a key that this very thread is computing (from inside the factory,
+   * or while a `getOrCompute` of this thread computes it) throws an Error
+   * with code `ERR_THREADKV_RECURSIVE_COMPUTE` instead of waiting forever.
+   * Allowed on the main thread, where a wait blocks the event loop like any
+   * synchronous call. `options`: `ttlMs`, `waitTimeoutMs`, `leaseMs` as for
+   * `getOrCompute` (no `signal`: nothing else can run while it blocks).
+   */
+  getOrComputeSync(key: string, factory: (key: string) => V, options?: GetOrComputeSyncOptions): V {
+    const o = computeOptions(this.name, 'getOrComputeSync', options, true);
+    if (typeof factory !== 'function') {
+      this.#precheck(key);
+      throw invalidArgument(TypeError, this.name, 'getOrComputeSync', `factory must be a function, got ${describeType(factory)}`);
+    }
+    const raw = this.#getEntry(key);
+    if (out[0] !== 0) return this.#decode(raw);
+    return computeSync(this.#compute(), key, factory, o);
+  }
+
+  #compute(): ComputeHost<V> {
+    if (this.#computeHost === undefined) {
+      // The format the last encode gave its bytes (the value cells are read
+      // by the very next native call, computeComplete, which resets them).
+      let tag = 0;
+      let length = 0;
+      this.#computeHost = {
+        name: this.name,
+        handle: this.#handle,
+        decode: (raw) => this.#decode(raw),
+        encode: (key, value) => {
+          const encoded = this.#encode(key, value);
+          tag = cells[IN_TAG]!;
+          length = cells[IN_LENGTH]!;
+          return encoded;
+        },
+        storedCopy: (encoded) => this.#codec.storedCopy(encoded, tag, length) as V,
+      };
+    }
+    return this.#computeHost;
+  }
+
+  /**
+   * Watches the store for changes made from any thread: returns a `Watcher`
+   * that delivers them on this thread, in batches (`ChangeEvent[]`), to its
+   * `'change'` listeners and to `for await (const batch of watcher)`.
+   * `options.key` / `options.prefix` limit it to one key / the keys under a
+   * prefix (neither: the whole store); `options.events` to some kinds of
+   * change (`set`, `delete`, `expire`, `evict`, `clear`).
+   *
+   * - Every write through any method emits its events: one per key written
+   *   or removed (an atomic `setMany` / `deleteMany` as consecutive `seq`s
+   *   in one batch), one `clear` per `clear()` to every watcher whatever its
+   *   key or prefix, `expire` when the background sweep (or a write) removes
+   *   an expired entry, `evict` per entry evicted. Setting a TTL with
+   *   `expire()` changes no value and emits nothing.
+   * - Events of one key arrive in version order; `seq` increases strictly
+   *   in the order the writes took effect, across keys and threads. When an
+   *   event is delivered, its write is visible to `get` from every thread.
+   * - Delivery is asynchronous (never inside a write, never on the writer's
+   *   thread), in batches, while something consumes: events wait (in native
+   *   memory) while the watcher has no `'change'` listener and no iteration
+   *   waiting in `next()`.
+   * - A writer never waits for a watcher. At most `options.maxQueue` events
+   *   (default 10000) wait for one watcher; past that they are dropped and
+   *   counted, and the next batch ends with one `overflow` event (`lost`:
+   *   how many): re-read the store.
+   * - An `expire` event comes at most one sweep interval (100 ms) plus the
+   *   sweep's own pass after the entry's deadline (docs/concurrency.md).
+   * - The watcher keeps its thread alive until `close()` (or `unref()`); it
+   *   is closed when its thread exits, when its `options.signal` aborts, and
+   *   when the store is destroyed (after a last `clear`). It does not depend
+   *   on this handle: closing the handle leaves it open.
+   */
+  watch(options?: WatchOptions): Watcher {
+    return openWatcher({ name: this.name, handle: this.#handle, maxKeyBytes: this.options.maxKeyBytes }, options);
   }
 
   /** Stores `value` and returns the value it replaced (undefined if absent), atomically. */

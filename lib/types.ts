@@ -147,6 +147,68 @@ export interface StoreStats {
   readonly contendedWrites: number;
   /** Number of shards. */
   readonly shards: number;
+  /** `getOrCompute` / `getOrComputeSync`: computations led (factory calls started). */
+  readonly loads: number;
+  /** Callers that joined a computation another caller (in any thread) was running, instead of computing. */
+  readonly loadsJoined: number;
+  /** Computations whose factory threw (or whose value could not be stored): the error was shared, not cached. */
+  readonly loadErrors: number;
+  /** Joined callers that stopped waiting at their `waitTimeoutMs`. */
+  readonly loadTimeouts: number;
+  /**
+   * Computations taken from their leader: its thread exited or was
+   * terminated, its `leaseMs` ran out, or its factory gave up after its
+   * signal aborted. Their waiting callers took over.
+   */
+  readonly leadersLost: number;
+  /** Computations running now (a snapshot). */
+  readonly flightsInProgress: number;
+  /** Open watchers of the store (`watch`), over every thread (a snapshot). */
+  readonly watchers: number;
+}
+
+/**
+ * What `getOrCompute` passes its factory besides the key.
+ */
+export interface ComputeContext {
+  /**
+   * Aborted when the computation is no longer needed: the key was written
+   * (`set`, `delete`, `clear`, `take`...) while it ran, so its value will not
+   * be stored (its callers still get it if the factory finishes), or its
+   * `leaseMs` ran out and another caller took it over (its result will be
+   * discarded). A factory that stops with an error once this aborted is not
+   * a failure: its callers call again (and see what the write left, or
+   * join the new computation).
+   */
+  readonly signal: AbortSignal;
+}
+
+/** Options of `Store#getOrComputeSync`. */
+export interface GetOrComputeSyncOptions extends WriteOptions {
+  /**
+   * How long this caller waits for a computation another caller runs
+   * before it gives up with an Error of code `ERR_THREADKV_COMPUTE_TIMEOUT`
+   * (the computation goes on for the others). Milliseconds from 0 up, or
+   * `Infinity` (the default). Counted from the call; it does not bound this
+   * caller's own factory when it is the one computing.
+   */
+  waitTimeoutMs?: number;
+  /**
+   * When this caller computes: how long the others wait for it before they
+   * count it as hung and one of them computes instead (its late result is
+   * then discarded). Milliseconds above 0, or `Infinity`. Default 60000.
+   */
+  leaseMs?: number;
+}
+
+/** Options of `Store#getOrCompute`. */
+export interface GetOrComputeOptions extends GetOrComputeSyncOptions {
+  /**
+   * Aborting it makes this call reject with an `AbortError` (the signal's
+   * reason as its `cause`); the computation goes on for its other callers,
+   * even when this caller is the one running the factory.
+   */
+  signal?: AbortSignal;
 }
 
 /** Native memory of a store, from one atomic look at every shard. */
@@ -251,4 +313,64 @@ export interface RestoreInfo {
   bytes: number;
   /** Milliseconds the call took. */
   ms: number;
+/** The kinds of change a watcher can ask for (`WatchOptions.events`). */
+export type WatchEventType = 'set' | 'delete' | 'expire' | 'evict' | 'clear';
+
+/** The `type` of a `ChangeEvent`: a change, or the notice that some were lost. */
+export type ChangeType = WatchEventType | 'overflow';
+
+/** Options of `Store#watch`. */
+export interface WatchOptions {
+  /** Only keys starting with this string (not with `key`). Left out with `key`: the whole store. */
+  prefix?: string;
+  /** Only this key (not with `prefix`). */
+  key?: string;
+  /**
+   * Only these kinds of change (default: all five). A `clear` reaches every
+   * watcher that asks for it, whatever its `prefix` or `key`; an `overflow`
+   * reaches every watcher that lost events.
+   */
+  events?: WatchEventType[];
+  /**
+   * At most this many events wait for this watcher (default 10000, from 1 to
+   * 2^32 - 1); past it, events are dropped and counted, and the next batch
+   * ends with one `overflow` event saying how many. Bounds the watcher's
+   * memory: about 40 bytes plus the key per waiting event.
+   */
+  maxQueue?: number;
+  /** Aborting it closes the watcher (a `for await` loop over it then throws an `AbortError`). */
+  signal?: AbortSignal;
+}
+
+/** One change, as a watcher delivers it (in batches: `ChangeEvent[]`). */
+export interface ChangeEvent {
+  /**
+   * `set`: the key got a new value (`set`, `put`, `setMany`, `swap`,
+   * `update`, `increment`, `setIfAbsent` / `getOrSet` that inserted,
+   * `compareAndSet`, `getOrCompute` storing its value). `delete`: the key
+   * was removed (`delete`, `take`, `compareAndDelete`, `deleteMany`,
+   * `update` returning undefined). `expire`: removed after its deadline
+   * passed. `evict`: removed to make room under `maxEntries` / `maxBytes`.
+   * `clear`: `clear()` (or `Store.destroy`) removed every key. `overflow`:
+   * this watcher's queue was full and `lost` events were dropped: re-read
+   * what you need from the store.
+   */
+  type: ChangeType;
+  /** The key; `''` for `clear` and `overflow`. */
+  key: string;
+  /**
+   * `set`: the key's new version (what `getEntry` and `compareAndSet` see);
+   * `delete`, `expire`, `evict`: the version of the entry removed; 0 for
+   * `clear` and `overflow`.
+   */
+  version: number;
+  /**
+   * Per store, strictly increasing in the order the writes took effect
+   * (their linearization order), over every key and thread. A watcher sees
+   * its events in seq order; seqs of changes it does not watch are skipped.
+   * An `overflow` carries the seq of the last event it lost.
+   */
+  seq: number;
+  /** `overflow` only: how many events this watcher dropped. */
+  lost?: number;
 }

@@ -2,7 +2,11 @@
 // A single-thread get (or set) loop for instruction counting under callgrind
 // (bench/profile.js).
 //   node bench/lib/getloop.js --target=threadkv|map|v8-deserialize|v8-serialize|json-parse --codec=string|v8
-//     --kind=S|M|V|OV|N|C [--op=get|set] [--keys=10000] --n=N
+//     --kind=S|M|V|OV|N|C [--op=get|set|get-promise|getOrCompute|getOrComputeSync] [--keys=10000] --n=N [--watch=miss|match]
+// (get-promise: a get and a resolved promise; getOrCompute*: hits, the key present.
+// --watch: a watcher on the store first (bench/watch.js): `miss` on a prefix no
+// key has, `match` on every key with room for every event, so that each
+// write queues one; its thread never drains, so no wake-up after the first.)
 
 const v8 = require('node:v8');
 const vm = require('node:vm');
@@ -28,8 +32,22 @@ let get;
 if (target === 'threadkv') {
   const { Store } = require('threadkv');
   const s = Store.open('getloop', args.codec ? { codec: args.codec } : undefined);
+  if (args.watch === 'miss') s.watch({ prefix: 'no key has this prefix:' }).unref();
+  else if (args.watch === 'match') s.watch({ maxQueue: 2 ** 32 - 1 }).unref();
+  else if (args.watch !== undefined) throw new Error(`unknown --watch=${args.watch}`);
   for (let i = 0; i < nkeys; i++) s.set(keys[i], valueOf(kind, i));
-  get = op === 'set' ? (k) => s.set(k, pool[w++ & 63]) : (k) => s.get(k);
+  const never = () => {
+    throw new Error('getloop: a getOrCompute factory ran on a hit');
+  };
+  const ops = {
+    set: (k) => s.set(k, pool[w++ & 63]),
+    get: (k) => s.get(k),
+    'get-promise': (k) => Promise.resolve(s.get(k)),
+    getOrCompute: (k) => s.getOrCompute(k, never),
+    getOrComputeSync: (k) => s.getOrComputeSync(k, never),
+  };
+  get = ops[op];
+  if (get === undefined) throw new Error(`unknown op ${op}`);
 } else if (target === 'map') {
   const m = new Map();
   for (let i = 0; i < nkeys; i++) m.set(keys[i], valueOf(kind, i));

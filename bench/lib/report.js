@@ -280,6 +280,18 @@ function render(data) {
   out.push('');
   out.push(profileSection(data.profile));
   out.push('');
+  if (data.compute !== undefined) {
+    out.push('## getOrCompute: one computation per key for every thread (`node bench/compute.js`)');
+    out.push('');
+    out.push(require('../compute').section(data.compute));
+    out.push('');
+  }
+  if (data.watch !== undefined) {
+    out.push('## watch: what change events cost writers, and what a watcher gets (`node bench/watch.js`)');
+    out.push('');
+    out.push(require('../watch').section(data.watch));
+    out.push('');
+  }
   out.push('## Contenders');
   out.push('');
   out.push(contenderNotes(contenders));

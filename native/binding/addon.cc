@@ -212,6 +212,9 @@ Addon::Addon(Napi::Env env, Napi::Object exports) : values_(env) {
 #endif
                        });
   RegisterSnapshot(env, exports);  // snapshot, snapshotSync, restore, restoreSync
+  Waker::Define(env, exports, this);        // wakerStart, wakerRef, wakerStop
+  ComputeEnv::Define(env, exports, this);   // compute* (getOrCompute)
+  WatchEnv::Define(env, exports, this);     // watch* (store.watch)
   Napi::ArrayBuffer cells = Napi::ArrayBuffer::New(env, kOutCells * sizeof(double));
   out_ = Napi::Persistent(Napi::Float64Array::New(env, kOutCells, cells, 0));
   out_cells_ = static_cast<double*>(cells.Data());

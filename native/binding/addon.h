@@ -16,6 +16,9 @@
 
 #include "../core/store.h"
 #include "values.h"
+#include "compute.h"
+#include "waker.h"
+#include "watch.h"
 
 namespace threadkv::binding {
 
@@ -43,6 +46,22 @@ class Addon : public Napi::Addon<Addon> {
   Addon(Napi::Env env, Napi::Object exports);
 
   Napi::Function error_factory() const { return error_factory_.IsEmpty() ? Napi::Function() : error_factory_.Value(); }
+
+  // This environment's wake-up part (waker.h), made by wakerStart() on
+  // first use; null until then. Shared by getOrCompute and watch.
+  Waker* waker() const { return waker_.get(); }
+  void set_waker(std::unique_ptr<Waker> w) { waker_ = std::move(w); }
+  // getOrCompute's calls in progress in this environment (compute.h).
+  ComputeEnv& compute() { return compute_; }
+  // The value path (values.h), for the methods defined outside this class.
+  ValuePath& values() { return values_; }
+  // store.watch's subscriptions opened in this environment (watch.h).
+  WatchEnv& watch() { return watch_; }
+
+  // The store behind a JS handle argument, as a reference of the call's
+  // own: it stays valid whatever JavaScript the call runs (everything but
+  // the hot path). Throws the "closed" / "destroyed" error.
+  static std::shared_ptr<Store> Share(Napi::Env env, napi_value handle);
 
  private:
   // Every method of DefineAddon's list goes through this (it hides
@@ -104,9 +123,6 @@ class Addon : public Napi::Addon<Addon> {
   // reference the handle owns: only for calls that run no JavaScript until
   // they return (the per-key hot path; see "User code" in addon.cc).
   static Store& Resolve(Napi::Env env, const StoreHandle& h);
-  // The same store, as a reference of the call's own: it stays valid
-  // whatever JavaScript the call runs (everything but the hot path).
-  static std::shared_ptr<Store> Share(Napi::Env env, napi_value handle);
   // The elements of a JS array argument, read before the store is resolved
   // (reading one may run a getter); refuses a Proxy or a non-array with a
   // TypeError (ERR_THREADKV_INVALID_ARGUMENT) naming `what`.
@@ -137,6 +153,13 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Reference<Napi::Float64Array> out_;
   double* out_cells_ = nullptr;
   void SetOut(size_t i, double v) { out_cells_[i] = v; }
+
+  // Declared in this order so that the waker goes first: its teardown (run
+  // by its env cleanup hook, before this object is deleted) uses compute_
+  // and watch_.
+  ComputeEnv compute_{this};
+  WatchEnv watch_{this};
+  std::unique_ptr<Waker> waker_;
 };
 
 // The factory registered by lib/native.ts for this environment (empty if none).

@@ -150,23 +150,32 @@ uint8_t* ValuePath::Reserve(Pool& pool, size_t size, size_t* offset) {
   return pool.data + at;
 }
 
-void ValuePath::CopyOutSlow(const Entry& e, Copied* out) {
-  if (Pooled(e)) {
+void ValuePath::CopyOutSlow(const Entry& e, Copied* out) { CopyOutRaw(e.kind, e.flags, e.value_data(), out); }
+
+void ValuePath::CopyOutRaw(Kind kind, uint8_t flags, const uint8_t* data, size_t size, Copied* out) {
+  out->kind = kind;
+  out->flags = flags;
+  out->size = size;
+  CopyOutRaw(kind, flags, data, out);
+}
+
+void ValuePath::CopyOutRaw(Kind kind, uint8_t flags, const uint8_t* data, Copied* out) {
+  if (kind == Kind::kBytes && Pooled(flags, out->size)) {
     Pool& pool = PoolFor(out->size);
     if (uint8_t* dst = Reserve(pool, out->size, &out->offset)) {
-      std::memcpy(dst, e.value_data(), out->size);
+      std::memcpy(dst, data, out->size);
       out->bytes = dst;
       out->where = &pool == &small_ ? Where::kSmallPool : Where::kLargePool;
       return;
     }
   }
   if (out->size <= scratch_size_) {
-    std::memcpy(scratch_data_, e.value_data(), out->size);
+    if (out->size != 0) std::memcpy(scratch_data_, data, out->size);
     out->bytes = scratch_data_;
     out->where = Where::kScratch;
   } else {
     out->big.reset(new uint8_t[out->size]);
-    std::memcpy(out->big.get(), e.value_data(), out->size);
+    std::memcpy(out->big.get(), data, out->size);
     out->bytes = out->big.get();
     out->where = Where::kBig;
   }

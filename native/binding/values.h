@@ -128,6 +128,9 @@ class ValuePath {
     }
     CopyOutSlow(e, out);
   }
+  // The same for a value that is not an entry's (getOrCompute's result,
+  // kept with its flight): kind, format flags and bytes.
+  void CopyOutRaw(Kind kind, uint8_t flags, const uint8_t* data, size_t size, Copied* out);
   // Bytes over kScratchMax copied into `big` are handed over to JS (an
   // external ArrayBuffer that owns them) rather than copied again.
   napi_value ToJs(napi_env env, Copied& c);
@@ -177,6 +180,7 @@ class ValuePath {
   static napi_value External(napi_env env, uint8_t* data, size_t size, napi_finalize release, void* hint);
 
   void CopyOutSlow(const Entry& e, Copied* out);  // bytes, or larger than the scratch buffer
+  void CopyOutRaw(Kind kind, uint8_t flags, const uint8_t* data, Copied* out);  // out->size already set
 
   Napi::Reference<Napi::ArrayBuffer> scratch_;
   uint8_t* scratch_data_ = nullptr;

@@ -150,12 +150,15 @@ Status Store::PutManyAtomic(std::span<HashedEntry> entries) {
   }
   // From here nothing allocates, so nothing can fail halfway. Each entry is
   // pinned so that the eviction below never removes a key of this batch.
+  // The hooks see the batch's changes as one group.
+  shards_.ReportGroup(true);
   for (size_t i = 0; i < entries.size(); ++i) {
     linked[i] = shards_.LinkOnly(shards_.For(entries[i].hash), entries[i].hash, entries[i].entry, &retired);
     linked[i]->pinned = 1;
   }
   if (shards_.sieve())
     for (uint32_t i : plan.order) shards_.EvictToFit(shards_.at(i), &retired);
+  shards_.ReportGroup(false);
   for (Entry* raw : linked) raw->pinned = 0;  // a replaced duplicate is still ours until freed
   return Status::kOk;
 }
@@ -174,8 +177,15 @@ Status Store::EraseMany(std::span<const KeyRef> keys, bool atomic, size_t* erase
   Retired retired;  // freed after the locks
   ShardLocks<true> locks(shards_.data(), LockOrderOf(keys));
   if (!locks.ok()) return Status::kDestroyed;
-  for (const KeyRef& k : keys)
-    if (shards_.Unlink(shards_.For(k.hash), k.hash, k.key, Change::kDeleted, &retired) == Change::kDeleted) ++n;
+  shards_.ReportGroup(true);
+  for (const KeyRef& k : keys) {
+    Shard& s = shards_.For(k.hash);
+    if (shards_.Unlink(s, k.hash, k.key, Change::kDeleted, &retired) == Change::kDeleted)
+      ++n;
+    else
+      shards_.ReportAbsent(s, k.hash, k.key, &retired);
+  }
+  shards_.ReportGroup(false);
   *erased = n;
   return Status::kOk;
 }

@@ -77,6 +77,23 @@ class StoreHook {
   virtual uint8_t OnChange(uint32_t shard, Change change, const Entry& e) noexcept = 0;
   // An entry OnChange kept, after every lock is released: the hook owns it.
   virtual void Adopt(EntryPtr e) noexcept { (void)e; }
+  // Writes that change no entry, or many at once (Shards::ReportAbsent,
+  // ReportClear, ReportGroup); the reply is OnChange's (kKeep means nothing).
+  // Under shard `shard`'s write lock: a delete or take of `key` found no
+  // live entry (an expired one was reported as kExpired first).
+  virtual uint8_t OnAbsent(uint32_t shard, uint64_t hash, std::string_view key) noexcept {
+    (void)shard, (void)hash, (void)key;
+    return kNothing;
+  }
+  // Under every shard's write lock, before the entries leave (each is then
+  // reported as kCleared): the store is cleared, or destroyed (`destroy`).
+  virtual uint8_t OnClear(bool destroy) noexcept {
+    (void)destroy;
+    return kNothing;
+  }
+  // Under the locks of an atomic batch: its changes follow (begin) or are
+  // done (!begin); they form one group.
+  virtual void OnGroup(bool begin) noexcept { (void)begin; }
   // After every lock of an operation in which OnChange replied kAfter.
   virtual void AfterLock() noexcept {}
 };
@@ -255,6 +272,13 @@ struct HookList {
   // Tells every hook; returns the first that keeps the entry, or null, and
   // sets bit i of *after when hook i asked for AfterLock().
   StoreHook* Report(uint32_t shard, Change change, const Entry& e, uint32_t* after) const;
+  // Tells every hook `call(hook)` (an OnAbsent / OnClear reply) and sets
+  // the AfterLock() bits of *after as Report does.
+  template <class Call>
+  void ReportEach(Call&& call, uint32_t* after) const {
+    for (size_t i = 0; i < hooks.size(); ++i)
+      if ((call(*hooks[i]) & StoreHook::kAfter) != 0) *after |= uint32_t{1} << i;
+  }
 };
 
 // Entry count and memory of some shards (Shards::AddSizes).
@@ -354,6 +378,22 @@ class Shards {
   // Returns how many entries it removed.
   size_t SweepAll(size_t batch);
 
+  // The writes that change no single entry, told to the hooks (StoreHook):
+  // a delete or take of an absent key (under s's write lock), a clear or a
+  // destroy (under every shard's write lock, before Drain), and the bounds
+  // of an atomic batch (under its locks).
+  void ReportAbsent(const Shard& s, uint64_t hash, std::string_view key, Retired* r) const {
+    if (const HookList* list = hooks())
+      ReportEachTo(*list, r, [&](StoreHook& h) { return h.OnAbsent(s.index, hash, key); });
+  }
+  void ReportClear(bool destroy, Retired* r) const {
+    if (const HookList* list = hooks()) ReportEachTo(*list, r, [&](StoreHook& h) { return h.OnClear(destroy); });
+  }
+  void ReportGroup(bool begin) const {
+    if (const HookList* list = hooks())
+      for (StoreHook* h : list->hooks) h->OnGroup(begin);
+  }
+
   // Empties s (its entries retired as kCleared); with `kill`, marks it dead.
   // Without a hook the whole table moves into `drained` (O(1) under the
   // lock; the caller frees it after).
@@ -373,6 +413,12 @@ class Shards {
     return list == nullptr ? nullptr : ReportTo(*list, s, change, e, r);
   }
   StoreHook* ReportTo(const HookList& list, const Shard& s, Change change, const Entry& e, Retired* r) const;
+  template <class Call>
+  void ReportEachTo(const HookList& list, Retired* r, Call&& call) const {
+    r->Rare();
+    r->hooks_ = &list;
+    list.ReportEach(call, &r->after_);
+  }
   // Admit() under policy none.
   Status AdmitOrRefuse(Shard& s, uint64_t hash, const Entry& e, Retired* r);
   // EvictToFit with `keep` pinned.

@@ -41,8 +41,11 @@ Status Store::Erase(std::string_view key, uint64_t hash, Retired* after) {
   Shard& s = shards_.For(hash);
   auto lock = WriteLock(s);
   if (s.dead) return Status::kDestroyed;
-  const Change done = shards_.Unlink(s, hash, key, Change::kDeleted, after != nullptr ? after : &retired);
-  return done == Change::kDeleted ? Status::kOk : Status::kNotFound;  // an expired entry was absent
+  Retired* r = after != nullptr ? after : &retired;
+  const Change done = shards_.Unlink(s, hash, key, Change::kDeleted, r);
+  if (done == Change::kDeleted) return Status::kOk;
+  shards_.ReportAbsent(s, hash, key, r);  // an expired entry was absent
+  return Status::kNotFound;
 }
 
 Status Store::CompareAndErase(std::string_view key, uint64_t hash, uint64_t expected) {
@@ -97,6 +100,7 @@ Status Store::DrainAll(bool kill, std::vector<Table>* drained) {
   Retired retired;
   ShardLocks<true> locks(shards_.data(), shards_.count());
   if (!locks.ok()) return Status::kDestroyed;
+  shards_.ReportClear(kill, &retired);
   for (uint32_t i = 0; i < shards_.count(); ++i) shards_.Drain(shards_.at(i), kill, &retired, drained);
   return Status::kOk;
 }

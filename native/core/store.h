@@ -49,11 +49,15 @@
 #include "clock.h"
 #include "counter.h"
 #include "entry.h"
+#include "flights.h"
 #include "options.h"
 #include "shard.h"
 #include "status.h"
+#include "watch.h"
 
 namespace threadkv {
+
+class FlightHook;
 
 // Counters and sizes of a store (Store::Stats).
 struct StoreStats {
@@ -303,6 +307,67 @@ class Store {
   Status AddHook(std::shared_ptr<StoreHook> hook);
   Status RemoveHook(const StoreHook* hook);
 
+  // ---- getOrCompute flights (flights.h, compute.h; defined in compute.cc) ----
+
+  enum class ComputeStep : uint8_t { kHit, kLead, kJoin, kRecursive };
+
+  // One step under the key's shard write lock: if the key is present,
+  // visit(entry) copies it (kHit); otherwise the caller joins the key's
+  // running flight with `slot` (kJoin; *lease_deadline = that flight's) or
+  // leads with `fresh` (kLead), or is refused (kRecursive: a sync caller
+  // whose own thread leads the flight). `fresh` (made for this key's hash and
+  // bytes) and `slot` are allocated by the caller before the lock.
+  Status BeginCompute(std::string_view key, uint64_t hash, const ComputeCaller& caller,
+                      const std::shared_ptr<Flight>& fresh, const std::shared_ptr<WaitSlot>& slot, EntryVisitor visit,
+                      ComputeStep* step, int64_t* lease_deadline);
+
+  // The leader's value: stores `value` (an entry for f.key, with its TTL)
+  // unless the flight was invalidated, and hands `result` (a copy of its
+  // bytes) to every joined caller. *stored says whether it was stored. A
+  // flight that is no longer running (lost: its lease passed, or it was
+  // abandoned) changes nothing: kOk, *stored false (the late result is
+  // discarded). A write refused by a limit (kFullEntries, kFullBytes,
+  // kTooBigForLimit) or kDestroyed leaves the flight running: the leader
+  // then fails it with that error.
+  Status CompleteCompute(Flight& f, EntryPtr value, std::shared_ptr<const FlightResult> result, bool* stored);
+
+  // The leader's error (serialized in `error`): every joined caller gets it;
+  // nothing is stored. No effect on a flight that is no longer running.
+  void FailCompute(Flight& f, std::shared_ptr<const FlightResult> error);
+
+  // The leader is gone (its thread exited, or it gave up): its joined
+  // callers retry. No effect on a flight that is no longer running.
+  void LoseCompute(Flight& f);
+
+  // A joined caller looks at its flight's lease: if it has passed, the flight
+  // is lost (every joined caller, this one included, retries). Returns the
+  // lease deadline of the flight the slot is still joined to (0: none).
+  int64_t CheckComputeLease(WaitSlot& slot);
+
+  // A joined caller that stopped waiting (it resolved its slot kCancelled
+  // first): off its flight's waiter list; a timeout is counted.
+  void DetachComputeWait(WaitSlot& slot, bool timed_out);
+
+  // The flight counters summed over the shards (each under its lock in turn).
+  Status ComputeStats(FlightCounters* out) const;
+
+  // ---- Change notifications (watch.h; defined in watch.cc) ----
+
+  // Adds `sub`: every change it matches from now on is queued for it (a
+  // write that takes its shard lock after this returns is seen). Takes every
+  // shard's write lock. kDestroyed once the store is destroyed.
+  Status Watch(std::shared_ptr<Subscription> sub);
+  // Removes `sub` (nothing more is queued for it); false if it was not
+  // there. Takes every shard's write lock.
+  bool Unwatch(const Subscription* sub);
+  // The owner's side: see WatchHub::Drain. `sub` must have been added.
+  void DrainWatch(Subscription& sub, WatchBatch* out) { watch_.load(std::memory_order_acquire)->Drain(sub, out); }
+  // Subscriptions now, over every thread.
+  size_t watchers() const {
+    const WatchHub* hub = watch_.load(std::memory_order_acquire);
+    return hub == nullptr ? 0 : hub->count();
+  }
+
   // Marks every shard dead and moves all entries into `drained`, for the
   // caller to free outside its locks. Called once, by the Registry, under its
   // lock, so that no open() can see the name between removal and death.
@@ -338,6 +403,9 @@ class Store {
   Status DrainAll(bool kill, std::vector<Table>* drained);
   // The installed hooks, plus `add` (if any), minus `remove` (if any).
   Status InstallHooks(StoreHook* add, const StoreHook* remove);
+  // The optional features' hooks, installed on first use (features_mu_).
+  FlightHook& Flights();
+  WatchHub& Hub();
 
   const std::string name_;
   const Options options_;
@@ -346,6 +414,9 @@ class Store {
   std::mutex hooks_mu_;
   std::vector<std::shared_ptr<StoreHook>> hooks_;  // every hook ever installed
   std::vector<std::unique_ptr<HookList>> lists_;   // every list ever installed, the current one last
+  std::mutex features_mu_;                         // installs the hooks below
+  std::atomic<FlightHook*> flights_{nullptr};      // getOrCompute's (compute.h), once used
+  std::atomic<WatchHub*> watch_{nullptr};          // watch's (watch.h), once used
 };
 
 }  // namespace threadkv

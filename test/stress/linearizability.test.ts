@@ -20,6 +20,7 @@
  *   THREADKV_LIN_VERBOSE=1     one summary line per run (ops, overlaps, check time)
  */
 import assert from 'node:assert/strict';
+import { isDeepStrictEqual } from 'node:util';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -278,7 +279,57 @@ describe('stress: linearizability of recorded concurrent histories', function ()
     assert.ok(out.history.some((op) => op.key === STORE_KEY && op.op === 'size'), 'size was exercised');
   });
 
+  it('4 workers, getOrComputeSync against every kind of write: hits read, led computations write (if stored), joins read', async () => {
+    const o: RunOptions = {
+      test: 'compute',
+      codec: 'v8',
+      threads: 4,
+      ops: scale(3000),
+      keys: register(3),
+      mode: 'per-key',
+      only: ['getOrComputeSync', 'get', 'set', 'delete', 'take', 'clear', 'getEntry', 'swap'],
+      paceMicros: 100,
+      seed: seed(),
+    };
+    const out = await run(o);
+    assertLinearizable(o, out);
+    const steps = new Map<string, number>();
+    for (const op of out.history) {
+      if (op.op !== 'getOrComputeSync') continue;
+      const a = op.arg as { step: string; stored?: boolean };
+      const k = a.step === 'lead' ? `lead${a.stored ? '' : '-invalidated'}` : a.step;
+      steps.set(k, (steps.get(k) ?? 0) + 1);
+    }
+    if (process.env['THREADKV_LIN_VERBOSE']) console.log(`      compute steps: ${JSON.stringify(Object.fromEntries(steps))}`);
+    assert.ok((steps.get('lead') ?? 0) > 0 && (steps.get('hit') ?? 0) > 0, `leads and hits expected: ${JSON.stringify(Object.fromEntries(steps))}`);
+    // A joined caller's value is the value of a computation of its key that
+    // overlapped it (the model alone allows a join of an absent key any value).
+    const leads = out.history.filter((op) => op.op === 'getOrComputeSync' && (op.arg as { step: string }).step === 'lead');
+    for (const j of out.history.filter((op) => op.op === 'getOrComputeSync' && (op.arg as { step: string }).step === 'join')) {
+      const from = leads.find((l) => l.key === j.key && l.call <= j.ret && l.ret >= j.call && isDeepStrictEqual(l.out, j.out));
+      assert.ok(from, `a join returned ${JSON.stringify(j.out)}, the value of no overlapping computation of ${j.key}`);
+    }
+  });
+
   describe('negative controls: the same pipeline rejects broken stores', () => {
+    it('rejects a getOrComputeSync that is a get, then the factory and a set (two threads compute one key)', async () => {
+      const o: RunOptions = {
+        test: 'negative-double-compute',
+        codec: 'v8',
+        threads: 4,
+        ops: scale(3000),
+        keys: register(2),
+        mode: 'per-key',
+        only: ['getOrComputeSync', 'get', 'delete'],
+        broken: 'double-compute',
+        paceMicros: 100,
+        seed: seed(),
+      };
+      const out = await run(o);
+      assert.equal(out.result.ok, false, `the checker accepted a history where two callers computed one missing key\n${out.summary}`);
+      if (!out.result.ok) assert.equal(out.result.verdict, 'illegal', out.result.reason);
+    });
+
     it('rejects a get that returns a per-worker cached (stale) value 20% of the time', async () => {
       const o: RunOptions = {
         test: 'negative-stale-read',

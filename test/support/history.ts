@@ -32,6 +32,7 @@ import {
   type Operation,
   type StepResult,
 } from './linearizability';
+import { computeTrace } from './compute';
 import { deleteManyOutcomes, getManyValues, iterateEntries, OPTIONAL_OPS, type OptionalOp } from './ops';
 
 // ---------------------------------------------------------------------------
@@ -400,6 +401,7 @@ export class Workload {
         },
       },
       { name: 'entries', weight: wholeStore ? 0.5 : 0.3, run: () => this.#iterate() },
+      { name: 'getOrComputeSync', weight: 4, run: () => this.#compute(key()) },
     ];
     if (wholeStore) {
       choices.push({ name: 'size', weight: 4, run: () => { rec.one(STORE_KEY, 'size', undefined, () => s.size, (r) => r); } });
@@ -469,6 +471,31 @@ export class Workload {
   }
 
   /**
+   * getOrComputeSync(k, factory), recorded as `compute` with what the call
+   * did (hit, join, or lead and whether its value was stored: from the
+   * library's per-thread trace, see test/support/compute.ts).
+   */
+  #compute(k: string): void {
+    const c = this.#store;
+    const v = this.#value();
+    const trace = computeTrace();
+    trace.step = 'none';
+    let called = false;
+    const call = process.hrtime.bigint();
+    const out = c.getOrComputeSync(k, () => {
+      called = true;
+      spin(20_000); // a computation takes a little while (20 us): others may join it
+      return v;
+    });
+    const ret = process.hrtime.bigint();
+    const seen = trace.step as 'none' | 'hit' | 'join' | 'lead'; // set by the call
+    const step = seen === 'none' ? 'hit' : seen;
+    if (called !== (step === 'lead')) throw new Error(`getOrComputeSync(${JSON.stringify(k)}): factory called ${called}, but the call was a ${step}`);
+    const arg = step === 'lead' ? { step, value: recordedValue(v), stored: trace.stored } : { step };
+    this.recorder.add(k, 'getOrComputeSync', arg, recordedValue(out), call, ret);
+  }
+
+  /**
    * update(k, fn), recorded as a swap (fn's last result replaced fn's last
    * input) or, when fn returns undefined (delete), as a take.
    */
@@ -533,7 +560,8 @@ const mapped = new WeakMap<Operation, Operation>();
  *    given: the value it replaced), or `take` when the function returned
  *    undefined (which deletes; no arg);
  *  - `deleteMany` (per key): `delete` when the call reported a boolean per
- *    key, else `clear` (absent afterwards, no claim about before).
+ *    key, else `clear` (absent afterwards, no claim about before);
+ *  - `getOrComputeSync`: `compute` (arg: hit / join / lead and stored).
  * Anything else is checked as itself.
  */
 export function asKvOperation(op: Operation): Operation {
@@ -552,6 +580,9 @@ export function asKvOperation(op: Operation): Operation {
       break;
     case 'deleteMany':
       name = typeof op.out === 'boolean' ? 'delete' : 'clear';
+      break;
+    case 'getOrComputeSync':
+      name = 'compute';
       break;
     default:
       return op;
@@ -691,7 +722,7 @@ export function wholeStoreModel(keys: readonly string[]): Model<StoreState> {
 // Deliberately broken stores (negative controls)
 // ---------------------------------------------------------------------------
 
-export type BrokenKind = 'stale-read' | 'racy-increment' | 'split-clear';
+export type BrokenKind = 'stale-read' | 'racy-increment' | 'split-clear' | 'double-compute';
 
 function spin(ns: number): void {
   const end = process.hrtime.bigint() + BigInt(ns);
@@ -730,6 +761,22 @@ export function brokenStore<T extends object>(
       if (cache.has(key) && rng.next() < 0.2) return cache.get(key);
       const v = s.get(key);
       cache.set(key, v);
+      return v;
+    };
+  } else if (kind === 'double-compute') {
+    // getOrComputeSync as a get, then the factory and a set: two threads
+    // that miss at once both compute (getOrSet's behaviour).
+    overrides['getOrComputeSync'] = (key: string, factory: (k: string) => unknown): unknown => {
+      const trace = computeTrace();
+      if (s.has(key)) {
+        trace.step = 'hit';
+        return s.get(key);
+      }
+      const v = factory(key);
+      spin(2000);
+      s.set(key, v);
+      trace.step = 'lead';
+      trace.stored = true;
       return v;
     };
   } else if (kind === 'racy-increment') {

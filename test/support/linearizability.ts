@@ -172,6 +172,26 @@ export interface KvState {
   readonly excluded: readonly number[];
 }
 
+/**
+ * Argument of `compute` (getOrCompute / getOrComputeSync): what the call did.
+ * `hit`: it found the key; `join`: it got the value of a computation another
+ * caller led; `lead`: its own factory ran and returned `value`, which the
+ * store kept if `stored` (false: a write to the key during the computation
+ * invalidated it).
+ */
+export interface ComputeArg {
+  step: 'hit' | 'join' | 'lead';
+  value?: unknown;
+  stored?: boolean;
+}
+
+function isComputeArg(arg: unknown): arg is ComputeArg {
+  if (typeof arg !== 'object' || arg === null) return false;
+  const a = arg as ComputeArg;
+  if (a.step === 'hit' || a.step === 'join') return true;
+  return a.step === 'lead' && typeof a.stored === 'boolean';
+}
+
 /** Arguments of `compareAndSet`. */
 export interface CasArg {
   expected: number | null;
@@ -193,6 +213,7 @@ export const KV_OPERATIONS: readonly string[] = [
   'getEntry',
   'compareAndSet',
   'compareAndDelete',
+  'compute',
 ];
 
 const KV_OPERATION_SET: ReadonlySet<string> = new Set(KV_OPERATIONS);
@@ -409,6 +430,31 @@ function kvTransition(state: KvState, op: Operation): KvTransition {
       return versionedCompare(state, arg, out, 'compareAndDelete', (fixed) => absentState(fixed.maxSeen));
     }
 
+    case 'compute': {
+      if (!isComputeArg(arg)) throw new Error(`kvModel: compute needs arg { step, value?, stored? }, got ${formatValue(arg)}`);
+      switch (arg.step) {
+        case 'hit': // a read
+          return state.present && valuesEqual(out, state.value)
+            ? state
+            : reject(() => `compute found the key and returned ${formatValue(out)}, but the key ${describeKvValue(state)}`);
+        case 'join':
+          // It joined a computation of the absent key: it takes effect when
+          // that computation stores its value (then a read of it), or, if a
+          // write invalidated it, while the key was still absent.
+          return !state.present || valuesEqual(out, state.value)
+            ? state
+            : reject(() => `compute joined a computation and returned ${formatValue(out)}, but the key ${describeKvValue(state)}`);
+        default: // 'lead': its factory ran, so the key was absent; a write if stored
+          if (state.present) {
+            return reject(() => `compute ran its factory although the key ${describeKvValue(state)} (a present key must be a hit)`);
+          }
+          if (!valuesEqual(out, arg.value)) {
+            return reject(() => `compute led and must return its factory's value ${formatValue(arg.value)}, but returned ${formatValue(out)}`);
+          }
+          return arg.stored ? writtenState(arg.value, state.maxSeen) : state;
+      }
+    }
+
     default:
       throw new Error(`kvModel: unknown operation ${JSON.stringify(op.op)}`);
   }
@@ -442,6 +488,11 @@ function describeKvValue(state: KvState): string {
  *    Success stores `value`.
  *  - `compareAndDelete(expected)`: like compareAndSet with a number;
  *    success deletes.
+ *  - `compute({ step, value, stored })` (getOrCompute): a `hit` is a read;
+ *    a `lead` (its factory ran) needs the key absent, returns `value`, and
+ *    stores it if `stored`; a `join` returns the value of a computation
+ *    of the absent key: a read of it once stored, or (invalidated by a
+ *    write) a call that took effect while the key was absent.
  *
  * Versions. Every write (set, successful setIfAbsent/getOrSet-on-absent/
  * compareAndSet, swap, increment) gets a version that is greater than every
@@ -493,6 +544,8 @@ export const kvModel: Model<KvState> = {
         return op.out === undefined;
       case 'compareAndSet': // expected null fails only when present, changing nothing
         return op.out === false && isCasArg(op.arg) && op.arg.expected === null;
+      case 'compute': // a hit or a join reads; a led computation writes only if stored
+        return isComputeArg(op.arg) && (op.arg.step !== 'lead' || op.arg.stored === false);
       default:
         // Not: clear/take (no-ops only when absent), getOrSet (writes when
         // absent), failed compares with a version (may record an excluded
@@ -512,6 +565,9 @@ export const kvModel: Model<KvState> = {
     }
     if (op.op === 'compareAndDelete' && typeof op.arg !== 'number') {
       throw new Error(`kvModel: compareAndDelete needs a numeric arg (the expected version), got ${formatValue(op.arg)}`);
+    }
+    if (op.op === 'compute' && !isComputeArg(op.arg)) {
+      throw new Error(`kvModel: compute needs arg { step: 'hit' | 'join' | 'lead', value?, stored? }, got ${formatValue(op.arg)}`);
     }
   },
   explain(state: KvState, op: Operation): string {

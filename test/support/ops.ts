@@ -27,6 +27,9 @@ import type { Store } from 'threadkv';
  *   setMany(entries, { atomic }?)           each entry atomically, or all as one step
  *   deleteMany(keys, { atomic }?): number   how many were present
  *   keys/values/entries({ prefix }?)        weakly consistent iteration, shard by shard
+ *   getOrComputeSync(key, factory): V       the value, or factory(key) computed once
+ *                                           for every thread (see test/support/compute.ts
+ *                                           for how a call tells hit / join / lead)
  */
 
 /**
@@ -65,6 +68,7 @@ export const OPTIONAL_OPS = [
   'setMany',
   'deleteMany',
   'entries',
+  'getOrComputeSync',
 ] as const satisfies readonly (keyof Store<unknown>)[];
 export type OptionalOp = (typeof OPTIONAL_OPS)[number];
 

@@ -1,16 +1,23 @@
 // Type tests of the main entry point, 'threadkv' (a CommonJS consumer: this
 // .ts file is CommonJS under "module": "nodenext", as the repository's
 // package.json has no "type"). Checked by `npm run test:types`, never run.
-import { ErrorCode, Store } from 'threadkv';
+import { ErrorCode, Store, Watcher } from 'threadkv';
 import type {
   BatchOptions,
   CodecName,
+  ComputeContext,
+  GetOrComputeOptions,
+  GetOrComputeSyncOptions,
   IterateOptions,
   ResolvedStoreOptions,
   StoreOptions,
   StoreStats,
   ThreadKvError,
   VersionedEntry,
+  ChangeEvent,
+  ChangeType,
+  WatchEventType,
+  WatchOptions,
   WriteOptions,
 } from 'threadkv';
 import { type Equal, expectType, } from './helpers';
@@ -18,6 +25,8 @@ import { type Equal, expectType, } from './helpers';
 interface User {
   a: number;
 }
+
+type ErrorCodeOf<K extends keyof typeof ErrorCode> = (typeof ErrorCode)[K];
 
 // ---- Generics flow through Store.open<V> ----
 const s = Store.open<User>('types-user');
@@ -47,6 +56,72 @@ const next = s.update('k', (old) => {
   return old === undefined ? { a: 0 } : { a: old.a + 1 };
 }, { maxRetries: 5 });
 expectType<Equal<typeof next, User | undefined>>(true);
+// ---- getOrCompute / getOrComputeSync ----
+const computed = s.getOrCompute('k', async (key, ctx) => {
+  expectType<Equal<typeof key, string>>(true);
+  expectType<Equal<typeof ctx, ComputeContext>>(true);
+  expectType<Equal<typeof ctx.signal, AbortSignal>>(true);
+  return { a: key.length };
+});
+expectType<Equal<typeof computed, Promise<User>>>(true);
+const computedSyncFactory = s.getOrCompute('k', (key) => ({ a: key.length }), {
+  ttlMs: 1000,
+  waitTimeoutMs: 50,
+  leaseMs: 30_000,
+  signal: AbortSignal.timeout(100),
+});
+expectType<Equal<typeof computedSyncFactory, Promise<User>>>(true);
+const computedSync = s.getOrComputeSync('k', (key) => ({ a: key.length }), { ttlMs: 1, waitTimeoutMs: 1, leaseMs: 1 });
+expectType<Equal<typeof computedSync, User>>(true);
+const computeOptions: GetOrComputeOptions = { waitTimeoutMs: 1 };
+const computeSyncOptions: GetOrComputeSyncOptions = { leaseMs: 1 };
+void computeOptions;
+void computeSyncOptions;
+// @ts-expect-error getOrComputeSync takes no signal
+s.getOrComputeSync('k', () => ({ a: 1 }), { signal: AbortSignal.timeout(1) });
+// @ts-expect-error the factory must produce the store's value type
+void s.getOrCompute('k', () => 'not a user');
+expectType<Equal<ErrorCodeOf<'COMPUTE_TIMEOUT'>, 'ERR_THREADKV_COMPUTE_TIMEOUT'>>(true);
+expectType<Equal<ErrorCodeOf<'RECURSIVE_COMPUTE'>, 'ERR_THREADKV_RECURSIVE_COMPUTE'>>(true);
+const loadsField: StoreStats['loads'] = 0;
+void loadsField;
+
+// ---- watch ----
+const watcher = s.watch({ prefix: 'user:', events: ['set', 'delete'], maxQueue: 100, signal: AbortSignal.timeout(1) } satisfies WatchOptions);
+expectType<Equal<typeof watcher, Watcher>>(true);
+watcher.on('change', (batch) => {
+  expectType<Equal<typeof batch, ChangeEvent[]>>(true);
+  for (const e of batch) {
+    expectType<Equal<typeof e.type, ChangeType>>(true);
+    const fields: [string, number, number, number | undefined] = [e.key, e.version, e.seq, e.lost];
+    void fields;
+  }
+});
+watcher.once('close', () => {});
+const refed: Watcher = watcher.unref().ref();
+void refed;
+watcher.close();
+const closedNow: boolean = watcher.closed;
+void closedNow;
+void (async () => {
+  for await (const batch of s.watch({ key: 'k' })) {
+    expectType<Equal<typeof batch, ChangeEvent[]>>(true);
+    break;
+  }
+})();
+expectType<Equal<WatchEventType, 'set' | 'delete' | 'expire' | 'evict' | 'clear'>>(true);
+expectType<Equal<ChangeType, WatchEventType | 'overflow'>>(true);
+const watchersField: StoreStats['watchers'] = 0;
+void watchersField;
+// @ts-expect-error: not an event a watcher can ask for
+s.watch({ events: ['overflow'] });
+// @ts-expect-error: a prefix is a string
+s.watch({ prefix: 1 });
+// @ts-expect-error: 'change' listeners get a batch
+watcher.on('change', (batch: string) => void batch);
+// @ts-expect-error: a Watcher is made by store.watch()
+new Watcher();
+
 const entry = s.getEntry('k');
 if (entry !== undefined) {
   expectType<Equal<typeof entry.value, User>>(true);

@@ -248,6 +248,23 @@ class GetOrSetCmd implements Cmd {
   toString = (): string => `getOrSet(${show(this.key)}, ${show(this.value)})`;
 }
 
+class GetOrComputeSyncCmd implements Cmd {
+  constructor(readonly key: string, readonly value: unknown) {}
+  check = (): boolean => true;
+  run(m: Model, r: Real): void {
+    let called = false;
+    const got = r.store.getOrComputeSync(this.key, () => {
+      called = true;
+      return this.value;
+    });
+    const present = m.map.has(this.key);
+    assert.equal(called, !present, 'getOrComputeSync calls its factory exactly when the key is absent');
+    if (!present) write(m, r.codec, this.key, this.value);
+    expectCurrent(r, m, this.key, got, `getOrComputeSync on ${present ? 'a present' : 'an absent'} key`);
+  }
+  toString = (): string => `getOrComputeSync(${show(this.key)}, () => ${show(this.value)})`;
+}
+
 class SwapCmd implements Cmd {
   constructor(readonly key: string, readonly value: unknown) {}
   check = (): boolean => true;
@@ -454,6 +471,7 @@ function commandsFor(codec: CodecName, handles: boolean): Array<fc.Arbitrary<Cmd
   const optional: Array<[OptionalOp, fc.Arbitrary<Cmd>]> = [
     ['setIfAbsent', fc.tuple(key, value).map(([k, v]) => new SetIfAbsentCmd(k, v))],
     ['getOrSet', fc.tuple(key, value).map(([k, v]) => new GetOrSetCmd(k, v))],
+    ['getOrComputeSync', fc.tuple(key, value).map(([k, v]) => new GetOrComputeSyncCmd(k, v))],
     ['swap', fc.tuple(key, value).map(([k, v]) => new SwapCmd(k, v))],
     ['take', key.map((k) => new TakeCmd(k))],
     ['getEntry', key.map((k) => new GetEntryCmd(k))],

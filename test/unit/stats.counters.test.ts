@@ -16,6 +16,7 @@ describe('stats()', () => {
     assert.deepEqual(s.stats(), {
       entries: 0, bytes: 0, hits: 0, misses: 0, sets: 0, deletes: 0, evictions: 0, expirations: 0,
       contendedReads: 0, contendedWrites: 0, shards: 4,
+      loads: 0, loadsJoined: 0, loadErrors: 0, loadTimeouts: 0, leadersLost: 0, flightsInProgress: 0, watchers: 0,
     });
   });
 

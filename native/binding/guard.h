@@ -1,0 +1,37 @@
+// The edge of the native functions that are not Addon methods (the waker's
+// and getOrCompute's, defined with Napi::Function::New): no exception but a
+// Napi::Error may leave a native call (node-addon-api lets any other escape
+// the callback, and the process then aborts in std::terminate). Addon
+// methods get the same from Addon::Guard.
+#pragma once
+
+#include <napi.h>
+
+#include <new>
+#include <stdexcept>
+#include <string_view>
+
+#include "addon.h"
+#include "errors.h"
+
+namespace threadkv::binding {
+
+// Calls F; a std::bad_alloc (or length_error) becomes the pending
+// ERR_THREADKV_OUT_OF_MEMORY error, naming the store when the first
+// argument is a handle.
+template <Napi::Value (*F)(const Napi::CallbackInfo&)>
+Napi::Value Guarded(const Napi::CallbackInfo& info) {
+  try {
+    return F(info);
+  } catch (const std::bad_alloc&) {
+  } catch (const std::length_error&) {
+  }
+  void* data = nullptr;
+  std::string_view store;
+  if (info.Length() > 0 && napi_get_value_external(info.Env(), info[0], &data) == napi_ok && data != nullptr)
+    store = static_cast<StoreHandle*>(data)->name;
+  ThrowOutOfMemory(info.Env(), {.store = store});
+  return Napi::Value();
+}
+
+}  // namespace threadkv::binding

@@ -1,0 +1,281 @@
+#include "watch.h"
+
+#include <algorithm>
+#include <limits>
+#include <utility>
+
+#include "store.h"
+
+namespace threadkv {
+
+namespace {
+
+// The owners this thread's Emit() calls must signal once the writer's locks
+// are released (AfterLock). Per thread, so that no writer waits for another
+// to signal; it holds the notifiers themselves (not the subscriptions), so a
+// subscription may go away before its signal is sent.
+struct PendingWake {
+  std::shared_ptr<Notifier> notifier;
+  uint64_t token;
+};
+thread_local std::vector<PendingWake> tl_wakes;
+
+constexpr size_t kMaxKeyOffset = std::numeric_limits<uint32_t>::max();
+
+}  // namespace
+
+bool Subscription::Push(WatchEvent type, std::string_view key, uint64_t version, uint64_t seq,
+                        uint64_t batch) noexcept {
+  if (batch != 0 && batch_ != batch) {
+    batch_ = batch;
+    batch_records_ = queue_.size();
+    batch_keys_ = keys_.size();
+  }
+  // Once an event is lost, every later one is too until the owner drains:
+  // every queued event then precedes every lost one in seq order.
+  bool fits = lost_ == 0 && queue_.size() < max_queue_ && keys_.size() + key.size() <= kMaxKeyOffset;
+  if (fits) {
+    const size_t keys_before = keys_.size();
+    try {
+      // Grown by doubling, but never past max_queue_ records: a watcher's
+      // queue holds at most max_queue_ x sizeof(WatchRecord) of records.
+      if (queue_.size() == queue_.capacity())
+        queue_.reserve(std::min(std::max<size_t>(16, 2 * queue_.capacity()), max_queue_));
+      keys_.append(key);
+      queue_.push_back(
+          WatchRecord{seq, version, static_cast<uint32_t>(keys_before), static_cast<uint32_t>(key.size()), type});
+    } catch (...) {  // std::bad_alloc: lost like an event that did not fit
+      keys_.resize(keys_before);
+      fits = false;
+    }
+  }
+  if (fits) return true;
+  if (batch != 0 && lost_ == 0) {
+    // All or nothing for an atomic batch: take back its events queued so far.
+    lost_ += queue_.size() - batch_records_;
+    queue_.resize(batch_records_);
+    keys_.resize(batch_keys_);
+  }
+  Lose(seq);
+  return false;
+}
+
+WatchHub::~WatchHub() = default;
+
+bool WatchHub::PushLocked(Subscription& sub, WatchEvent type, std::string_view key, uint64_t version,
+                          uint64_t seq) noexcept {
+  if (sub.closed_) return false;
+  sub.Push(type, key, version, seq, batch_);
+  // Queued or lost, the owner must hear of it (a loss becomes an overflow).
+  if (sub.signalled_) return false;
+  try {
+    tl_wakes.push_back(PendingWake{sub.notifier_, sub.token_});
+  } catch (...) {
+    // No memory to note the signal: the event stays queued, and the next
+    // event for this subscription tries again.
+    return false;
+  }
+  sub.signalled_ = true;
+  return true;
+}
+
+bool WatchHub::EmitSlow(WatchEvent type, std::string_view key, uint64_t version) noexcept {
+  const List* list = list_.load(std::memory_order_relaxed);
+  if (list == nullptr) return false;
+  const size_t n = list->size();
+  size_t first = 0;
+  while (first < n && !(*list)[first]->filter().Matches(type, key)) ++first;
+  if (first == n) return false;  // nobody watches this: no seq, no lock
+  std::lock_guard lock(mu_);
+  const uint64_t seq = ++seq_;
+  PushLocked(*(*list)[first], type, key, version, seq);
+  for (size_t i = first + 1; i < n; ++i) {
+    Subscription& sub = *(*list)[i];
+    if (sub.filter().Matches(type, key)) PushLocked(sub, type, key, version, seq);
+  }
+  return !tl_wakes.empty();
+}
+
+bool WatchHub::BeginBatch() noexcept {
+  if (!active()) return false;
+  mu_.lock();
+  if (batch_depth_++ == 0) batch_ = ++batches_;
+  return true;
+}
+
+void WatchHub::EndBatch(bool held) noexcept {
+  if (!held) return;
+  if (--batch_depth_ == 0) batch_ = 0;
+  mu_.unlock();
+}
+
+void WatchHub::FlushWakes() noexcept {
+  if (tl_wakes.empty()) return;
+  // Swapped out first: Notify() never calls back here, but keep the list
+  // consistent whatever it does.
+  std::vector<PendingWake> wakes;
+  wakes.swap(tl_wakes);
+  for (PendingWake& w : wakes) w.notifier->Notify(w.token);
+  wakes.clear();
+  if (tl_wakes.empty()) tl_wakes.swap(wakes);  // keep the buffer for next time
+}
+
+bool WatchHub::WakesPending() noexcept { return !tl_wakes.empty(); }
+
+std::unique_ptr<const WatchHub::List> WatchHub::ListWith(std::shared_ptr<Subscription> sub) const {
+  auto next = std::make_unique<List>();
+  if (const List* now = owned_.get()) {
+    next->reserve(now->size() + 1);
+    *next = *now;
+  }
+  next->push_back(std::move(sub));
+  return next;
+}
+
+std::unique_ptr<const WatchHub::List> WatchHub::ListWithout(const Subscription* sub, bool* found) const {
+  *found = false;
+  const List* now = owned_.get();
+  if (now == nullptr) return nullptr;
+  auto next = std::make_unique<List>();
+  next->reserve(now->size());
+  for (const std::shared_ptr<Subscription>& s : *now) {
+    if (s.get() == sub)
+      *found = true;
+    else
+      next->push_back(s);
+  }
+  if (next->empty()) return nullptr;
+  return next;
+}
+
+std::unique_ptr<const WatchHub::List> WatchHub::PublishLocked(std::unique_ptr<const List> next) noexcept {
+  std::unique_ptr<const List> old = std::move(owned_);
+  owned_ = std::move(next);
+  list_.store(owned_.get(), std::memory_order_relaxed);
+  count_.store(owned_ && !dead_ ? owned_->size() : 0, std::memory_order_relaxed);
+  return old;
+}
+
+bool WatchHub::CloseAllLocked() noexcept {
+  const List* list = owned_.get();
+  if (list == nullptr) return false;
+  EmitSlow(WatchEvent::kClear, std::string_view(), 0);
+  {
+    std::lock_guard lock(mu_);
+    for (const std::shared_ptr<Subscription>& sub : *list) {
+      if (!sub->signalled_) {
+        try {
+          tl_wakes.push_back(PendingWake{sub->notifier_, sub->token_});
+          sub->signalled_ = true;
+        } catch (...) {
+          // Without memory to note the signal, this owner learns that the
+          // store is gone at its next drain, or when it closes its watcher.
+        }
+      }
+      sub->closed_ = true;
+    }
+  }
+  dead_ = true;
+  count_.store(0, std::memory_order_relaxed);
+  return !tl_wakes.empty();
+}
+
+void WatchHub::Drain(Subscription& sub, WatchBatch* out) {
+  out->records.clear();
+  out->keys.clear();
+  std::lock_guard lock(mu_);
+  out->records.swap(sub.queue_);
+  out->keys.swap(sub.keys_);
+  out->lost = sub.lost_;
+  out->lost_seq = sub.lost_seq_;
+  out->closed = sub.closed_;
+  sub.lost_ = 0;
+  sub.batch_ = 0;
+  sub.signalled_ = false;
+}
+
+uint8_t WatchHub::OnChange(uint32_t, Change change, const Entry& e) noexcept {
+  WatchEvent type;
+  switch (change) {
+    case Change::kSet:
+      type = WatchEvent::kSet;
+      break;
+    case Change::kDeleted:
+      type = WatchEvent::kDelete;
+      break;
+    case Change::kExpired:
+      type = WatchEvent::kExpire;
+      break;
+    case Change::kEvicted:
+      type = WatchEvent::kEvict;
+      break;
+    default:  // kReplaced, kCleared: see the header
+      return kNothing;
+  }
+  return Emit(type, e.key(), e.version) ? kAfter : kNothing;
+}
+
+uint8_t WatchHub::OnClear(bool destroy) noexcept {
+  return (destroy ? CloseAllLocked() : EmitClear()) ? kAfter : kNothing;
+}
+
+void WatchHub::OnGroup(bool begin) noexcept {
+  // Under the group's shard locks the list cannot change (that takes every
+  // shard lock), so active() answers the same at both ends.
+  if (begin)
+    (void)BeginBatch();
+  else
+    EndBatch(active());
+}
+
+size_t WatchHub::count() const noexcept { return count_.load(std::memory_order_relaxed); }
+
+uint64_t WatchHub::last_seq() const noexcept {
+  std::lock_guard lock(mu_);
+  return seq_;
+}
+
+}  // namespace threadkv
+
+namespace threadkv {
+
+WatchHub& Store::Hub() {
+  if (WatchHub* hub = watch_.load(std::memory_order_acquire)) return *hub;
+  std::lock_guard guard(features_mu_);
+  if (WatchHub* hub = watch_.load(std::memory_order_relaxed)) return *hub;
+  auto hub = std::make_shared<WatchHub>();
+  (void)AddHook(hub);  // kept by the store until it is destroyed
+  watch_.store(hub.get(), std::memory_order_release);
+  return *hub;
+}
+
+Status Store::Watch(std::shared_ptr<Subscription> sub) {
+  WatchHub& hub = Hub();
+  std::lock_guard changes(hub.changes_mu());
+  std::unique_ptr<const WatchHub::List> list = hub.ListWith(std::move(sub));  // allocated before the locks
+  {
+    ShardLocks<true> locks(shards_.data(), shards_.count());
+    if (!locks.ok()) return Status::kDestroyed;
+    list = hub.PublishLocked(std::move(list));
+  }
+  return Status::kOk;  // the old list is freed here, after the locks
+}
+
+bool Store::Unwatch(const Subscription* sub) {
+  WatchHub* hub = watch_.load(std::memory_order_acquire);
+  if (hub == nullptr) return false;
+  std::lock_guard changes(hub->changes_mu());
+  bool found = false;
+  std::unique_ptr<const WatchHub::List> list = hub->ListWithout(sub, &found);
+  if (!found) return false;
+  {
+    // On a destroyed store the locks are not held (ok() is false), but then
+    // no writer reads the list any more and Kill() is over (it held every
+    // lock while it marked the shards dead): publishing is safe either way.
+    ShardLocks<true> locks(shards_.data(), shards_.count());
+    list = hub->PublishLocked(std::move(list));
+  }
+  return true;
+}
+
+}  // namespace threadkv

@@ -1,0 +1,272 @@
+// Change notifications (store.watch): per store, the list of subscriptions
+// and the events every write pushes into the matching ones.
+//
+// The hub is a StoreHook (shard.h): the store installs it on its first
+// watch() (Store::Hub), and from then on every change of every shard is
+// reported to it under that shard's write lock (OnChange, OnClear, OnGroup),
+// which turns it into events (Emit). A store never watched pays nothing;
+// one whose watchers all closed pays a call and one relaxed load per change.
+//
+// Writers:
+//  - With no subscription a change costs one relaxed load (active() is
+//    false) and nothing else.
+//  - Otherwise Emit() runs under the changed key's shard write lock: it
+//    matches the event against each subscription's filter (no lock), and if
+//    any matches, takes the hub's mutex, draws the event's `seq` from the
+//    hub's counter and pushes a compact record (type, key bytes, version,
+//    seq) into every matching subscription's bounded queue. Because the
+//    shard lock is held, one key's events are queued in version order; and
+//    because `seq` is drawn inside the write's critical section, seq order
+//    is consistent with the linearization order of the writes (a write that
+//    finished before another began has the smaller seq).
+//  - A subscription that was not signalled since its owner's last Drain()
+//    is put on this thread's wake list; FlushWakes() (AfterLock(), which the
+//    store calls once every lock of the operation is released) notifies those owners
+//    (Notifier::Notify: never blocks, never calls into a dead thread). A
+//    writer never waits for a watcher.
+//  - An atomic batch calls BeginBatch() / EndBatch() around its changes,
+//    under all its shard locks: the hub's mutex is held across them, so the
+//    batch's events get consecutive seqs and a Drain() sees all or none of
+//    them (it takes the same mutex).
+//  - Clear: one kClear event (key "", version 0) pushed to every
+//    subscription whose event mask has it, whatever its key or prefix.
+//
+// Bounded queues: a subscription holds at most `max_queue` events. When it
+// is full (or memory for a record cannot be had: nothing here throws under
+// a lock), the event is dropped and counted; so is every later event until
+// the owner drains, so that every queued event precedes every lost one in
+// seq order. The drain reports the count (`lost`) and the seq of the last
+// lost event, which the binding delivers as one `overflow` event after the
+// queued ones. Within an atomic batch it is all or nothing: if one of the
+// batch's events cannot be queued, those of the batch already queued are
+// taken back and counted as lost too, so a batch is never split.
+//
+// The subscription list is an immutable array, replaced (AddLocked /
+// RemoveLocked) only while the store holds every shard's write lock: a
+// writer, which reads it under one shard lock, always sees a whole list,
+// and an old list can be freed as soon as the store releases those locks.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "notifier.h"
+#include "shard.h"
+
+namespace threadkv {
+
+enum class WatchEvent : uint8_t {
+  kSet = 0,     // a key got a new value (its new version)
+  kDelete = 1,  // a key was deleted (the removed entry's version)
+  kExpire = 2,  // an entry past its deadline was removed (its version)
+  kEvict = 3,   // an entry was evicted to make room (its version)
+  kClear = 4,   // the store was cleared (key "", version 0)
+  kOverflow = 5,
+};
+
+inline constexpr uint8_t WatchBit(WatchEvent t) { return static_cast<uint8_t>(1u << static_cast<unsigned>(t)); }
+// Every event type a filter can ask for (set..clear; an overflow always comes).
+inline constexpr uint8_t kWatchAllEvents = 0x1F;
+
+struct WatchFilter {
+  enum class Scope : uint8_t { kAll, kKey, kPrefix };
+  Scope scope = Scope::kAll;
+  std::string bytes;                 // the key, or the prefix (WTF-8, as stored keys)
+  uint8_t events = kWatchAllEvents;  // WatchBit()s
+
+  bool Matches(WatchEvent type, std::string_view key) const noexcept {
+    if ((events & WatchBit(type)) == 0) return false;
+    switch (scope) {
+      case Scope::kAll:
+        return true;
+      case Scope::kKey:
+        return type == WatchEvent::kClear || key == bytes;
+      case Scope::kPrefix:
+        return type == WatchEvent::kClear || key.starts_with(bytes);
+    }
+    return false;
+  }
+};
+
+// One queued event. `key_begin`/`key_size` locate its key in the queue's
+// (or the drained batch's) key bytes.
+struct WatchRecord {
+  uint64_t seq;
+  uint64_t version;
+  uint32_t key_begin;
+  uint32_t key_size;
+  WatchEvent type;
+};
+
+// What Drain() hands the owner: the queued events in seq order, then, when
+// `lost` is not 0, an overflow to report after them (`lost_seq` is the seq of
+// the last lost event, above every queued one). `closed`: the store was
+// destroyed; nothing more will come.
+struct WatchBatch {
+  std::vector<WatchRecord> records;
+  std::string keys;
+  uint64_t lost = 0;
+  uint64_t lost_seq = 0;
+  bool closed = false;
+
+  std::string_view key(const WatchRecord& r) const { return std::string_view(keys).substr(r.key_begin, r.key_size); }
+  bool empty() const { return records.empty() && lost == 0 && !closed; }
+};
+
+// One watcher: its filter, its bounded queue, and how to wake its owner.
+// Everything mutable is guarded by its hub's mutex.
+class Subscription {
+ public:
+  Subscription(WatchFilter filter, size_t max_queue, std::shared_ptr<Notifier> notifier, uint64_t token)
+      : filter_(std::move(filter)),
+        max_queue_(max_queue == 0 ? 1 : max_queue),
+        notifier_(std::move(notifier)),
+        token_(token) {}
+  Subscription(const Subscription&) = delete;
+  Subscription& operator=(const Subscription&) = delete;
+
+  const WatchFilter& filter() const { return filter_; }
+  size_t max_queue() const { return max_queue_; }
+  uint64_t token() const { return token_; }
+
+ private:
+  friend class WatchHub;
+
+  // Under the hub's mutex. Queues one event, or counts it lost; returns
+  // whether the owner must be signalled (first event since its drain).
+  bool Push(WatchEvent type, std::string_view key, uint64_t version, uint64_t seq, uint64_t batch) noexcept;
+  void Lose(uint64_t seq) noexcept {
+    ++lost_;
+    lost_seq_ = seq;
+  }
+
+  const WatchFilter filter_;
+  const size_t max_queue_;
+  const std::shared_ptr<Notifier> notifier_;
+  const uint64_t token_;
+  // Under the hub's mutex:
+  std::vector<WatchRecord> queue_;
+  std::string keys_;
+  uint64_t lost_ = 0;       // events dropped since the last drain
+  uint64_t lost_seq_ = 0;   // the seq of the last of them
+  bool signalled_ = false;  // the owner was notified and has not drained since
+  bool closed_ = false;
+  // The atomic batch this subscription last queued for (0: none), and where
+  // its events begin in queue_ / keys_, to take them back if one is lost.
+  uint64_t batch_ = 0;
+  size_t batch_records_ = 0;
+  size_t batch_keys_ = 0;
+};
+
+class WatchHub final : public StoreHook {
+ public:
+  WatchHub() = default;
+  ~WatchHub() override;
+  WatchHub(const WatchHub&) = delete;
+  WatchHub& operator=(const WatchHub&) = delete;
+
+  // ---- Writers ----
+
+  // True while the store has a subscription. Read under a shard lock (the
+  // list changes only under every shard's write lock, so relaxed will do).
+  bool active() const noexcept { return list_.load(std::memory_order_relaxed) != nullptr; }
+
+  // Under the key's shard write lock: `type` happened to `key` (version:
+  // the new one for kSet, the removed entry's otherwise). Returns true when
+  // the writer must call AfterLock() once its locks are released.
+  bool Emit(WatchEvent type, std::string_view key, uint64_t version) noexcept {
+    return active() && EmitSlow(type, key, version);
+  }
+  // Under every shard's write lock: the store was cleared.
+  bool EmitClear() noexcept { return active() && EmitSlow(WatchEvent::kClear, std::string_view(), 0); }
+
+  // Under the shard locks of an atomic batch (at least one), around its
+  // changes; nested calls are allowed. Its events get consecutive seqs and
+  // are drained together. Pass EndBatch() what BeginBatch() returned.
+  bool BeginBatch() noexcept;
+  void EndBatch(bool held) noexcept;
+
+  // The writer's thread, after every lock of its operation is released:
+  // signals the owners this thread's Emit() calls queued a first event for.
+  static void FlushWakes() noexcept;
+  // True when this thread has owners to signal (FlushWakes() would do work).
+  static bool WakesPending() noexcept;
+
+  // ---- The store's hook (StoreHook) ----
+  // kSet -> set, kDeleted -> delete, kExpired -> expire, kEvicted -> evict;
+  // kReplaced says nothing (the kSet that follows does); kCleared neither
+  // (OnClear sent one clear event first). OnClear(destroy): CloseAllLocked.
+  // OnGroup: BeginBatch / EndBatch. AfterLock: FlushWakes.
+  uint8_t OnChange(uint32_t shard, Change change, const Entry& e) noexcept override;
+  uint8_t OnClear(bool destroy) noexcept override;
+  void OnGroup(bool begin) noexcept override;
+  void AfterLock() noexcept override { FlushWakes(); }
+
+  // ---- The subscription list ----
+  // A change (Store::Watch / Unwatch) holds changes_mu() throughout, makes
+  // the new list outside every shard lock (ListWith / ListWithout: they may
+  // throw std::bad_alloc, with nothing changed), and publishes it under
+  // every shard's write lock (PublishLocked), which hands back the old list
+  // for the caller to free once those locks are released.
+
+  using List = std::vector<std::shared_ptr<Subscription>>;
+
+  std::mutex& changes_mu() { return changes_mu_; }
+  // The current list plus `sub`.
+  std::unique_ptr<const List> ListWith(std::shared_ptr<Subscription> sub) const;
+  // The current list without `sub` (null when that leaves it empty); *found
+  // says whether `sub` was in it.
+  std::unique_ptr<const List> ListWithout(const Subscription* sub, bool* found) const;
+  // Makes `next` (null: none) the list writers see; returns the old one.
+  std::unique_ptr<const List> PublishLocked(std::unique_ptr<const List> next) noexcept;
+
+  // Under every shard's write lock, the store being destroyed: marks every
+  // subscription closed (its next drain says so; a closed one is never
+  // pushed to again) after queueing a clear for those that take one. The
+  // list stays (no writer reaches it any more: the shards are dead); each
+  // owner's Unwatch takes its subscription off. Returns true when
+  // FlushWakes() must be called.
+  bool CloseAllLocked() noexcept;
+
+  // ---- Owners ----
+
+  // Moves `sub`'s queued events into *out (its previous contents are
+  // dropped; its buffers are swapped with the queue's, so a steady drain
+  // allocates nothing) and re-arms its signal.
+  void Drain(Subscription& sub, WatchBatch* out);
+
+  // Subscriptions now (a snapshot), and the last seq handed out.
+  size_t count() const noexcept;
+  uint64_t last_seq() const noexcept;
+
+ private:
+  bool EmitSlow(WatchEvent type, std::string_view key, uint64_t version) noexcept;
+  // Under mu_: pushes into `sub`, and lists it for AfterLock() when its
+  // owner needs a signal.
+  bool PushLocked(Subscription& sub, WatchEvent type, std::string_view key, uint64_t version, uint64_t seq) noexcept;
+
+  std::mutex changes_mu_;                   // serializes list changes (never taken by writers)
+  std::unique_ptr<const List> owned_;       // the current list (changed under every shard lock)
+  std::atomic<const List*> list_{nullptr};  // owned_.get(), or null while empty
+  // Guards every subscription's queue, seq_ and the batch state. Recursive:
+  // an atomic batch holds it from BeginBatch() to EndBatch(), and its
+  // Emit() calls take it again.
+  mutable std::recursive_mutex mu_;
+  uint64_t seq_ = 0;          // the last seq handed out
+  uint64_t batch_ = 0;        // the atomic batch in progress (0: none)
+  uint64_t batches_ = 0;      // atomic batches so far (ids)
+  unsigned batch_depth_ = 0;  // nesting of BeginBatch()
+  std::atomic<size_t> count_{0};
+  // Set by CloseAllLocked: count_ stays 0 from then on. Read by
+  // PublishLocked, which after a Kill() runs once Kill() is over (ordered by
+  // a shard lock, see Store::Unwatch).
+  bool dead_ = false;
+};
+
+}  // namespace threadkv

@@ -1,0 +1,167 @@
+/**
+ * watch under stress: writer workers doing every kind of write while
+ * watcher workers check what they are delivered (per-key version order,
+ * strictly increasing seq, no gap without an overflow that accounts for it,
+ * atomic batches never split), and, once the writers stop and the queues
+ * drain, that each watcher's replayed state equals the store; then watcher
+ * threads terminated while writers run (no crash, no watcher left behind).
+ *
+ * Environment:
+ *   THREADKV_TSAN=1 / THREADKV_ASAN=1   a sanitizer build: fewer writes, the
+ *                                       full 1,000 terminations
+ *   THREADKV_SOAK=1                      the full 1,000 terminations too
+ *   THREADKV_WATCH_TERMINATIONS=n        that many terminations, whatever the build
+ */
+import assert from 'node:assert/strict';
+import { Worker } from 'node:worker_threads';
+import { Store, type StoreOptions } from 'threadkv';
+import type { WatchReport, WatchWorkerData } from '../fixtures/watch-worker';
+import { fixture, makeBarrier, uniqueName } from '../support/workers';
+
+const file = fixture('watch-worker.ts');
+const sanitized = process.env['THREADKV_TSAN'] === '1' || process.env['THREADKV_ASAN'] === '1';
+const soak = process.env['THREADKV_SOAK'] === '1';
+const terminations = Number(process.env['THREADKV_WATCH_TERMINATIONS'] ?? (sanitized || soak ? 1000 : 50));
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A worker, its first message ('ready'), its last one, and its exit. */
+function start(data: WatchWorkerData): { worker: Worker; ready: Promise<void>; result: Promise<unknown>; exited: Promise<number> } {
+  const worker = new Worker(file, { workerData: data });
+  let ready!: () => void;
+  let result!: (m: unknown) => void;
+  const r = { worker, ready: new Promise<void>((res) => (ready = res)), result: new Promise<unknown>((res) => (result = res)), exited: new Promise<number>((res) => worker.once('exit', res)) };
+  worker.on('message', (m) => (m === 'ready' ? ready() : result(m)));
+  worker.on('error', (err) => {
+    throw err;
+  });
+  return r;
+}
+
+/** A plain-JS watcher thread (test/fixtures/watch-churn.js), started without the TypeScript loader. */
+function startChurn(store: string, watchers: number): { worker: Worker; ready: Promise<void>; exited: Promise<number> } {
+  const worker = new Worker(fixture('watch-churn.js'), { workerData: { store, watchers }, execArgv: [] });
+  const ready = new Promise<void>((res) => worker.once('message', () => res()));
+  const exited = new Promise<number>((res) => worker.once('exit', res));
+  worker.on('error', (err) => {
+    throw err;
+  });
+  return { worker, ready, exited };
+}
+
+async function writersAndWatchers(options: StoreOptions, maxTtlMs: number, clearEvery: number): Promise<void> {
+  const name = uniqueName('watch-stress');
+  const store = Store.open(name, options);
+  try {
+    const writers = 3;
+    const ops = sanitized ? 2_000 : 15_000;
+    const watchers: { data: Partial<WatchWorkerData>; slow?: boolean }[] = [
+      { data: { options: { maxQueue: 1_000_000 }, replay: true } },
+      { data: { options: { maxQueue: 1_000_000 }, replay: true } },
+      { data: { options: { maxQueue: 16 }, slowMs: 2 }, slow: true },
+      { data: { options: { events: ['set', 'delete', 'clear'] } } },
+      { data: { options: { prefix: 'k', maxQueue: 1_000_000 }, endKey: 'k-end' } },
+    ];
+    const w = watchers.map((spec, i) => start({ scenario: 'watch', store: name, index: i, ...spec.data } as WatchWorkerData));
+    await Promise.all(w.map((x) => x.ready));
+    const barrier = makeBarrier();
+    const wr = Array.from({ length: writers }, (_, i) =>
+      start({ scenario: 'write', store: name, index: i, ops, keys: 40, maxTtlMs, clearEvery, barrier, parties: writers, seed: 1000 + i }),
+    );
+    await Promise.all(wr.map((x) => x.result));
+    await Promise.all(wr.map((x) => x.exited));
+    // Let every entry with a TTL expire and be swept (so that the store's
+    // state no longer changes by itself), then mark the end.
+    await sleep(maxTtlMs);
+    while (store.stats().entries !== store.size) await sleep(20);
+    for (const end of ['end', 'k-end']) {
+      store.set(end, 0);
+      store.delete(end);
+    }
+    const reports = (await Promise.all(w.map((x) => x.result))) as WatchReport[];
+    await Promise.all(w.map((x) => x.exited));
+    reports.forEach((r, i) => {
+      const label = `watcher ${i} (${JSON.stringify(watchers[i]!.data)})`;
+      assert.deepEqual(r.failures, [], `${label}: ${r.failures.length} rule(s) broken`);
+      assert.ok(r.events > 0, `${label} got nothing`);
+      if (watchers[i]!.slow) {
+        assert.ok(r.overflows > 0, `${label}: a slow consumer with maxQueue 16 never overflowed (${r.events} events)`);
+      } else {
+        assert.equal(r.overflows, 0, `${label} overflowed`);
+      }
+      if (watchers[i]!.data.replay) {
+        assert.deepEqual(r.mismatches, [], `${label}: the replayed state differs from the store's`);
+        assert.equal(r.replayedKeys, r.storeKeys);
+        assert.ok(r.atomicBatches > 0, `${label} saw no atomic batch`);
+      }
+    });
+    assert.equal(store.stats().watchers, 0, 'a watcher outlived its thread');
+  } finally {
+    Store.destroy(name);
+  }
+}
+
+describe('stress: watch', function () {
+  // Sanitizer builds start worker threads several times slower: 1,000 of
+  // them can take many minutes on a loaded 2-core machine.
+  this.timeout(sanitized || soak ? 3_600_000 : 900_000);
+
+  it('writers x watchers, with TTLs and clears: ordered, contiguous, atomic, and the replay equals the store', async () => {
+    await writersAndWatchers({ shards: 8 }, 40, 700);
+  });
+
+  it('writers x watchers on a SIEVE store at its limit: evictions keep every rule', async () => {
+    await writersAndWatchers({ shards: 4, maxEntries: 120, evictionPolicy: 'sieve' }, 0, 0);
+  });
+
+  it(`${terminations} watcher threads terminated while writers run: no crash, no watcher left behind`, async () => {
+    const name = uniqueName('watch-terminate');
+    const store = Store.open(name, { shards: 4, maxEntries: 2_000, evictionPolicy: 'sieve' });
+    const stop = new SharedArrayBuffer(4);
+    try {
+      const writers = Array.from({ length: 2 }, (_, i) =>
+        start({ scenario: 'write', store: name, index: i, keys: 64, stop, seed: 7 + i }),
+      );
+      const parallel = 4;
+      let started = 0;
+      let terminated = 0;
+      const lane = async (lane: number): Promise<void> => {
+        while (started < terminations) {
+          const n = started++;
+          const c = startChurn(name, 1 + (n % 3));
+          // Terminate at different points: before the watchers exist, right
+          // after, and while they are receiving events.
+          const when = (n + lane) % 3;
+          if (when === 1) await c.ready;
+          else if (when === 2) await Promise.race([c.ready.then(() => sleep(1 + (n % 7))), c.exited]);
+          else await sleep(n % 5);
+          await c.worker.terminate();
+          await c.exited;
+          terminated++;
+        }
+      };
+      // Progress, so that a slow machine is told apart from a hang.
+      const t0 = Date.now();
+      const progress = setInterval(() => {
+        process.stderr.write(`      watch terminations: ${terminated}/${terminations} after ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+      }, 60_000);
+      try {
+        await Promise.all(Array.from({ length: parallel }, (_, i) => lane(i)));
+      } finally {
+        clearInterval(progress);
+      }
+      assert.equal(terminated, terminations);
+      Atomics.store(new Int32Array(stop), 0, 1);
+      await Promise.all(writers.map((x) => x.exited));
+      assert.equal(store.stats().watchers, 0, 'terminated threads left watchers subscribed');
+      // The store still works, and still notifies.
+      const w = store.watch();
+      const got = new Promise<string>((resolve) => w.once('change', (b) => resolve(b[0]!.key)));
+      store.set('after', 1);
+      assert.equal(await got, 'after');
+      w.close();
+    } finally {
+      Atomics.store(new Int32Array(stop), 0, 1);
+      Store.destroy(name);
+    }
+  });
+});
