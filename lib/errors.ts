@@ -491,6 +491,8 @@ export function snapshotError(
       break;
   }
   return withCode(Error, ErrorCode.INTERNAL, `${what} failed: internal error ${JSON.stringify(f)}`);
+}
+
 /** getOrCompute / getOrComputeSync: waitTimeoutMs passed while another caller computed `key`. */
 export function computeTimeout(store: string, key: string, waitTimeoutMs: number): ThreadKvError {
   return withCode(

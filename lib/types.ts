@@ -313,6 +313,8 @@ export interface RestoreInfo {
   bytes: number;
   /** Milliseconds the call took. */
   ms: number;
+}
+
 /** The kinds of change a watcher can ask for (`WatchOptions.events`). */
 export type WatchEventType = 'set' | 'delete' | 'expire' | 'evict' | 'clear';
 
