@@ -58,7 +58,9 @@ async function writersAndWatchers(options: StoreOptions, maxTtlMs: number, clear
       { data: { options: { maxQueue: 1_000_000 }, replay: true } },
       { data: { options: { maxQueue: 1_000_000 }, replay: true } },
       { data: { options: { maxQueue: 16 }, slowMs: 2 }, slow: true },
-      { data: { options: { events: ['set', 'delete', 'clear'] } } },
+      // Room for every event: on a loaded machine a watcher thread may not run
+      // while the writers make 45,000 changes (overflow has its own watcher).
+      { data: { options: { events: ['set', 'delete', 'clear'], maxQueue: 1_000_000 } } },
       { data: { options: { prefix: 'k', maxQueue: 1_000_000 }, endKey: 'k-end' } },
     ];
     const w = watchers.map((spec, i) => start({ scenario: 'watch', store: name, index: i, ...spec.data } as WatchWorkerData));
