@@ -131,7 +131,9 @@ uint64_t ExpectedVersion(Napi::Env env, napi_value v) {
   return static_cast<uint64_t>(d);
 }
 
-[[noreturn]] void ThrowDestroyed(Napi::Env env, const Store& store) { Throw(env, kErrDestroyed, {.store = store.name()}); }
+[[noreturn]] void ThrowDestroyed(Napi::Env env, const Store& store) {
+  Throw(env, kErrDestroyed, {.store = store.name()});
+}
 
 // A per-write time to live (validated in lib/store.ts): a positive number of
 // milliseconds, Infinity for "never expires", anything else (undefined, or
@@ -155,16 +157,26 @@ void CheckWrite(Napi::Env env, const Store& store, Status st, napi_value key, do
       ThrowDestroyed(env, store);
     case Status::kFullEntries:
       Throw(env, kErrStoreFull,
-            {.store = store.name(), .key = key, .limit = static_cast<double>(store.max_entries()),
-             .option = "maxEntries", .stored = stored});
+            {.store = store.name(),
+             .key = key,
+             .limit = static_cast<double>(store.max_entries()),
+             .option = "maxEntries",
+             .stored = stored});
     case Status::kFullBytes:
       Throw(env, kErrStoreFull,
-            {.store = store.name(), .key = key, .limit = static_cast<double>(store.max_bytes()),
-             .option = "maxBytes", .stored = stored});
+            {.store = store.name(),
+             .key = key,
+             .limit = static_cast<double>(store.max_bytes()),
+             .option = "maxBytes",
+             .stored = stored});
     case Status::kTooBigForLimit:
       Throw(env, kErrOverBudget,
-            {.store = store.name(), .key = key, .limit = static_cast<double>(store.max_bytes()), .actual = cost,
-             .option = "maxBytes", .stored = stored});
+            {.store = store.name(),
+             .key = key,
+             .limit = static_cast<double>(store.max_bytes()),
+             .actual = cost,
+             .option = "maxBytes",
+             .stored = stored});
     default:
       return;
   }
@@ -211,10 +223,10 @@ Addon::Addon(Napi::Env env, Napi::Object exports) : values_(env) {
                            InstanceMethod("useAfterFree", &Addon::UseAfterFree),
 #endif
                        });
-  Waker::Define(env, exports, this);        // wakerStart, wakerRef, wakerStop
-  ComputeEnv::Define(env, exports, this);   // compute* (getOrCompute)
-  WatchEnv::Define(env, exports, this);     // watch* (store.watch)
-  RegisterSnapshot(env, exports);  // snapshot, snapshotSync, restore, restoreSync
+  Waker::Define(env, exports, this);       // wakerStart, wakerRef, wakerStop
+  ComputeEnv::Define(env, exports, this);  // compute* (getOrCompute)
+  WatchEnv::Define(env, exports, this);    // watch* (store.watch)
+  RegisterSnapshot(env, exports);          // snapshot, snapshotSync, restore, restoreSync
   Napi::ArrayBuffer cells = Napi::ArrayBuffer::New(env, kOutCells * sizeof(double));
   out_ = Napi::Persistent(Napi::Float64Array::New(env, kOutCells, cells, 0));
   out_cells_ = static_cast<double*>(cells.Data());
@@ -284,11 +296,8 @@ Napi::Value Addon::Bind(const Napi::CallbackInfo& info) {
     napi_callback cb;
   };
   static constexpr Method kMethods[] = {
-      {"get", &Fast<1, &Addon::Get>},
-      {"set", &Fast<3, &Addon::Set>},
-      {"has", &Fast<1, &Addon::Has>},
-      {"delete", &Fast<1, &Addon::Delete>},
-      {"getEntry", &Fast<1, &Addon::GetEntry>},
+      {"get", &Fast<1, &Addon::Get>},       {"set", &Fast<3, &Addon::Set>},           {"has", &Fast<1, &Addon::Has>},
+      {"delete", &Fast<1, &Addon::Delete>}, {"getEntry", &Fast<1, &Addon::GetEntry>},
   };
   Napi::Array out = Napi::Array::New(env, std::size(kMethods));
   for (uint32_t i = 0; i < std::size(kMethods); ++i) {
@@ -549,9 +558,9 @@ Napi::Value Addon::Stats(const Napi::CallbackInfo& info) {
   Store& store = *owned;
   StoreStats st;
   if (store.Stats(&st) == Status::kDestroyed) ThrowDestroyed(env, store);
-  const uint64_t fields[] = {st.entries,   st.bytes,       st.hits,           st.misses,
-                             st.sets,      st.deletes,     st.evictions,      st.expirations,
-                             st.contended_reads, st.contended_writes, store.shard_count()};
+  const uint64_t fields[] = {st.entries,         st.bytes,     st.hits,        st.misses,          st.sets,
+                             st.deletes,         st.evictions, st.expirations, st.contended_reads, st.contended_writes,
+                             store.shard_count()};
   Napi::Array out = Napi::Array::New(env, std::size(fields));
   for (uint32_t i = 0; i < std::size(fields); ++i) out.Set(i, Napi::Number::New(env, static_cast<double>(fields[i])));
   return out;
@@ -608,7 +617,8 @@ Napi::Value Addon::GetOrSet(const Napi::CallbackInfo& info) {
   const double cost = static_cast<double>(Store::Cost(*e));
   Copied c;
   uint64_t version = 0;
-  const Status st = store.InsertOrRead(key.hash(), std::move(e), [&](const Entry& cur) { CopyOut(cur, &c); }, &version);
+  const Status st = store.InsertOrRead(
+      key.hash(), std::move(e), [&](const Entry& cur) { CopyOut(cur, &c); }, &version);
   CheckWrite(env, store, st, key.js(), cost);
   if (st == Status::kOk) {
     SetOut(0, 1);
@@ -686,7 +696,9 @@ Napi::Value Addon::Increment(const Napi::CallbackInfo& info) {
   const double delta = info[2].As<Napi::Number>().DoubleValue();
   if (!store.ValueFits(kNumberBytes)) {
     Throw(env, kErrValueTooLarge,
-          {.store = store.name(), .key = key.js(), .limit = static_cast<double>(store.options().max_value_bytes),
+          {.store = store.name(),
+           .key = key.js(),
+           .limit = static_cast<double>(store.options().max_value_bytes),
            .actual = static_cast<double>(kNumberBytes)});
   }
   Number result;
@@ -740,7 +752,8 @@ Napi::Value Addon::SetMany(const Napi::CallbackInfo& info) {
   const std::vector<napi_value> keys = Elements(env, h, info[1], "keys");
   const std::vector<napi_value> vals = Elements(env, h, info[2], "values");
   const bool atomic = info[3].ToBoolean().Value();
-  if (vals.size() != keys.size()) Throw(env, kErrInvalidArgument, {.store = h.name, .key = info[2], .option = "values"});
+  if (vals.size() != keys.size())
+    Throw(env, kErrInvalidArgument, {.store = h.name, .key = info[2], .option = "values"});
   // The format of each bytes value (values.h), when any value is bytes.
   const uint8_t* tags = nullptr;
   if (info[5].IsTypedArray()) {

@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "../core/store.h"
-#include "values.h"
 #include "compute.h"
+#include "values.h"
 #include "waker.h"
 #include "watch.h"
 
@@ -28,10 +28,9 @@ class Addon;
 // finalizer. close() drops the reference; the store itself lives on in the
 // Registry (until Store.destroy), so a call that uses `*store` must not let
 // JavaScript run in between: JavaScript can close() the handle and destroy
-// the store, and the Store is then freed. See "User code" in addon.cc. The functions made by bind() point at it too, without a
-// reference of their own: lib/store.ts keeps them only in private fields of
-// the Store object that also holds the External, so they become unreachable
-// together and no call can reach a deleted handle.
+// the store, and the Store is then freed. See "User code" in addon.cc. The functions made by bind() point at it too,
+// without a reference of their own: lib/store.ts keeps them only in private fields of the Store object that also holds
+// the External, so they become unreachable together and no call can reach a deleted handle.
 struct StoreHandle {
   std::shared_ptr<Store> store;
   std::string name;

@@ -95,10 +95,7 @@ void ThrowRefused(Napi::Env env, const Store& store, Status st, napi_value key, 
              .option = "maxEntries"});
     case Status::kFullBytes:
       Throw(env, kErrStoreFull,
-            {.store = store.name(),
-             .key = key,
-             .limit = static_cast<double>(store.max_bytes()),
-             .option = "maxBytes"});
+            {.store = store.name(), .key = key, .limit = static_cast<double>(store.max_bytes()), .option = "maxBytes"});
     case Status::kTooBigForLimit:
       Throw(env, kErrOverBudget,
             {.store = store.name(),

@@ -11,9 +11,9 @@
 #include <string_view>
 
 // Throws the pending JS exception (or a generic one) when a napi_* call fails.
-#define TKV_NAPI(env, call)                                  \
-  do {                                                       \
-    if ((call) != napi_ok) throw ::Napi::Error::New(env);    \
+#define TKV_NAPI(env, call)                               \
+  do {                                                    \
+    if ((call) != napi_ok) throw ::Napi::Error::New(env); \
   } while (0)
 
 namespace threadkv::binding {

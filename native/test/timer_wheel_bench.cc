@@ -126,7 +126,8 @@ void Print(const Row& r) {
 size_t Flag(int argc, char** argv, const char* name, size_t def) {
   const size_t len = std::strlen(name);
   for (int i = 1; i < argc; ++i) {
-    if (std::strncmp(argv[i], name, len) == 0 && argv[i][len] == '=') return std::strtoull(argv[i] + len + 1, nullptr, 10);
+    if (std::strncmp(argv[i], name, len) == 0 && argv[i][len] == '=')
+      return std::strtoull(argv[i] + len + 1, nullptr, 10);
   }
   return def;
 }
@@ -221,8 +222,7 @@ int Main(int argc, char** argv) {
         w.Deschedule(*order[i % n]);
       }
       schedule_alloc.samples.push_back(total / static_cast<double>(ops));
-      schedule_alloc.note = "(" + std::to_string(Wheel().MemoryBytes()) + " B before, " +
-                            std::to_string([&] {
+      schedule_alloc.note = "(" + std::to_string(Wheel().MemoryBytes()) + " B before, " + std::to_string([&] {
                               Wheel w(start);
                               w.Schedule(*order[0]);
                               const size_t b = w.MemoryBytes();
@@ -254,8 +254,8 @@ int Main(int argc, char** argv) {
       const TimerAdvance r = BenchAdvanceExpire(w, start + 2 * kHour, budget);
       Row& row = budget == kAll ? expire_hour : expire_budget;
       row.samples.push_back(NsSince(t0) / static_cast<double>(r.expired));
-      row.note = "(" + std::to_string(r.cascaded / n) + "." + std::to_string(r.cascaded * 10 / n % 10) +
-                 " cascades per node)";
+      row.note =
+          "(" + std::to_string(r.cascaded / n) + "." + std::to_string(r.cascaded * 10 / n % 10) + " cascades per node)";
     }
   }
   for (const Row* r : {&sched, &sched_short, &desched, &hot, &schedule_alloc, &next_due, &idle, &count_due,

@@ -141,7 +141,7 @@ TEST(TimerWheel, DeliversAtItsDueTimeAndNotBefore) {
   ExpectValid(w);
   EXPECT_TRUE(AdvanceAll(w, n.deadline - 1).empty());
   EXPECT_TRUE(AdvanceAll(w, n.deadline).empty());  // due, but its window is not over
-  EXPECT_EQ(w.CountDue(n.deadline), 1u);             // ... and ForEachDue sees it
+  EXPECT_EQ(w.CountDue(n.deadline), 1u);           // ... and ForEachDue sees it
   EXPECT_EQ(w.CountDue(n.deadline - 1), 0u);
   EXPECT_TRUE(AdvanceAll(w, Due(n.deadline) - 1).empty());
   const auto got = AdvanceAll(w, Due(n.deadline));
@@ -160,9 +160,9 @@ TEST(TimerWheel, DeliversAtItsDueTimeAndNotBefore) {
 // level, and that the number of wake-ups is bounded by the levels.
 TEST(TimerWheel, EveryLevelDeliversExactlyAtTheDueTime) {
   const int64_t start = 1'234'567 * kSec + 89;  // an uptime of two weeks, unaligned
-  const std::vector<int64_t> deltas = {0,         1,           kMs,           Wheel::kTick, 3 * kSec,     5 * kSec,
-                                       kMin,      10 * kMin,   kHour,         6 * kHour,    kDay,         20 * kDay,
-                                       kYear,     3 * kYear,   150 * kYear,   200 * kYear,  -kMs,         -kHour};
+  const std::vector<int64_t> deltas = {0,     1,         kMs,         Wheel::kTick, 3 * kSec, 5 * kSec,
+                                       kMin,  10 * kMin, kHour,       6 * kHour,    kDay,     20 * kDay,
+                                       kYear, 3 * kYear, 150 * kYear, 200 * kYear,  -kMs,     -kHour};
   for (int64_t delta : deltas) {
     SCOPED_TRACE(::testing::Message() << "delta " << delta);
     Wheel w(start);
@@ -466,7 +466,7 @@ TEST(TimerWheel, CallbackMayChangeTheWheel) {
     ++x.delivered;
     EXPECT_FALSE(Wheel::IsScheduled(x));
     if (x.id == 0) {
-      w.Deschedule(nodes[3]);  // a later node of the same bucket
+      w.Deschedule(nodes[3]);   // a later node of the same bucket
       x.deadline = now + kSec;  // back on the wheel, for later
       w.Schedule(x);
       extra.id = 99;
@@ -548,16 +548,26 @@ class Random {
   // A time offset on every scale the wheel has, biased to the edges.
   int64_t Span() {
     switch (Below(10)) {
-      case 0: return 0;
-      case 1: return Between(1, 3);
-      case 2: return Between(0, Wheel::kTick * 2);
-      case 3: return Wheel::kTick * Between(1, 70) + Between(-1, 1);  // window edges
-      case 4: return Between(0, 10 * kSec);
-      case 5: return Between(0, 10 * kMin);
-      case 6: return Between(0, 10 * kHour);
-      case 7: return Between(0, 30 * kDay);
-      case 8: return (int64_t{1} << Between(26, 62)) + Between(-2, 2);  // level edges
-      default: return OneIn(4) ? Between(0, 250 * kYear) : Between(0, kSec);
+      case 0:
+        return 0;
+      case 1:
+        return Between(1, 3);
+      case 2:
+        return Between(0, Wheel::kTick * 2);
+      case 3:
+        return Wheel::kTick * Between(1, 70) + Between(-1, 1);  // window edges
+      case 4:
+        return Between(0, 10 * kSec);
+      case 5:
+        return Between(0, 10 * kMin);
+      case 6:
+        return Between(0, 10 * kHour);
+      case 7:
+        return Between(0, 30 * kDay);
+      case 8:
+        return (int64_t{1} << Between(26, 62)) + Between(-2, 2);  // level edges
+      default:
+        return OneIn(4) ? Between(0, 250 * kYear) : Between(0, kSec);
     }
   }
 
@@ -565,13 +575,23 @@ class Random {
   // then by seconds to days, rarely by years (a run covers a few years).
   int64_t Jump() {
     switch (Below(10)) {
-      case 0: case 1: case 2: case 3: return Between(0, 3 * Wheel::kTick);
-      case 4: return Wheel::kTick * Between(1, 70) + Between(-1, 1);
-      case 5: return Between(0, 10 * kSec);
-      case 6: return Between(0, 10 * kMin);
-      case 7: return Between(0, 3 * kHour);
-      case 8: return (int64_t{1} << Between(20, 44)) + Between(-2, 2);  // level edges
-      default: return OneIn(1000) ? Between(0, 3 * kYear) : Between(0, kDay);
+      case 0:
+      case 1:
+      case 2:
+      case 3:
+        return Between(0, 3 * Wheel::kTick);
+      case 4:
+        return Wheel::kTick * Between(1, 70) + Between(-1, 1);
+      case 5:
+        return Between(0, 10 * kSec);
+      case 6:
+        return Between(0, 10 * kMin);
+      case 7:
+        return Between(0, 3 * kHour);
+      case 8:
+        return (int64_t{1} << Between(20, 44)) + Between(-2, 2);  // level edges
+      default:
+        return OneIn(1000) ? Between(0, 3 * kYear) : Between(0, kDay);
     }
   }
 
@@ -593,10 +613,14 @@ void RunModel(uint64_t seed, int64_t start, size_t pool, size_t steps) {
 
   auto pick_deadline = [&]() -> int64_t {
     switch (rnd.Below(12)) {
-      case 0: return AddSat(now, -rnd.Span());  // in the past
-      case 1: return kMax;                      // "never"
-      case 2: return now;
-      default: return AddSat(now, rnd.Span());
+      case 0:
+        return AddSat(now, -rnd.Span());  // in the past
+      case 1:
+        return kMax;  // "never"
+      case 2:
+        return now;
+      default:
+        return AddSat(now, rnd.Span());
     }
   };
   auto check_due = [&](int64_t t) {
@@ -632,10 +656,18 @@ void RunModel(uint64_t seed, int64_t start, size_t pool, size_t steps) {
       // To NextDue (or just before it) when that is near, else a jump.
       const bool near = next != Wheel::kNever && next < AddSat(now, 10 * kMin);
       switch (rnd.Below(5)) {
-        case 0: to = now; break;
-        case 1: to = near ? std::max(now, next) : AddSat(now, rnd.Jump()); break;
-        case 2: to = near ? std::max(now, next - 1) : AddSat(now, rnd.Jump()); break;
-        default: to = AddSat(now, rnd.Jump()); break;
+        case 0:
+          to = now;
+          break;
+        case 1:
+          to = near ? std::max(now, next) : AddSat(now, rnd.Jump());
+          break;
+        case 2:
+          to = near ? std::max(now, next - 1) : AddSat(now, rnd.Jump());
+          break;
+        default:
+          to = AddSat(now, rnd.Jump());
+          break;
       }
       to = std::min(to, ceiling);
       if (to > now) now = to;
@@ -674,8 +706,8 @@ void RunModel(uint64_t seed, int64_t start, size_t pool, size_t steps) {
         // ForEachDue looks only at now's window: the due nodes and their
         // neighbours in the same level-0 window.
         const int64_t window = now & ~(Wheel::kTick - 1);
-        const auto same_window = std::distance(model.by_deadline.lower_bound(window),
-                                               model.by_deadline.upper_bound(Due(now)));
+        const auto same_window =
+            std::distance(model.by_deadline.lower_bound(window), model.by_deadline.upper_bound(Due(now)));
         EXPECT_EQ(w.ForEachDue(now, [](const TestNode&) {}), static_cast<size_t>(same_window));
         if (model.by_deadline.empty()) {
           EXPECT_EQ(w.MemoryBytes(), 0u);

@@ -218,7 +218,7 @@ bool CheckReplaceFits(const Store& store, const std::vector<HashedEntry>& entrie
     cost += Store::Cost(*he.entry);
     const Limit limit = store.max_entries() != 0 && count > store.max_entries() ? Limit::kFullEntries
                         : store.max_bytes() != 0 && cost > store.max_bytes()    ? Limit::kFullBytes
-                                                                               : Limit::kNone;
+                                                                                : Limit::kNone;
     if (limit != Limit::kNone) {
       *err = LimitError(limit, he.entry->key());
       return false;
