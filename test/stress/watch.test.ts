@@ -77,7 +77,9 @@ async function writersAndWatchers(options: StoreOptions, maxTtlMs: number, clear
     // state no longer changes by itself), then mark the end.
     await sleep(maxTtlMs);
     while (store.stats().entries !== store.size) await sleep(20);
-    for (const end of ['end', 'k-end']) {
+    // 'end' last: the replaying watchers stop at its delete and compare with
+    // the store, which must not change after it.
+    for (const end of ['k-end', 'end']) {
       store.set(end, 0);
       store.delete(end);
     }
