@@ -251,6 +251,7 @@ export class Watcher extends EventEmitter<WatcherEvents> implements AsyncIterabl
   #aborted = false;
   #refed = true;
   #pullScheduled = false;
+  #drainScheduled = false;
 
   /** @internal Made by `Store#watch`. */
   constructor(key: typeof kCreate, token: number, o: ResolvedWatch) {
@@ -259,7 +260,13 @@ export class Watcher extends EventEmitter<WatcherEvents> implements AsyncIterabl
     this.#token = token;
     this.#maxQueue = o.maxQueue;
     this.#jsPrefix = o.jsPrefix;
-    onWake(token, () => this.#onWake());
+    // A wake-up only schedules the drain, for this turn's check phase: the
+    // waker's thread-safe function runs up to 1,000 queued wake-ups per turn
+    // of the event loop, and a writer that outpaces this thread signals again
+    // after every drain, so draining here would deliver batch after batch
+    // without ever letting the loop turn (timers and I/O of this thread
+    // starved). One drain per turn delivers everything queued by then.
+    onWake(token, () => this.#scheduleDrain());
     holdLoop();
     (this as EventEmitter).on('newListener', (event: string | symbol) => {
       if (event === 'change') this.pull();
@@ -327,6 +334,15 @@ export class Watcher extends EventEmitter<WatcherEvents> implements AsyncIterabl
     this.#pullScheduled = true;
     queueMicrotask(() => {
       this.#pullScheduled = false;
+      this.#onWake();
+    });
+  }
+
+  #scheduleDrain(): void {
+    if (this.#closed || this.#drainScheduled) return;
+    this.#drainScheduled = true;
+    setImmediate(() => {
+      this.#drainScheduled = false;
       this.#onWake();
     });
   }

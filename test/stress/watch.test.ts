@@ -119,6 +119,33 @@ describe('stress: watch', function () {
     await writersAndWatchers({ shards: 4, maxEntries: 120, evictionPolicy: 'sieve' }, 0, 0);
   });
 
+  it("a writer that outpaces the watching thread does not starve that thread's event loop", async () => {
+    const name = uniqueName('watch-flood');
+    const store = Store.open(name);
+    const stop = new SharedArrayBuffer(4);
+    const w = store.watch({ maxQueue: 1_000_000 });
+    let events = 0;
+    w.on('change', (batch) => {
+      events += batch.length;
+    });
+    try {
+      const writer = start({ scenario: 'flood', store: name, index: 0, stop } as WatchWorkerData);
+      await writer.ready;
+      // Only a timer of this thread stops the writer: with a starved loop it
+      // never fires and the test times out.
+      await sleep(300);
+      Atomics.store(new Int32Array(stop), 0, 1);
+      const written = (await writer.result) as number;
+      await writer.exited;
+      while (events < written) await sleep(10);
+      assert.equal(events, written, 'every event delivered (no overflow with maxQueue 10^6)');
+    } finally {
+      Atomics.store(new Int32Array(stop), 0, 1);
+      w.close();
+      Store.destroy(name);
+    }
+  });
+
   it(`${terminations} watcher threads terminated while writers run: no crash, no watcher left behind`, async () => {
     const name = uniqueName('watch-terminate');
     const store = Store.open(name, { shards: 4, maxEntries: 2_000, evictionPolicy: 'sieve' });
