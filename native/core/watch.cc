@@ -60,6 +60,10 @@ bool Subscription::Push(WatchEvent type, std::string_view key, uint64_t version,
   return false;
 }
 
+WatchHub::WatchHub()
+    : StoreHook(Wants(Change::kSet) | Wants(Change::kDeleted) | Wants(Change::kExpired) | Wants(Change::kEvicted) |
+                kGroups) {}
+
 WatchHub::~WatchHub() = default;
 
 bool WatchHub::PushLocked(Subscription& sub, WatchEvent type, std::string_view key, uint64_t version,
@@ -83,17 +87,23 @@ bool WatchHub::EmitSlow(WatchEvent type, std::string_view key, uint64_t version)
   const List* list = list_.load(std::memory_order_relaxed);
   if (list == nullptr) return false;
   const size_t n = list->size();
-  size_t first = 0;
-  while (first < n && !(*list)[first]->filter().Matches(type, key)) ++first;
-  if (first == n) return false;  // nobody watches this: no seq, no lock
+  for (size_t i = 0; i < n; ++i)
+    if ((*list)[i]->filter().Matches(type, key)) return EmitFrom(*list, i, type, key, version);
+  return false;  // nobody watches this: no seq, no lock
+}
+
+bool WatchHub::EmitFrom(const List& list, size_t first, WatchEvent type, std::string_view key,
+                        uint64_t version) noexcept {
   std::lock_guard lock(mu_);
   const uint64_t seq = ++seq_;
-  PushLocked(*(*list)[first], type, key, version, seq);
-  for (size_t i = first + 1; i < n; ++i) {
-    Subscription& sub = *(*list)[i];
-    if (sub.filter().Matches(type, key)) PushLocked(sub, type, key, version, seq);
+  // Whether this call listed an owner to signal (the thread's earlier calls
+  // in the same operation said so themselves).
+  bool wake = PushLocked(*list[first], type, key, version, seq);
+  for (size_t i = first + 1; i < list.size(); ++i) {
+    Subscription& sub = *list[i];
+    if (sub.filter().Matches(type, key)) wake |= PushLocked(sub, type, key, version, seq);
   }
-  return !tl_wakes.empty();
+  return wake;
 }
 
 bool WatchHub::BeginBatch() noexcept {
@@ -195,6 +205,9 @@ void WatchHub::Drain(Subscription& sub, WatchBatch* out) {
 }
 
 uint8_t WatchHub::OnChange(uint32_t, Change change, const Entry& e) noexcept {
+  // The common case first, and cheap: subscriptions none of which matches.
+  const List* list = list_.load(std::memory_order_relaxed);
+  if (list == nullptr) return kNothing;
   WatchEvent type;
   switch (change) {
     case Change::kSet:
@@ -209,10 +222,13 @@ uint8_t WatchHub::OnChange(uint32_t, Change change, const Entry& e) noexcept {
     case Change::kEvicted:
       type = WatchEvent::kEvict;
       break;
-    default:  // kReplaced, kCleared: see the header
+    default:  // not in interests(): never reported
       return kNothing;
   }
-  return Emit(type, e.key(), e.version) ? kAfter : kNothing;
+  const std::string_view key = e.key();
+  for (size_t i = 0, n = list->size(); i < n; ++i)
+    if ((*list)[i]->filter().Matches(type, key)) return EmitFrom(*list, i, type, key, e.version) ? kAfter : kNothing;
+  return kNothing;
 }
 
 uint8_t WatchHub::OnClear(bool destroy) noexcept {

@@ -166,7 +166,10 @@ class Subscription {
 
 class WatchHub final : public StoreHook {
  public:
-  WatchHub() = default;
+  // Told of kSet, kDeleted, kExpired, kEvicted and the groups (interests()):
+  // a replaced entry is not an event (the kSet that follows is), nor is a
+  // cleared one (OnClear sends one clear event first).
+  WatchHub();
   ~WatchHub() override;
   WatchHub(const WatchHub&) = delete;
   WatchHub& operator=(const WatchHub&) = delete;
@@ -199,9 +202,8 @@ class WatchHub final : public StoreHook {
   static bool WakesPending() noexcept;
 
   // ---- The store's hook (StoreHook) ----
-  // kSet -> set, kDeleted -> delete, kExpired -> expire, kEvicted -> evict;
-  // kReplaced says nothing (the kSet that follows does); kCleared neither
-  // (OnClear sent one clear event first). OnClear(destroy): CloseAllLocked.
+  // kSet -> set, kDeleted -> delete, kExpired -> expire, kEvicted -> evict
+  // (the store tells it nothing else). OnClear(destroy): CloseAllLocked.
   // OnGroup: BeginBatch / EndBatch. AfterLock: FlushWakes.
   uint8_t OnChange(uint32_t shard, Change change, const Entry& e) noexcept override;
   uint8_t OnClear(bool destroy) noexcept override;
@@ -247,6 +249,9 @@ class WatchHub final : public StoreHook {
 
  private:
   bool EmitSlow(WatchEvent type, std::string_view key, uint64_t version) noexcept;
+  // Under mu_ (taken here): draws the event's seq and pushes it into
+  // list[first] (which matches) and every later subscription that matches.
+  bool EmitFrom(const List& list, size_t first, WatchEvent type, std::string_view key, uint64_t version) noexcept;
   // Under mu_: pushes into `sub`, and lists it for AfterLock() when its
   // owner needs a signal.
   bool PushLocked(Subscription& sub, WatchEvent type, std::string_view key, uint64_t version, uint64_t seq) noexcept;
