@@ -290,11 +290,13 @@ struct HookList {
   static constexpr size_t kMax = 32;  // hooks per store (Retired keeps a bit per hook)
   std::vector<StoreHook*> hooks;
   StoreHook::Interests wants = 0;  // every hook's interests(), or'ed (Sum())
+  StoreHook* only = nullptr;       // the hook, when there is exactly one (Sum())
 
-  // Sets `wants` from `hooks` (once they are all in).
+  // Sets `wants` and `only` from `hooks` (once they are all in).
   void Sum() {
     wants = 0;
     for (const StoreHook* h : hooks) wants |= h->interests();
+    only = hooks.size() == 1 ? hooks[0] : nullptr;
   }
   // Tells every hook that wants `change`; returns the first that keeps the
   // entry, or null, and sets bit i of *after when hook i asked for
@@ -471,7 +473,15 @@ class Shards {
   StoreHook* Report(const Shard& s, Change change, const Entry& e, Retired* r) const {
     const HookList* list = hooks();
     if (list == nullptr || (list->wants & StoreHook::Wants(change)) == 0) return nullptr;
-    return ReportTo(*list, s, change, e, r);
+    if (list->only == nullptr) return ReportTo(*list, s, change, e, r);
+    // One hook (the common case), which wants this change: called directly.
+    const uint8_t reply = list->only->OnChange(s.index, change, e);
+    return reply == StoreHook::kNothing ? nullptr : Replied(*list, change, reply, r);
+  }
+  // What the single hook's `reply` asks for: noted in r; the keeper, if any.
+  static StoreHook* Replied(const HookList& list, Change change, uint8_t reply, Retired* r) {
+    NoteAfter(list, (reply & StoreHook::kAfter) != 0 ? 1u : 0u, r);
+    return (reply & StoreHook::kKeep) != 0 && change != Change::kSet ? list.only : nullptr;
   }
   StoreHook* ReportTo(const HookList& list, const Shard& s, Change change, const Entry& e, Retired* r) const;
   template <class Call>
