@@ -97,11 +97,12 @@ function targetsSection(targets, ctx) {
 function nativeSection(n) {
   if (!n) return '_not run_';
   if (n.error) return `_failed: ${n.error}_`;
-  const rows = n.rows.map((x) => [`${x.variant}: ${x.label}`, x.mix, ...n.threads.map((t) => cell(x.threads[t]))]);
+  const keysOf = { uniform: 'uniform', zipf: 'Zipfian 0.99', hot: 'one hot key' };
+  const rows = n.rows.map((x) => [`${x.variant}: ${x.label}`, keysOf[x.dist] ?? x.dist ?? 'uniform', x.mix, ...n.threads.map((t) => cell(x.threads[t]))]);
   return [
-    `Mops/s, median of ${n.runs} runs of ${n.ms} ms (min–max); std::thread, 100,000 keys \`k:<i>\`, 16-byte values, uniform keys; no Node, no N-API, no codec.`,
+    `Mops/s, median of ${n.runs} runs of ${n.ms} ms (min–max); std::thread, 100,000 keys \`k:<i>\`, 16-byte values; keys uniform, Zipfian (0.99) or all gets and sets on one hot key; no Node, no N-API, no codec.`,
     '',
-    mdTable(['variant', 'mix', ...n.threads.map((t) => `${t} thread${t > 1 ? 's' : ''}`)], rows),
+    mdTable(['variant', 'keys', 'mix', ...n.threads.map((t) => `${t} thread${t > 1 ? 's' : ''}`)], rows),
   ].join('\n');
 }
 
