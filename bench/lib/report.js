@@ -106,6 +106,35 @@ function nativeSection(n) {
   ].join('\n');
 }
 
+// table-growth.js prints each trial, then the medians and minima over the
+// trials: the report keeps the summary (from "medians of" on).
+function growthMarkdown(md) {
+  const i = md.indexOf('medians of');
+  const text = i >= 0 ? md.slice(i) : md.replace(/^## .*\n+/, '');
+  // Each table needs a blank line before it to render as one.
+  return text.replace(/\n(?=\| table)/g, '\n\n');
+}
+
+function fairnessSection(f) {
+  if (!f) return '_not run_';
+  if (f.error) return `_failed: ${f.error}_`;
+  const labels = { 'mutex-64': '64 shards of `std::mutex`', 'rw-64': '64 shards of `std::shared_mutex` (glibc: reader-preferring)', 'wprw-64': '64 shards of the writer-preferring rwlock (`rwlock.h`)', 'shared-64': '`threadkv::Store`, 64 shards (shipped)' };
+  const rows = f.rows.map((x) => [
+    labels[x.variant] ?? x.variant,
+    fmt(x.sets1),
+    fmt(x.sets4),
+    x.ratio ? `${fmt(x.ratio.median)} (${fmt(x.ratio.min)}–${fmt(x.ratio.max)})` : '–',
+    `${fmt(x.p99)} µs`,
+    `${fmt(x.max)} µs`,
+    `${fmt(x.reads1)} / ${fmt(x.reads4)}`,
+  ]);
+  return [
+    `One thread sets a key while 1, then 4, threads read it in a loop (C++ core alone, median of ${f.runs} runs of ${f.ms} ms; 5 threads on this machine's cores, so the max column measures the scheduler too). Targets (issue 12): the writer keeps ≥ 0.2× its 1-reader rate beside 4 readers, p99 set latency under 2 ms.`,
+    '',
+    mdTable(['lock', 'sets/s, 1 reader', 'sets/s, 4 readers', '4 / 1 (min–max)', 'p99 set, 4 readers', 'max set, 4 readers', 'reads Mops/s, 1 / 4 readers'], rows),
+  ].join('\n');
+}
+
 function codecsSection(c) {
   if (!c) return '_not run_';
   if (c.error) return `_failed: ${c.error}_`;
@@ -261,6 +290,20 @@ function render(data) {
   out.push('');
   out.push(nativeSection(data.native));
   out.push('');
+  if (data.fairness !== undefined) {
+    out.push('## Writer fairness (`node bench/native/run.js --fairness`)');
+    out.push('');
+    if (data.fairness?.note) out.push(`_${data.fairness.note}._`, '');
+    out.push(fairnessSection(data.fairness));
+    out.push('');
+  }
+  if (data.growth !== undefined) {
+    out.push('## Writes while a table grows (`node bench/native/table-growth.js`)');
+    out.push('');
+    if (data.growth?.note) out.push(`_${data.growth.note}._`, '');
+    out.push(data.growth === null ? '_not run_' : data.growth.error ? `_failed: ${data.growth.error}_` : growthMarkdown(data.growth.markdown));
+    out.push('');
+  }
   out.push('## Codecs (`node bench/codecs.js`)');
   out.push('');
   out.push(codecsSection(data.codecs));
