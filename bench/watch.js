@@ -393,7 +393,11 @@ function targets(r) {
     if (match) {
       t.met = ns <= 150;
       if (!t.met) {
-        t.cause = `the watching thread drains on the other core while the writer runs (shared hub mutex and queue lines); ${noisy(match, none)}`;
+        // How much of it the writer's own instructions explain, at the no-watcher put's ns per instruction.
+        const own = ins ? ((ins.match - ins.none) * none.cpuNsPerPut) / ins.none : NaN;
+        t.cause = Number.isFinite(own)
+          ? `the writer's extra instructions account for about ${f(own, 0)} ns; the other ${f(ns - own, 0)} ns come with the drain (the queue's lines and the hub lock shared with the draining thread, the wake-ups); ${noisy(match, none)}`
+          : `${noisy(match, none)} (run with --instructions to split the writer's own instructions from the cost of the drain)`;
       }
     }
     out.push(t);
