@@ -428,9 +428,11 @@ function targets(r) {
   {
     const base = r.memory.find((m) => m.maxQueue === 0);
     const rows = r.memory.filter((m) => m.maxQueue > 0);
-    const over = rows.filter((m) => m.rssGrowthMiB - (base ? Math.max(0, base.rssGrowthMiB) : 0) > m.boundMiB);
+    // RSS moves by whole pages and malloc's own reserves: 1 MiB of slack
+    // over the bound (10^6 events queued unbounded would take 38 MiB).
+    const over = rows.filter((m) => m.rssGrowthMiB - (base ? Math.max(0, base.rssGrowthMiB) : 0) > m.boundMiB + 1);
     const t = {
-      target: 'memory per watcher bounded by maxQueue',
+      target: 'memory per watcher bounded by maxQueue (RSS growth over the no-watcher run, within the bound + 1 MiB)',
       measured: rows.map((m) => `maxQueue ${m.maxQueue.toLocaleString('en-US')}: ${f(m.rssGrowthMiB)} MiB (bound ${f(m.boundMiB)})`).join('; '),
       met: over.length === 0,
     };
