@@ -48,9 +48,6 @@ class Registry {
 
   std::vector<std::string> Names() const;
 
-  // What the background sweeper has done so far (stats).
-  SweeperCounters SweeperStats() const { return sweeper_.counters(); }
-
  private:
   Registry() = default;
 

@@ -317,7 +317,7 @@ class Store {
   // One sweep pass (Shards::SweepAll): removes every entry whose deadline
   // has passed, `budget` units of timer wheel work per hold of a shard's
   // write lock. Returns how many.
-  size_t SweepExpired(size_t budget = 1024) { return shards_.SweepAll(budget); }
+  size_t SweepExpired(size_t budget = 512) { return shards_.SweepAll(budget); }
 
   // ---- Limits ----
 
