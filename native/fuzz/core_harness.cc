@@ -1483,7 +1483,6 @@ void Harness::OpExpire() {
     ModelEntry e = it->second;
     e.timer = true;
     SetLive(s, key, std::move(e));
-    if (evicting_) LearnEvictions({s}, {key}, true);
     it = model_[s].live.find(key);
   }
   it->second.deadline_lo = it->second.deadline_hi = deadline;
@@ -1492,6 +1491,8 @@ void Harness::OpExpire() {
     ++expired_;
     model_[s].may_hold_expired = true;
   }
+  // The room for the links, as after a write (Put's AfterWrite).
+  if (grows && evicting_) LearnEvictions({s}, {key}, true);
 }
 
 void Harness::OpSweep() {
