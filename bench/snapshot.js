@@ -6,7 +6,9 @@
 //      beside two peers run in the same process on the same bytes: a raw
 //      sequential write of a buffer of the file's size (the device's
 //      ceiling) and a JS dump (entries() -> v8.serialize -> writeFile, what
-//      one would do without snapshot()).
+//      one would do without snapshot()); and the rate at which this
+//      machine faults in fresh memory (a new buffer of the file's size,
+//      written once): what a restore into a fresh process pays at least.
 //   2. writers during a snapshot: 1 and 2 worker threads overwrite 1 KiB
 //      values of a large store, alone and while snapshots run back to back
 //      (to tmpfs, no fsync): their throughput ratio and the longest single
@@ -110,6 +112,15 @@ function rawWrite(file, bytes, fsync) {
   return ms;
 }
 
+// Faults in `bytes` of fresh memory (a new buffer, written once): what any
+// restore into a fresh process pays for the memory its store grows into.
+function faultIn(bytes) {
+  const t0 = now();
+  const b = Buffer.allocUnsafeSlow(bytes);
+  for (let at = 0; at < bytes; at += 4096) b[at] = 1;
+  return now() - t0;
+}
+
 function jsDump(store, file) {
   const t0 = now();
   fs.writeFileSync(file, v8.serialize([...store.entries()]));
@@ -122,7 +133,7 @@ function throughput(dir, label, codec, n, fill) {
   const src = fresh({ codec });
   fill(src, n);
   const file = path.join(dir, `bench-${process.pid}.snap`);
-  const save = [], saveNoSync = [], load = [], raw = [], rawNoSync = [], dump = [];
+  const save = [], saveNoSync = [], load = [], raw = [], rawNoSync = [], dump = [], fresh = [];
   let info;
   for (let r = 0; r < ROUNDS; r++) {
     info = src.snapshotSync(file, { fsync: false });
@@ -134,6 +145,7 @@ function throughput(dir, label, codec, n, fill) {
     dst.restoreSync(file);
     load.push(now() - t0);
     Store.destroy(dst.name);
+    fresh.push(faultIn(info.bytes));
     rawNoSync.push(rawWrite(`${file}.raw`, info.bytes, false));
     raw.push(rawWrite(`${file}.raw`, info.bytes, true));
     if (r === 0) dump.push(jsDump(src, `${file}.dump`));
@@ -141,12 +153,13 @@ function throughput(dir, label, codec, n, fill) {
   fs.rmSync(file);
   Store.destroy(src.name);
   const mb = info.bytes / 1e6;
-  const m = { save: median(save), saveNoSync: median(saveNoSync), load: median(load), raw: median(raw), rawNoSync: median(rawNoSync), dump: median(dump) };
+  const m = { save: median(save), saveNoSync: median(saveNoSync), load: median(load), raw: median(raw), rawNoSync: median(rawNoSync), dump: median(dump), fresh: median(fresh) };
   return {
     dir, label, entries: n, fileMB: mb,
     saveMBs: mb / (m.save / 1000), saveNoSyncMBs: mb / (m.saveNoSync / 1000), loadMBs: mb / (m.load / 1000),
     saveEntriesPerSec: n / (m.saveNoSync / 1000), loadEntriesPerSec: n / (m.load / 1000),
     rawMBs: mb / (m.raw / 1000), rawNoSyncMBs: mb / (m.rawNoSync / 1000), dumpMBs: mb / (m.dump / 1000),
+    freshMemoryMBs: mb / (m.fresh / 1000),
     ms: m,
   };
 }
