@@ -5,6 +5,8 @@
 // subtracted).
 //
 //   node bench/memory.js [--entries=1000000] [--shards=64] [--churn=1000000] [--json]
+//   node bench/memory.js --bounded=MiB [--writes=4000000] [--threads=2] [--json]
+//       RSS of a store held at maxBytes under churn (see boundedChurn)
 
 const v8 = require('node:v8');
 const vm = require('node:vm');
@@ -92,6 +94,100 @@ function churn(writes) {
   };
 }
 
+// Issue 12: process RSS of a store held at its `maxBytes` under churn. The
+// store is filled past its limit and then overwritten and evicted for
+// `writes` sets of values whose sizes spread over 16 B .. 4 KiB (log-uniform:
+// the allocator's size classes all in use at once), by `threads` worker
+// threads (each thread allocates from its own glibc arena and frees what
+// other threads allocated). Reports the RSS growth over maxBytes, after and
+// at the peak, next to what the store itself counts (stats().bytes).
+function boundedChurn({ maxMiB, writes, threads }) {
+  const { Worker } = require('node:worker_threads');
+  const name = 'memory-bench-bounded';
+  const maxBytes = maxMiB * 2 ** 20;
+  const store = Store.open(name, { maxBytes, codec: 'buffer' });
+  const src = `
+    const { workerData, parentPort } = require('node:worker_threads');
+    const { Store } = require('threadkv');
+    const s = Store.open(workerData.name);
+    const pool = [];
+    for (let i = 0; i < 64; i++) {
+      const n = Math.round(16 * Math.pow(256, (i + 0.5) / 64));
+      pool.push(Buffer.alloc(n, i));
+    }
+    let x = workerData.seed >>> 0 || 1;
+    const rnd = () => ((x ^= x << 13), (x ^= x >>> 17), (x ^= x << 5), x >>> 0);
+    const keys = workerData.keys;
+    parentPort.once('message', () => {
+      for (let i = 0; i < workerData.writes; i++) {
+        const r = rnd();
+        s.set('b:' + (r % keys), pool[(r >>> 20) & 63]);
+        if ((i & 0x3fff) === 0) parentPort.postMessage(process.memoryUsage.rss());
+      }
+      parentPort.postMessage('done');
+    });
+    parentPort.postMessage('ready');
+  `;
+  // Values average ~700 B: a key space worth ~4x the limit.
+  const keys = Math.ceil((4 * maxBytes) / 700);
+  const per = Math.ceil(writes / threads);
+  let peak = 0;
+  const workers = Array.from({ length: threads }, (_, t) =>
+    new Worker(src, { eval: true, workerData: { name, seed: 7919 * (t + 1), keys, writes: per } }),
+  );
+  const when = (w, what) =>
+    new Promise((resolve, reject) => {
+      const on = (m) => {
+        if (m === what) {
+          w.off('message', on);
+          resolve();
+        } else if (typeof m === 'number') peak = Math.max(peak, m);
+      };
+      w.on('message', on);
+      w.once('error', reject);
+    });
+  // The baseline is taken with the workers started (each Node worker has a
+  // V8 heap of its own, which is not the store's), and so is the end.
+  return Promise.all(workers.map((w) => when(w, 'ready'))).then(() => {
+    const base = settle();
+    peak = base.rss;
+    const done = Promise.all(workers.map((w) => when(w, 'done')));
+    for (const w of workers) w.postMessage('go');
+    return done.then(() => {
+      const after = settle();
+      peak = Math.max(peak, after.rss);
+      const st = store.stats();
+      const mem = store.memory();
+      const r = {
+        maxBytes,
+        writes: per * threads,
+        threads,
+        keys,
+        entries: st.entries,
+        chargedBytes: st.bytes,
+        memoryBytes: mem.entryBytes + mem.slotBytes,
+        rssGrowth: after.rss - base.rss,
+        peakGrowth: peak - base.rss,
+        evictions: st.evictions,
+      };
+      return Promise.all(workers.map((w) => w.terminate())).then(() => {
+        Store.destroy(name);
+        return r;
+      });
+    });
+  });
+}
+
+function printBounded(r) {
+  const mib = (x) => (x / 2 ** 20).toFixed(1);
+  const ratio = (x) => (x / r.maxBytes).toFixed(2);
+  console.log(
+    `maxBytes ${mib(r.maxBytes)} MiB, ${r.writes.toLocaleString('en-US')} sets of 16 B..4 KiB values by ${r.threads} thread(s) into ${r.keys.toLocaleString('en-US')} keys (${r.evictions.toLocaleString('en-US')} evictions)`,
+  );
+  console.log(`  store: ${r.entries.toLocaleString('en-US')} entries, charged ${mib(r.chargedBytes)} MiB (${ratio(r.chargedBytes)}x maxBytes), memory() ${mib(r.memoryBytes)} MiB`);
+  console.log(`  process RSS growth: ${mib(r.rssGrowth)} MiB after (${ratio(r.rssGrowth)}x maxBytes), peak ${mib(r.peakGrowth)} MiB (${ratio(r.peakGrowth)}x)`);
+}
+
 function print(r) {
   const f = (x) => x.toFixed(1);
   console.log(`${r.entries.toLocaleString('en-US')} entries, ${r.shards} shards, key ${f(r.avgKeyBytes)} B + value ${f(r.avgValueBytes)} B on average`);
@@ -106,9 +202,15 @@ function print(r) {
 }
 
 if (require.main === module) {
-  const r = run();
-  if (args.json) process.stdout.write(JSON.stringify(r) + '\n');
-  else print(r);
+  if (args.bounded) {
+    // node bench/memory.js --bounded=MiB [--writes=N] [--threads=N]
+    const opts = { maxMiB: Number(args.bounded === true ? 256 : args.bounded), writes: Number(args.writes || 4_000_000), threads: Number(args.threads || 2) };
+    boundedChurn(opts).then((r) => (args.json ? process.stdout.write(JSON.stringify(r) + '\n') : printBounded(r)));
+  } else {
+    const r = run();
+    if (args.json) process.stdout.write(JSON.stringify(r) + '\n');
+    else print(r);
+  }
 }
 
-module.exports = { run, print };
+module.exports = { run, print, boundedChurn, printBounded };

@@ -11,7 +11,8 @@
 //   --runs=N                trials (default 5; quick 2)
 //   --duration=MS           timed phase per workload (default 300; quick 80)
 //   --warmup=MS             warm-up per workload (default 100; quick 25)
-//   --skip=codecs,native,memory,readscaling,snapshot,profile,compute,watch   skip the side benchmarks
+//   --skip=codecs,native,fairness,growth,memory,readscaling,snapshot,profile,compute,watch
+//                           skip the side benchmarks
 //   --out=DIR               where RESULTS.md and throughput.svg go (default: bench/ for a
 //                           full unfiltered run, a temporary folder otherwise)
 //   --no-write              print only
@@ -188,6 +189,14 @@ async function main() {
   const codecs = await side('codecs', async () => lastJson(await runNode(path.join(__dirname, 'codecs.js'), [...q, '--json'])));
   await nativeBuild;
   const native = await side('native', async () => lastJson(await runNode(path.join(__dirname, 'native', 'run.js'), [...q, '--json'])));
+  // Issue 12: the writer beside 1 and 4 readers of its key, per lock; and
+  // the latency of every write while one table grows to 2M keys.
+  const fairness = await side('fairness', async () =>
+    lastJson(await runNode(path.join(__dirname, 'native', 'run.js'), [...q, '--fairness', '--json'])),
+  );
+  const growth = await side('growth', async () => ({
+    markdown: (await runNode(path.join(__dirname, 'native', 'table-growth.js'), [...q, '--no-callgrind'], { timeoutMs: 900000 })).trim(),
+  }));
   const memory = await side('memory', async () =>
     lastJson(
       await runNode(path.join(__dirname, 'memory.js'), [`--entries=${quick ? 100000 : 1000000}`, `--churn=${quick ? 50000 : 1000000}`, '--json'], {
@@ -228,6 +237,8 @@ async function main() {
     trials,
     codecs,
     native,
+    fairness,
+    growth,
     memory,
     snapshot,
     readScaling,

@@ -47,5 +47,9 @@ if (cmakeJs === null || addonApi === null) {
   process.exit(1);
 }
 console.log(`threadkv: ${why}; building from source`);
-const r = spawnSync(process.execPath, [cmakeJs, 'compile', '-d', root], { stdio: 'inherit', cwd: root });
+// THREADKV_WERROR=1 makes every compiler warning an error (CI builds this way,
+// so that the build `npm ci` makes is also the warning check).
+const argv = [cmakeJs, 'compile', '-d', root];
+if (process.env.THREADKV_WERROR === '1') argv.push('--CDTHREADKV_WERROR=ON');
+const r = spawnSync(process.execPath, argv, { stdio: 'inherit', cwd: root });
 process.exit(r.status === null ? 1 : r.status);

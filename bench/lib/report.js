@@ -97,11 +97,41 @@ function targetsSection(targets, ctx) {
 function nativeSection(n) {
   if (!n) return '_not run_';
   if (n.error) return `_failed: ${n.error}_`;
-  const rows = n.rows.map((x) => [`${x.variant}: ${x.label}`, x.mix, ...n.threads.map((t) => cell(x.threads[t]))]);
+  const keysOf = { uniform: 'uniform', zipf: 'Zipfian 0.99', hot: 'one hot key' };
+  const rows = n.rows.map((x) => [`${x.variant}: ${x.label}`, keysOf[x.dist] ?? x.dist ?? 'uniform', x.mix, ...n.threads.map((t) => cell(x.threads[t]))]);
   return [
-    `Mops/s, median of ${n.runs} runs of ${n.ms} ms (min–max); std::thread, 100,000 keys \`k:<i>\`, 16-byte values, uniform keys; no Node, no N-API, no codec.`,
+    `Mops/s, median of ${n.runs} runs of ${n.ms} ms (min–max); std::thread, 100,000 keys \`k:<i>\`, 16-byte values; keys uniform, Zipfian (0.99) or all gets and sets on one hot key; no Node, no N-API, no codec.`,
     '',
-    mdTable(['variant', 'mix', ...n.threads.map((t) => `${t} thread${t > 1 ? 's' : ''}`)], rows),
+    mdTable(['variant', 'keys', 'mix', ...n.threads.map((t) => `${t} thread${t > 1 ? 's' : ''}`)], rows),
+  ].join('\n');
+}
+
+// table-growth.js prints each trial, then the medians and minima over the
+// trials: the report keeps the summary (from "medians of" on).
+function growthMarkdown(md) {
+  const i = md.indexOf('medians of');
+  const text = i >= 0 ? md.slice(i) : md.replace(/^## .*\n+/, '');
+  // Each table needs a blank line before it to render as one.
+  return text.replace(/\n(?=\| table)/g, '\n\n');
+}
+
+function fairnessSection(f) {
+  if (!f) return '_not run_';
+  if (f.error) return `_failed: ${f.error}_`;
+  const labels = { 'mutex-64': '64 shards of `std::mutex`', 'rw-64': '64 shards of `std::shared_mutex` (glibc: reader-preferring)', 'wprw-64': '64 shards of the writer-preferring rwlock (`rwlock.h`)', 'shared-64': '`threadkv::Store`, 64 shards (shipped)' };
+  const rows = f.rows.map((x) => [
+    labels[x.variant] ?? x.variant,
+    fmt(x.sets1),
+    fmt(x.sets4),
+    x.ratio ? `${fmt(x.ratio.median)} (${fmt(x.ratio.min)}–${fmt(x.ratio.max)})` : '–',
+    `${fmt(x.p99)} µs`,
+    `${fmt(x.max)} µs`,
+    `${fmt(x.reads1)} / ${fmt(x.reads4)}`,
+  ]);
+  return [
+    `One thread sets a key while 1, then 4, threads read it in a loop (C++ core alone, median of ${f.runs} runs of ${f.ms} ms; 5 threads on this machine's cores, so the max column measures the scheduler too). Targets (issue 12): the writer keeps ≥ 0.2× its 1-reader rate beside 4 readers, p99 set latency under 2 ms.`,
+    '',
+    mdTable(['lock', 'sets/s, 1 reader', 'sets/s, 4 readers', '4 / 1 (min–max)', 'p99 set, 4 readers', 'max set, 4 readers', 'reads Mops/s, 1 / 4 readers'], rows),
   ].join('\n');
 }
 
@@ -260,6 +290,20 @@ function render(data) {
   out.push('');
   out.push(nativeSection(data.native));
   out.push('');
+  if (data.fairness !== undefined) {
+    out.push('## Writer fairness (`node bench/native/run.js --fairness`)');
+    out.push('');
+    if (data.fairness?.note) out.push(`_${data.fairness.note}._`, '');
+    out.push(fairnessSection(data.fairness));
+    out.push('');
+  }
+  if (data.growth !== undefined) {
+    out.push('## Writes while a table grows (`node bench/native/table-growth.js`)');
+    out.push('');
+    if (data.growth?.note) out.push(`_${data.growth.note}._`, '');
+    out.push(data.growth === null ? '_not run_' : data.growth.error ? `_failed: ${data.growth.error}_` : growthMarkdown(data.growth.markdown));
+    out.push('');
+  }
   out.push('## Codecs (`node bench/codecs.js`)');
   out.push('');
   out.push(codecsSection(data.codecs));

@@ -146,42 +146,6 @@ int64_t ExpiryArg(napi_env env, napi_value v, const Store& store) {
   return store.DeadlineIn(ms);
 }
 
-// Throws for the outcomes of a write that are errors: a destroyed store, or
-// a capacity limit (`key` is the JS key, or null for a batch; `cost` the
-// entry's cost against the byte limit, or NaN when unknown; `stored`, for a
-// non-atomic batch refused part-way, how many of its first entries were
-// stored).
-void CheckWrite(Napi::Env env, const Store& store, Status st, napi_value key, double cost, double stored = kNoFact) {
-  switch (st) {
-    case Status::kDestroyed:
-      ThrowDestroyed(env, store);
-    case Status::kFullEntries:
-      Throw(env, kErrStoreFull,
-            {.store = store.name(),
-             .key = key,
-             .limit = static_cast<double>(store.max_entries()),
-             .option = "maxEntries",
-             .stored = stored});
-    case Status::kFullBytes:
-      Throw(env, kErrStoreFull,
-            {.store = store.name(),
-             .key = key,
-             .limit = static_cast<double>(store.max_bytes()),
-             .option = "maxBytes",
-             .stored = stored});
-    case Status::kTooBigForLimit:
-      Throw(env, kErrOverBudget,
-            {.store = store.name(),
-             .key = key,
-             .limit = static_cast<double>(store.max_bytes()),
-             .actual = cost,
-             .option = "maxBytes",
-             .stored = stored});
-    default:
-      return;
-  }
-}
-
 }  // namespace
 
 Napi::Function ErrorFactory(Napi::Env env) {

@@ -82,32 +82,6 @@ Napi::Array Tuple(Napi::Env env, std::initializer_list<napi_value> items) {
 
 napi_value Num(Napi::Env env, double d) { return Napi::Number::New(env, d); }
 
-// The JS errors of a value the store refused (as set() throws them).
-void ThrowRefused(Napi::Env env, const Store& store, Status st, napi_value key, double cost) {
-  switch (st) {
-    case Status::kDestroyed:
-      Throw(env, kErrDestroyed, {.store = store.name()});
-    case Status::kFullEntries:
-      Throw(env, kErrStoreFull,
-            {.store = store.name(),
-             .key = key,
-             .limit = static_cast<double>(store.max_entries()),
-             .option = "maxEntries"});
-    case Status::kFullBytes:
-      Throw(env, kErrStoreFull,
-            {.store = store.name(), .key = key, .limit = static_cast<double>(store.max_bytes()), .option = "maxBytes"});
-    case Status::kTooBigForLimit:
-      Throw(env, kErrOverBudget,
-            {.store = store.name(),
-             .key = key,
-             .limit = static_cast<double>(store.max_bytes()),
-             .actual = cost,
-             .option = "maxBytes"});
-    default:
-      Throw(env, kErrInternal, {.store = store.name(), .key = key});
-  }
-}
-
 // computeBegin(handle, key, leaseMs, sync)
 Napi::Value Begin(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -236,7 +210,10 @@ Napi::Value Complete(const Napi::CallbackInfo& info) {
   const double cost = static_cast<double>(Store::Cost(*e));
   bool stored = false;
   const Status st = store->CompleteCompute(*flight, std::move(e), std::move(result), &stored);
-  if (st != Status::kOk) ThrowRefused(env, *store, st, key.js(), cost);  // still running: the caller fails it
+  if (st != Status::kOk) {  // still running: the caller fails it
+    CheckWrite(env, *store, st, key.js(), cost);
+    Throw(env, kErrInternal, {.store = store->name(), .key = key.js()});
+  }
   compute.Remove(token);
   return Napi::Boolean::New(env, stored);
 }

@@ -42,4 +42,35 @@ void ThrowOutOfMemory(napi_env env, const ErrorFacts& facts) noexcept {
   napi_throw_error(env, kErrOutOfMemory, "threadkv: out of memory; nothing was changed");
 }
 
+void CheckWrite(Napi::Env env, const Store& store, Status st, napi_value key, double cost, double stored) {
+  switch (st) {
+    case Status::kDestroyed:
+      Throw(env, kErrDestroyed, {.store = store.name()});
+    case Status::kFullEntries:
+      Throw(env, kErrStoreFull,
+            {.store = store.name(),
+             .key = key,
+             .limit = static_cast<double>(store.max_entries()),
+             .option = "maxEntries",
+             .stored = stored});
+    case Status::kFullBytes:
+      Throw(env, kErrStoreFull,
+            {.store = store.name(),
+             .key = key,
+             .limit = static_cast<double>(store.max_bytes()),
+             .option = "maxBytes",
+             .stored = stored});
+    case Status::kTooBigForLimit:
+      Throw(env, kErrOverBudget,
+            {.store = store.name(),
+             .key = key,
+             .limit = static_cast<double>(store.max_bytes()),
+             .actual = cost,
+             .option = "maxBytes",
+             .stored = stored});
+    default:
+      return;
+  }
+}
+
 }  // namespace threadkv::binding

@@ -16,6 +16,11 @@
     if ((call) != napi_ok) throw ::Napi::Error::New(env); \
   } while (0)
 
+namespace threadkv {
+class Store;
+enum class Status : uint8_t;
+}  // namespace threadkv
+
 namespace threadkv::binding {
 
 // Stable error codes of the errors the binding throws. setup() hands this
@@ -80,6 +85,13 @@ struct ErrorFacts {
 // returns: no caller can touch a store (or anything else the factory could
 // free) after it. Callers hold no lock when they call it.
 [[noreturn]] void Throw(Napi::Env env, const char* code, const ErrorFacts& facts);
+
+// Throws for the outcomes of a write that are errors: a destroyed store, or
+// a capacity limit (`key` is the JS key, or null for a batch; `cost` the
+// entry's cost against the byte limit, or NaN when unknown; `stored`, for a
+// non-atomic batch refused part-way, how many of its first entries were
+// stored). Returns for every other status (kOk among them).
+void CheckWrite(Napi::Env env, const Store& store, Status st, napi_value key, double cost, double stored = kNoFact);
 
 // For a std::bad_alloc caught at the edge of a native call: makes the
 // ERR_THREADKV_OUT_OF_MEMORY error pending (through the factory when it
