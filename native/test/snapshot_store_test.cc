@@ -717,12 +717,15 @@ TEST(SnapshotStore, EntriesChangedWhileTheirShardIsWrittenAreSavedAsTheyWere) {
     for (int i = 0; i < n; ++i) {
       const std::string k = Cat("k", i), c = Cat("c", i);
       Number sum;
-      ASSERT_EQ(s.Increment(c, s.Hash(c), 1000, &sum), Status::kOk);  // in place without a hook
-      ASSERT_EQ(s.Expire(k, s.Hash(k), s.DeadlineIn(3'600'000)), Status::kOk);
+      ASSERT_EQ(s.Increment(c, s.Hash(c), 1000, &sum), Status::kOk);  // in place, were no hook installed
+      // In place (a key erased by the round before is absent: kNotFound).
+      (void)s.Expire(k, s.Hash(k), s.DeadlineIn(3'600'000));
       PutString(s, k, k + "=new" + std::to_string(rounds));
     }
     for (int i = 0; i < n; i += 3) (void)EraseString(s, Cat("k", i));
-    if (rounds == 3) ASSERT_EQ(s.Clear(), Status::kOk);
+    if (rounds == 3) {
+      ASSERT_EQ(s.Clear(), Status::kOk);
+    }
   });
   SaveOptions small = Save();
   small.block_bytes = 4096;
