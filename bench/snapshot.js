@@ -133,7 +133,7 @@ function throughput(dir, label, codec, n, fill) {
   const src = fresh({ codec });
   fill(src, n);
   const file = path.join(dir, `bench-${process.pid}.snap`);
-  const save = [], saveNoSync = [], load = [], raw = [], rawNoSync = [], dump = [], fresh = [];
+  const save = [], saveNoSync = [], load = [], raw = [], rawNoSync = [], dump = [], faults = [];
   let info;
   for (let r = 0; r < ROUNDS; r++) {
     info = src.snapshotSync(file, { fsync: false });
@@ -145,7 +145,7 @@ function throughput(dir, label, codec, n, fill) {
     dst.restoreSync(file);
     load.push(now() - t0);
     Store.destroy(dst.name);
-    fresh.push(faultIn(info.bytes));
+    faults.push(faultIn(info.bytes));
     rawNoSync.push(rawWrite(`${file}.raw`, info.bytes, false));
     raw.push(rawWrite(`${file}.raw`, info.bytes, true));
     if (r === 0) dump.push(jsDump(src, `${file}.dump`));
@@ -153,7 +153,7 @@ function throughput(dir, label, codec, n, fill) {
   fs.rmSync(file);
   Store.destroy(src.name);
   const mb = info.bytes / 1e6;
-  const m = { save: median(save), saveNoSync: median(saveNoSync), load: median(load), raw: median(raw), rawNoSync: median(rawNoSync), dump: median(dump), fresh: median(fresh) };
+  const m = { save: median(save), saveNoSync: median(saveNoSync), load: median(load), raw: median(raw), rawNoSync: median(rawNoSync), dump: median(dump), fresh: median(faults) };
   return {
     dir, label, entries: n, fileMB: mb,
     saveMBs: mb / (m.save / 1000), saveNoSyncMBs: mb / (m.saveNoSync / 1000), loadMBs: mb / (m.load / 1000),
@@ -193,18 +193,26 @@ async function writersDuringSnapshot(writers) {
   const sampler = setInterval(() => {
     rss[phase] = Math.max(rss[phase], process.memoryUsage.rss());
   }, 2);
+  // Writes that found their shard's lock held (stats().contendedWrites, per
+  // phase): the lock waits, told apart from the CPU share and preemption.
+  const contended = [0, 0, 0, 0];
+  const cw = () => store.stats().contendedWrites;
   for (let c = 0; c < CYCLES; c++) {
     let t0 = now();
+    let c0 = cw();
     phase = 2;
     Atomics.store(f, 0, 2);
     await new Promise((r) => setTimeout(r, MS / CYCLES));
     spent[2] += now() - t0;
+    contended[2] += cw() - c0;
     t0 = now();
+    c0 = cw();
     phase = 3;
     Atomics.store(f, 0, 3);
     const end = t0 + MS / CYCLES;
     while (now() < end) snaps.push((await store.snapshot(file, { fsync: false })).ms);
     spent[3] += now() - t0;
+    contended[3] += cw() - c0;
   }
   clearInterval(sampler);
   Atomics.store(f, 0, 9);
@@ -221,6 +229,8 @@ async function writersDuringSnapshot(writers) {
     ratio: sum(3) / spent[3] / (sum(2) / spent[2]),
     worstSetMsBaseline: Math.max(...r.map((x) => x.worst[2])) / 1e6,
     worstSetMsDuring: Math.max(...r.map((x) => x.worst[3])) / 1e6,
+    contendedBaseline: contended[2] / Math.max(1, sum(2)), // share of set() calls that found the lock held
+    contendedDuring: contended[3] / Math.max(1, sum(3)),
     slowBaseline: slowSum(2), // set() calls over 0.1 / 1 / 10 ms
     slowDuring: slowSum(3),
     snapshots: snaps.length,

@@ -29,16 +29,17 @@ function snapshotMarkdown(data) {
   out.push('Writer threads overwriting 1 KiB values, alone and while snapshots run back to back (to tmpfs, no fsync), in alternating phases:');
   out.push('');
   out.push(
-    '| writers | store MiB | sets/s alone | sets/s during snapshots | ratio | CPU allows | longest set() alone | longest set() during | set() > 0.1 / 1 / 10 ms, alone | during | snapshots (median ms) | extra RSS during |',
+    '| writers | store MiB | sets/s alone | sets/s during snapshots | ratio | CPU allows | longest set() alone | longest set() during | set() > 0.1 / 1 / 10 ms, alone | during | snapshots (median ms) | extra RSS during | set() finding its shard locked, alone / during |',
   );
-  out.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  out.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const w of data.writers) {
     const slow = (x) => (x ? x.join(' / ') : '-');
     out.push(
       `| ${w.writers} | ${w.storeMiB} | ${(w.baselineOpsPerSec / 1e6).toFixed(2)} M | ${(w.duringOpsPerSec / 1e6).toFixed(2)} M | ${w.ratio.toFixed(2)} | ` +
         `${w.cpuBound !== undefined ? w.cpuBound.toFixed(2) : '-'} | ` +
         `${w.worstSetMsBaseline.toFixed(2)} ms | ${w.worstSetMsDuring.toFixed(2)} ms | ${slow(w.slowBaseline)} | ${slow(w.slowDuring)} | ` +
-        `${w.snapshots} (${fmt(w.snapshotMs)} ms) | ${w.extraRssMiB !== undefined ? `${fmt(w.extraRssMiB)} MiB` : '-'} |`,
+        `${w.snapshots} (${fmt(w.snapshotMs)} ms) | ${w.extraRssMiB !== undefined ? `${fmt(w.extraRssMiB)} MiB` : '-'} | ` +
+        `${w.contendedDuring !== undefined ? `${(w.contendedBaseline * 100).toFixed(3)}% / ${(w.contendedDuring * 100).toFixed(3)}%` : '-'} |`,
     );
   }
   out.push('');
@@ -109,7 +110,11 @@ function targets(data) {
       cause:
         w.cpuBound !== undefined && w.cpuBound < 0.9 && !lockBound
           ? `CPU share: ${w.writers} writers + the snapshot thread (busy ${Math.round(w.snapshotBusy * 100)}% of the phase) on ${data.cpus} cores allow at most ${Math.round(w.cpuBound * 100)}%`
-          : `waits: ${w.slowDuring ? w.slowDuring.join(' / ') : '?'} set() calls over 0.1 / 1 / 10 ms during snapshots (alone: ${w.slowBaseline ? w.slowBaseline.join(' / ') : '?'})`,
+          : `waits: ${w.slowDuring ? w.slowDuring.join(' / ') : '?'} set() calls over 0.1 / 1 / 10 ms during snapshots (alone: ${w.slowBaseline ? w.slowBaseline.join(' / ') : '?'})` +
+            (w.contendedDuring !== undefined
+              ? `; ${(w.contendedDuring * 100).toFixed(3)}% of set() calls found their shard locked (alone ${(w.contendedBaseline * 100).toFixed(3)}%): ` +
+                (w.contendedDuring < 0.001 ? 'not lock waits, so CPU time and memory bandwidth taken by the snapshot and the machine' : 'lock waits')
+              : ''),
     });
   }
   return rows;
