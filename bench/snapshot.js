@@ -20,7 +20,8 @@
 //   node bench/snapshot.js [--quick] [--json] [--rounds=3] [--mib=256] [--small=2000000]
 //                          [--writers-mib=512] [--ms=2000] [--disk=DIR] [--shm=DIR]
 //   --writers-mib=1024 runs the writers rows on a 1 GiB store (the issue's
-//   row; needs about 3 GiB of RAM with the tmpfs file).
+//   row; needs about 3 GiB of RAM with the tmpfs file); --only=writers skips
+//   the save and load rows.
 
 const fs = require('node:fs');
 const os = require('node:os');
@@ -290,7 +291,7 @@ async function main() {
   const dirs = [
     ['tmpfs', shmRoot],
     ['disk', diskRoot],
-  ].filter(([, d]) => fs.existsSync(d));
+  ].filter(([, d]) => fs.existsSync(d) && args.only !== 'writers');
   const rows = [];
   for (const [kind, root] of dirs) {
     const dir = fs.mkdtempSync(path.join(root, 'threadkv-bench-'));
