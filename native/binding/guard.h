@@ -9,7 +9,6 @@
 
 #include <new>
 #include <stdexcept>
-#include <string_view>
 
 #include "addon.h"
 #include "errors.h"
@@ -26,11 +25,7 @@ Napi::Value Guarded(const Napi::CallbackInfo& info) {
   } catch (const std::bad_alloc&) {
   } catch (const std::length_error&) {
   }
-  void* data = nullptr;
-  std::string_view store;
-  if (info.Length() > 0 && napi_get_value_external(info.Env(), info[0], &data) == napi_ok && data != nullptr)
-    store = static_cast<StoreHandle*>(data)->name;
-  ThrowOutOfMemory(info.Env(), {.store = store});
+  ThrowOutOfMemoryInCall(info);
   return Napi::Value();
 }
 
