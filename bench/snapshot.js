@@ -6,7 +6,9 @@
 //      beside two peers run in the same process on the same bytes: a raw
 //      sequential write of a buffer of the file's size (the device's
 //      ceiling) and a JS dump (entries() -> v8.serialize -> writeFile, what
-//      one would do without snapshot()).
+//      one would do without snapshot()); and the rate at which this
+//      machine faults in fresh memory (a new buffer of the file's size,
+//      written once): what a restore into a fresh process pays at least.
 //   2. writers during a snapshot: 1 and 2 worker threads overwrite 1 KiB
 //      values of a large store, alone and while snapshots run back to back
 //      (to tmpfs, no fsync): their throughput ratio and the longest single
@@ -17,6 +19,9 @@
 //
 //   node bench/snapshot.js [--quick] [--json] [--rounds=3] [--mib=256] [--small=2000000]
 //                          [--writers-mib=512] [--ms=2000] [--disk=DIR] [--shm=DIR]
+//   --writers-mib=1024 runs the writers rows on a 1 GiB store (the issue's
+//   row; needs about 3 GiB of RAM with the tmpfs file); --only=writers skips
+//   the save and load rows.
 
 const fs = require('node:fs');
 const os = require('node:os');
@@ -44,6 +49,8 @@ if (!isMainThread) {
   const value = Buffer.alloc(1024, index + 1);
   const ops = [0, 0, 0, 0];
   const worst = [0, 0, 0, 0];
+  // set() calls longer than 0.1 ms, 1 ms and 10 ms, per phase.
+  const slow = [0, 0, 0, 0].map(() => [0, 0, 0]);
   let i = index * 7919;
   for (;;) {
     const phase = Atomics.load(f, 0);
@@ -54,10 +61,15 @@ if (!isMainThread) {
       s.set(`k${(i = (i + 104729) % keys)}`, value);
       const dt = Number(process.hrtime.bigint() - t0);
       if (dt > worst[phase]) worst[phase] = dt;
+      if (dt > 100_000) {
+        slow[phase][0]++;
+        if (dt > 1_000_000) slow[phase][1]++;
+        if (dt > 10_000_000) slow[phase][2]++;
+      }
     }
     ops[phase] += 64;
   }
-  parentPort.postMessage({ ops, worst });
+  parentPort.postMessage({ ops, worst, slow });
   return;
 }
 
@@ -101,6 +113,15 @@ function rawWrite(file, bytes, fsync) {
   return ms;
 }
 
+// Faults in `bytes` of fresh memory (a new buffer, written once): what any
+// restore into a fresh process pays for the memory its store grows into.
+function faultIn(bytes) {
+  const t0 = now();
+  const b = Buffer.allocUnsafeSlow(bytes);
+  for (let at = 0; at < bytes; at += 4096) b[at] = 1;
+  return now() - t0;
+}
+
 function jsDump(store, file) {
   const t0 = now();
   fs.writeFileSync(file, v8.serialize([...store.entries()]));
@@ -113,7 +134,7 @@ function throughput(dir, label, codec, n, fill) {
   const src = fresh({ codec });
   fill(src, n);
   const file = path.join(dir, `bench-${process.pid}.snap`);
-  const save = [], saveNoSync = [], load = [], raw = [], rawNoSync = [], dump = [];
+  const save = [], saveNoSync = [], load = [], raw = [], rawNoSync = [], dump = [], faults = [];
   let info;
   for (let r = 0; r < ROUNDS; r++) {
     info = src.snapshotSync(file, { fsync: false });
@@ -125,6 +146,7 @@ function throughput(dir, label, codec, n, fill) {
     dst.restoreSync(file);
     load.push(now() - t0);
     Store.destroy(dst.name);
+    faults.push(faultIn(info.bytes));
     rawNoSync.push(rawWrite(`${file}.raw`, info.bytes, false));
     raw.push(rawWrite(`${file}.raw`, info.bytes, true));
     if (r === 0) dump.push(jsDump(src, `${file}.dump`));
@@ -132,12 +154,13 @@ function throughput(dir, label, codec, n, fill) {
   fs.rmSync(file);
   Store.destroy(src.name);
   const mb = info.bytes / 1e6;
-  const m = { save: median(save), saveNoSync: median(saveNoSync), load: median(load), raw: median(raw), rawNoSync: median(rawNoSync), dump: median(dump) };
+  const m = { save: median(save), saveNoSync: median(saveNoSync), load: median(load), raw: median(raw), rawNoSync: median(rawNoSync), dump: median(dump), fresh: median(faults) };
   return {
     dir, label, entries: n, fileMB: mb,
     saveMBs: mb / (m.save / 1000), saveNoSyncMBs: mb / (m.saveNoSync / 1000), loadMBs: mb / (m.load / 1000),
     saveEntriesPerSec: n / (m.saveNoSync / 1000), loadEntriesPerSec: n / (m.load / 1000),
     rawMBs: mb / (m.raw / 1000), rawNoSyncMBs: mb / (m.rawNoSync / 1000), dumpMBs: mb / (m.dump / 1000),
+    freshMemoryMBs: mb / (m.fresh / 1000),
     ms: m,
   };
 }
@@ -161,28 +184,64 @@ async function writersDuringSnapshot(writers) {
   const file = path.join(shmRoot, `bench-writers-${process.pid}.snap`);
   const snaps = [];
   const CYCLES = 3;
+  // Each phase's real length (a snapshot phase ends with its last
+  // snapshot), and RSS sampled through both: the snapshot phases' peak over
+  // the quiet phases' highest is what the snapshots held on top (entries
+  // writers replaced while their shard was being written, buffers).
+  const spent = [0, 0, 0, 0];
+  const rss = [0, 0, 0, 0];
+  let phase = 0;
+  const sampler = setInterval(() => {
+    rss[phase] = Math.max(rss[phase], process.memoryUsage.rss());
+  }, 2);
+  // Writes that found their shard's lock held (stats().contendedWrites, per
+  // phase): the lock waits, told apart from the CPU share and preemption.
+  const contended = [0, 0, 0, 0];
+  const cw = () => store.stats().contendedWrites;
   for (let c = 0; c < CYCLES; c++) {
+    let t0 = now();
+    let c0 = cw();
+    phase = 2;
     Atomics.store(f, 0, 2);
     await new Promise((r) => setTimeout(r, MS / CYCLES));
+    spent[2] += now() - t0;
+    contended[2] += cw() - c0;
+    t0 = now();
+    c0 = cw();
+    phase = 3;
     Atomics.store(f, 0, 3);
-    const end = now() + MS / CYCLES;
+    const end = t0 + MS / CYCLES;
     while (now() < end) snaps.push((await store.snapshot(file, { fsync: false })).ms);
+    spent[3] += now() - t0;
+    contended[3] += cw() - c0;
   }
+  clearInterval(sampler);
   Atomics.store(f, 0, 9);
   const r = await Promise.all(results);
   fs.rmSync(file, { force: true });
   Store.destroy(store.name);
   const sum = (p) => r.reduce((a, x) => a + x.ops[p], 0);
+  const slowSum = (p) => [0, 1, 2].map((i) => r.reduce((a, x) => a + x.slow[p][i], 0));
   return {
     writers,
     storeMiB: WRITERS_MIB,
-    baselineOpsPerSec: sum(2) / (MS / 1000),
-    duringOpsPerSec: sum(3) / (MS / 1000),
-    ratio: sum(3) / sum(2),
+    baselineOpsPerSec: sum(2) / (spent[2] / 1000),
+    duringOpsPerSec: sum(3) / (spent[3] / 1000),
+    ratio: sum(3) / spent[3] / (sum(2) / spent[2]),
     worstSetMsBaseline: Math.max(...r.map((x) => x.worst[2])) / 1e6,
     worstSetMsDuring: Math.max(...r.map((x) => x.worst[3])) / 1e6,
+    contendedBaseline: contended[2] / Math.max(1, sum(2)), // share of set() calls that found the lock held
+    contendedDuring: contended[3] / Math.max(1, sum(3)),
+    slowBaseline: slowSum(2), // set() calls over 0.1 / 1 / 10 ms
+    slowDuring: slowSum(3),
     snapshots: snaps.length,
     snapshotMs: median(snaps),
+    // The share of the phase the snapshot thread was busy: with `writers`
+    // writer threads plus it on `cpus` cores, the CPU alone lets the
+    // writers keep min(1, cpus / (writers + busy)) of their throughput.
+    snapshotBusy: Math.min(1, snaps.reduce((a, b) => a + b, 0) / spent[3]),
+    cpuBound: Math.min(1, os.cpus().length / (writers + Math.min(1, snaps.reduce((a, b) => a + b, 0) / spent[3]))),
+    extraRssMiB: Math.max(0, rss[3] - rss[2]) / (1024 * 1024),
   };
 }
 
@@ -215,7 +274,8 @@ async function peakMemory() {
     storeMiB: bytes / MiB,
     shards: 64,
     saveExtraMiB: (save.peak - save.before) / MiB,
-    expectedSaveMiB: bytes / 64 / MiB + 1,
+    // One shard's entry pointers (16 bytes each) and less than two blocks.
+    expectedSaveMiB: (keys / 64) * 16 / MiB + 2,
     loadPeakOverFinalMiB: (load.peak - load.after) / MiB,
     loadGrowthMiB: (load.after - load.before) / MiB,
   };
@@ -231,7 +291,7 @@ async function main() {
   const dirs = [
     ['tmpfs', shmRoot],
     ['disk', diskRoot],
-  ].filter(([, d]) => fs.existsSync(d));
+  ].filter(([, d]) => fs.existsSync(d) && args.only !== 'writers');
   const rows = [];
   for (const [kind, root] of dirs) {
     const dir = fs.mkdtempSync(path.join(root, 'threadkv-bench-'));

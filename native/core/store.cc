@@ -138,6 +138,17 @@ Status Store::RaiseVersions(uint64_t floor) {
   return Status::kOk;
 }
 
+Status Store::ReserveMore(std::span<const size_t> more) {
+  for (uint32_t i = 0; i < shards_.count() && i < more.size(); ++i) {
+    if (more[i] == 0) continue;
+    Shard& s = shards_.at(i);
+    auto lock = WriteLock(s);
+    if (s.dead) return Status::kDestroyed;
+    s.table.Reserve(s.table.size() + more[i]);
+  }
+  return Status::kOk;
+}
+
 void Store::Kill(std::vector<Table>* drained) {
   (void)DrainAll(true, drained);
   destroyed_.store(true, std::memory_order_release);

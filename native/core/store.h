@@ -276,6 +276,12 @@ class Store {
   // `floor` must stay below 2^53.
   Status RaiseVersions(uint64_t floor);
 
+  // Makes room in shard i's table for more[i] more entries (a restore, before
+  // it links a known number in), so that each table grows once instead of
+  // doubling its way up. Each shard's write lock in turn. May throw
+  // std::bad_alloc (a table that grew is only bigger: nothing is lost).
+  Status ReserveMore(std::span<const size_t> more);
+
   // Entry count and memory, atomically with respect to every other operation.
   // O(shards) (plus the expired entries no sweep has reclaimed yet, which it
   // leaves out: TimerWheel::ForEachDue), with or without TTL entries.

@@ -2,9 +2,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <limits>
+#include <memory>
+#include <mutex>
 #include <new>
+#include <span>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -67,6 +71,7 @@ class BlockCutter {
         block_bytes_(block_bytes == 0 || block_bytes > kMaxBlockPayload ? kMaxBlockPayload : block_bytes) {}
 
   std::string& buffer() { return buf_; }
+  size_t block_bytes() const { return block_bytes_; }
 
   bool Cut(bool final, Error* err) {
     peak_ = std::max(peak_, buf_.capacity());
@@ -113,6 +118,146 @@ class BlockCutter {
   uint32_t count_ = 0;
   uint32_t v8_max_ = 0;
   size_t peak_ = 0;
+};
+
+// A save's hook (StoreHook): while the save writes shard `active` out from
+// pointers to its entries, every entry a writer unlinks from that shard
+// (replaced, deleted, expired, evicted, cleared, destroyed) is kept instead
+// of freed, until the save is done with the shard (End). Entries unlinked
+// from other shards are freed as usual. OnChange runs under the unlinking
+// writer's shard lock; Begin is called before the save takes that shard's
+// shared lock to collect the pointers, so every unlink after the collection
+// sees it (the lock orders the two), and End after the save's last read of
+// the shard's entries, so a writer that no longer keeps one frees it only
+// after those reads (release / acquire on `active_`).
+class KeepAlive final : public StoreHook {
+ public:
+  static constexpr uint32_t kNone = ~uint32_t{0};
+
+  ~KeepAlive() override { FreeChain(kept_); }
+
+  uint8_t OnChange(uint32_t shard, Change change, const Entry& e) noexcept override {
+    (void)e;
+    if (change == Change::kSet) return kNothing;
+    return shard == active_.load(std::memory_order_acquire) ? kKeep : kNothing;
+  }
+  // After the writer's locks: the entry is held until End() (or freed at
+  // once when the save is already over).
+  void Adopt(EntryPtr e) noexcept override {
+    std::lock_guard guard(mu_);
+    if (closed_) return;
+    held_ += e->footprint();
+    peak_ = std::max(peak_, held_);
+    Entry* raw = e.release();
+    raw->next_unlinked = kept_;  // the entry is ours: its version word chains it
+    kept_ = raw;
+  }
+
+  void Begin(uint32_t shard) { active_.store(shard, std::memory_order_release); }
+  void End() {
+    active_.store(kNone, std::memory_order_release);
+    Release(false);
+  }
+  // The save is over: what is held goes, and what comes later is freed.
+  void Close() { Release(true); }
+  uint64_t peak_bytes() {
+    std::lock_guard guard(mu_);
+    return peak_;
+  }
+
+  // Installs `keep` on `store` for the life of this object. ok() is false
+  // when it could not be installed (the store has HookList::kMax hooks
+  // already: the save copies each shard under its lock instead).
+  class Installed {
+   public:
+    Installed(Store& store, std::shared_ptr<KeepAlive> keep) : store_(store), keep_(std::move(keep)) {
+      status_ = store_.AddHook(keep_);
+    }
+    ~Installed() {
+      if (status_ == Status::kOk) (void)store_.RemoveHook(keep_.get());
+      keep_->Close();  // after the removal: no entry is kept any more
+    }
+    Installed(const Installed&) = delete;
+    Installed& operator=(const Installed&) = delete;
+    bool ok() const { return status_ == Status::kOk; }
+    Status status() const { return status_; }
+
+   private:
+    Store& store_;
+    std::shared_ptr<KeepAlive> keep_;
+    Status status_;
+  };
+
+ private:
+  void Release(bool close) {
+    Entry* chain = nullptr;
+    {
+      std::lock_guard guard(mu_);
+      chain = std::exchange(kept_, nullptr);
+      held_ = 0;
+      if (close) closed_ = true;
+    }
+    FreeChain(chain);
+  }
+  static void FreeChain(Entry* e) {
+    EntryDeleter del;
+    while (e != nullptr) {
+      Entry* next = e->next_unlinked;
+      del(e);
+      e = next;
+    }
+  }
+
+  std::atomic<uint32_t> active_{kNone};
+  std::mutex mu_;
+  Entry* kept_ = nullptr;
+  uint64_t held_ = 0;
+  uint64_t peak_ = 0;
+  bool closed_ = false;
+};
+
+// An entry collected under its shard's shared lock, with its deadline as it
+// was then (Store::Expire changes it in place).
+struct EntryRef {
+  const Entry* entry;
+  int64_t expires_at;
+};
+
+// One save of a store at a time: two saves' KeepAlive hooks would both ask
+// to keep an entry, and only the first installed gets it (StoreHook). A
+// second save of the same store waits for the first to finish.
+class SaveTurn {
+ public:
+  explicit SaveTurn(const Store& store) : store_(&store) {
+    Gate& g = gate();
+    std::unique_lock lock(g.mu);
+    g.cv.wait(lock, [&] { return std::find(g.busy.begin(), g.busy.end(), store_) == g.busy.end(); });
+    g.busy.push_back(store_);
+  }
+  ~SaveTurn() {
+    Gate& g = gate();
+    {
+      std::lock_guard lock(g.mu);
+      std::erase(g.busy, store_);
+    }
+    g.cv.notify_all();
+  }
+  SaveTurn(const SaveTurn&) = delete;
+  SaveTurn& operator=(const SaveTurn&) = delete;
+
+ private:
+  struct Gate {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<const Store*> busy;  // stores being saved now
+  };
+  // Never destroyed: a save may still run on a pool thread at exit.
+  static Gate& gate() {
+    static Gate* g = new Gate;
+    return *g;
+  }
+
+  const Store* store_;
 };
 
 Error Destroyed() {
@@ -236,6 +381,35 @@ bool Publish(Store& store, StoreSink& sink, RestoreMode mode, LoadInfo* info, Er
     *err = Destroyed();
     return false;
   }
+  const bool unlimited = store.max_entries() == 0 && store.max_bytes() == 0;
+  if (unlimited && !entries.empty()) {
+    // Each table sized once for what is coming (with a limit the store may
+    // keep fewer: its tables grow as they fill).
+    std::vector<size_t> more(store.shard_count(), 0);
+    for (const HashedEntry& he : entries) ++more[store.ShardOf(he.hash)];
+    if (store.ReserveMore(more) == Status::kDestroyed) {
+      *err = Destroyed();
+      return false;
+    }
+  }
+  if (mode == RestoreMode::kReplace && unlimited) {
+    // No limit to apply: the entries go in as atomic batches (Store::PutMany),
+    // one hold of each shard's write lock per batch instead of one per entry,
+    // each table grown once per batch. Bounded, so that no lock is held for
+    // long. (With a limit, entry by entry below: a restore evicts or refuses
+    // exactly as a sequence of sets would.)
+    constexpr size_t kBatch = 2048;
+    for (size_t at = 0; at < entries.size(); at += kBatch) {
+      const std::span<HashedEntry> batch(entries.data() + at, std::min(kBatch, entries.size() - at));
+      const Status st = store.PutMany(batch, /*atomic=*/true);
+      if (st != Status::kOk) {  // kDestroyed: nothing else refuses a store without limits
+        *err = Destroyed();
+        return false;
+      }
+      info->entries += batch.size();
+    }
+    return true;
+  }
   for (HashedEntry& he : entries) {
     const std::string key(he.entry->key());  // for an error report after the entry is handed over
     const Status st = mode == RestoreMode::kReplace ? store.Put(he.hash, std::move(he.entry))
@@ -275,14 +449,13 @@ bool NoThrow(Error* err, Body&& body) {
   return false;
 }
 
-bool SaveStoreImpl(const Store& store, const std::string& path, const SaveOptions& options, SaveInfo* info, Error* err,
+bool SaveStoreImpl(Store& store, const std::string& path, const SaveOptions& options, SaveInfo* info, Error* err,
                    Fs& fs);
 bool LoadStoreFromImpl(Store& store, ByteSource& src, const LoadOptions& options, LoadInfo* info, Error* err);
 
 }  // namespace
 
-bool SaveStore(const Store& store, const std::string& path, const SaveOptions& options, SaveInfo* info, Error* err,
-               Fs& fs) {
+bool SaveStore(Store& store, const std::string& path, const SaveOptions& options, SaveInfo* info, Error* err, Fs& fs) {
   *info = SaveInfo{};
   return NoThrow(err, [&] { return SaveStoreImpl(store, path, options, info, err, fs); });
 }
@@ -294,13 +467,56 @@ bool LoadStoreFrom(Store& store, ByteSource& src, const LoadOptions& options, Lo
 
 namespace {
 
-bool SaveStoreImpl(const Store& store, const std::string& path, const SaveOptions& options, SaveInfo* info, Error* err,
+// Copies shard `s` into the cutter's buffer under the shard's shared lock
+// (the way without a KeepAlive hook: a writer to the shard waits for the
+// whole copy).
+Status CopyShard(const Store& store, uint32_t s, const ClockPair& clock, BlockCutter& cutter, uint64_t* top) {
+  std::string& buf = cutter.buffer();
+  return store.Scan(s, {}, [&](const Entry& e) {
+    AppendEntry(buf, e.key(), e.kind, e.flags, e.value_data(), e.value_size, clock.ToWall(e.expires_at));
+    *top = std::max(*top, e.version);
+  });
+}
+
+// Writes shard `s` out from its entries themselves, with no lock held while
+// their bytes are copied: under the shard's shared lock only the entry
+// pointers (with their deadlines, the one field a writer changes in place)
+// are collected; `keep` holds every entry writers unlink from the shard
+// until this returns, so each pointer stays valid, and the shard's part of
+// the file is the image it had when the pointers were taken.
+Status StreamShard(const Store& store, uint32_t s, const ClockPair& clock, BlockCutter& cutter, KeepAlive& keep,
+                   std::vector<EntryRef>& refs, size_t block_bytes, uint64_t* top, Error* err, bool* io_failed) {
+  refs.clear();
+  keep.Begin(s);  // before the lock: every unlink after it is kept
+  const Status st = store.Scan(s, {}, [&](const Entry& e) {
+    refs.push_back({&e, e.expires_at});
+    *top = std::max(*top, e.version);
+  });
+  bool ok = st == Status::kOk;
+  std::string& buf = cutter.buffer();
+  constexpr size_t kAhead = 8;  // entries are scattered over the heap: fetch a few ahead
+  for (size_t i = 0; ok && i < refs.size(); ++i) {
+    if (i + kAhead < refs.size()) __builtin_prefetch(refs[i + kAhead].entry);
+    const Entry& e = *refs[i].entry;
+    AppendEntry(buf, e.key(), e.kind, e.flags, e.value_data(), e.value_size, clock.ToWall(refs[i].expires_at));
+    if (buf.size() >= block_bytes && !cutter.Cut(false, err)) {
+      *io_failed = true;
+      ok = false;
+    }
+  }
+  keep.End();  // after the last read of the shard's entries
+  return st;
+}
+
+bool SaveStoreImpl(Store& store, const std::string& path, const SaveOptions& options, SaveInfo* info, Error* err,
                    Fs& fs) {
   *info = SaveInfo{};
   if (store.destroyed()) {
     *err = Destroyed();
     return false;
   }
+  // One save of a store at a time (they share its KeepAlive seam).
+  const SaveTurn turn(store);
   const uint32_t shards = store.shard_count();
   Header h;
   h.codec = static_cast<uint8_t>(store.options().codec);
@@ -314,13 +530,23 @@ bool SaveStoreImpl(const Store& store, const std::string& path, const SaveOption
   if (!writer.Begin(path, h, options.writer, err)) return false;
   const ClockPair clock(store);
   BlockCutter cutter(writer, store.options().codec == Codec::kV8, options.block_bytes);
-  std::string& buf = cutter.buffer();
+  const size_t block_bytes = cutter.block_bytes();
+  // Installed for this save only (a store without hooks updates counters
+  // in place and clears in O(1); with one, it does neither).
+  auto keep = std::make_shared<KeepAlive>();
+  KeepAlive::Installed installed(store, keep);
+  if (installed.status() == Status::kDestroyed) {
+    *err = Destroyed();
+    return false;
+  }
+  std::vector<EntryRef> refs;
   for (uint32_t s = 0; s < shards; ++s) {
     uint64_t top = 0;
-    const Status st = store.Scan(s, {}, [&](const Entry& e) {
-      AppendEntry(buf, e.key(), e.kind, e.flags, e.value_data(), e.value_size, clock.ToWall(e.expires_at));
-      top = std::max(top, e.version);
-    });
+    bool io_failed = false;
+    const Status st = installed.ok()
+                          ? StreamShard(store, s, clock, cutter, *keep, refs, block_bytes, &top, err, &io_failed)
+                          : CopyShard(store, s, clock, cutter, &top);
+    if (io_failed) return false;
     if (st != Status::kOk) {
       *err = Destroyed();
       return false;
@@ -332,7 +558,8 @@ bool SaveStoreImpl(const Store& store, const std::string& path, const SaveOption
   if (!writer.Commit(h, err)) return false;
   info->entries = writer.entries();
   info->bytes = writer.file_size();
-  info->buffer_peak_bytes = cutter.peak();
+  info->buffer_peak_bytes = std::max<uint64_t>(cutter.peak(), refs.capacity() * sizeof(EntryRef));
+  info->kept_peak_bytes = keep->peak_bytes();
   return true;
 }
 

@@ -2,14 +2,21 @@
 // file format (format.h), the crash-safe writer (writer.h) and the loader
 // (reader.h).
 //
-// Save: one shard at a time, each copied out under that shard's shared
-// lock (Store::Scan) into one reusable buffer, which is then cut into
-// blocks and written with no lock held. Readers never wait; a writer to a
-// shard waits at most for that one shard's copy. Each shard is a point-in-
-// time image; the file as a whole is weakly consistent, like iteration (a
-// write to a shard already copied is not in the file, one to a shard not
-// yet copied is). Extra memory: the largest shard's copy plus less than one
-// block.
+// Save: one shard at a time. Under the shard's shared lock (Store::Scan)
+// only pointers to its live entries are collected, with their deadlines;
+// then, with no lock held, the entries' bytes are appended to one buffer
+// that is cut into blocks and written as it fills. A hook installed for the
+// save (KeepAlive) keeps every entry that writers unlink from the shard
+// being written until the save is done with it, so every pointer stays
+// valid and each shard's part of the file is the image it had when its
+// pointers were collected. Readers never wait; a writer to a shard waits at
+// most for the collection of that shard's pointers (never for the copy of
+// its bytes, nor for disk I/O). The file as a whole is weakly consistent,
+// like iteration (a write to a shard already collected is not in the file,
+// one to a shard not yet collected is). Extra memory: the largest shard's
+// pointers (16 bytes per entry), less than two blocks, and the entries
+// writers replace or delete in the shard being written meanwhile.
+// Saves of one store run one at a time (a second waits for the first).
 //
 // Restore: the whole file is read and checked first, its entries built in
 // memory (at most what the file holds); only then does anything reach the
@@ -40,12 +47,13 @@ struct SaveOptions {
 struct SaveInfo {
   uint64_t entries = 0;
   uint64_t bytes = 0;              // file size
-  uint64_t buffer_peak_bytes = 0;  // the copy buffer's largest size
+  uint64_t buffer_peak_bytes = 0;  // the copy buffer's (or the entry pointers') largest size
+  uint64_t kept_peak_bytes = 0;    // entries writers unlinked, kept while their shard was written out
 };
 
 // Writes `store` to `path`. False with *err (kIo, kDestroyed) on failure:
 // the temporary file is gone, `path` untouched, the store unaffected.
-bool SaveStore(const Store& store, const std::string& path, const SaveOptions& options, SaveInfo* info, Error* err,
+bool SaveStore(Store& store, const std::string& path, const SaveOptions& options, SaveInfo* info, Error* err,
                Fs& fs = SystemFs());
 
 enum class RestoreMode : uint8_t {
