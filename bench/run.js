@@ -11,7 +11,7 @@
 //   --runs=N                trials (default 5; quick 2)
 //   --duration=MS           timed phase per workload (default 300; quick 80)
 //   --warmup=MS             warm-up per workload (default 100; quick 25)
-//   --skip=codecs,native,fairness,growth,memory,readscaling,snapshot,profile,compute,watch
+//   --skip=codecs,native,fairness,growth,expiry,memory,readscaling,snapshot,profile,compute,watch
 //                           skip the side benchmarks
 //   --out=DIR               where RESULTS.md and throughput.svg go (default: bench/ for a
 //                           full unfiltered run, a temporary folder otherwise)
@@ -197,6 +197,10 @@ async function main() {
   const growth = await side('growth', async () => ({
     markdown: (await runNode(path.join(__dirname, 'native', 'table-growth.js'), [...q, '--no-callgrind'], { timeoutMs: 900000 })).trim(),
   }));
+  // Issue 12: idle CPU of expiry, size/memory() with TTLs, reclaim lateness.
+  const expiry = await side('expiry', async () => ({
+    markdown: (await runNode(path.join(__dirname, 'expiry.js'), quick ? ['--entries=200000', '--idle-ms=2000'] : [], { timeoutMs: 900000 })).trim(),
+  }));
   const memory = await side('memory', async () =>
     lastJson(
       await runNode(path.join(__dirname, 'memory.js'), [`--entries=${quick ? 100000 : 1000000}`, `--churn=${quick ? 50000 : 1000000}`, '--json'], {
@@ -239,6 +243,7 @@ async function main() {
     native,
     fairness,
     growth,
+    expiry,
     memory,
     snapshot,
     readScaling,

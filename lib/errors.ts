@@ -81,14 +81,15 @@ interface ErrorConstants {
   readonly evictionPolicies: readonly string[];
   readonly entryOverhead: number;
   readonly queueLinkBytes: number;
+  readonly timerLinkBytes: number;
 }
 let nativeConstants: ErrorConstants | undefined;
 
 /** The per-entry overhead that maxBytes counts, in words. */
 function overheadText(): string {
   if (nativeConstants === undefined) return '? bytes';
-  const { entryOverhead, queueLinkBytes } = nativeConstants;
-  return `${entryOverhead} bytes (${entryOverhead + queueLinkBytes} in a store that evicts)`;
+  const { entryOverhead, queueLinkBytes, timerLinkBytes } = nativeConstants;
+  return `${entryOverhead} bytes (+${timerLinkBytes} with a TTL, +${queueLinkBytes} in a store that evicts)`;
 }
 
 /** Called once by lib/native.ts with the addon's constants. */

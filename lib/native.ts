@@ -41,6 +41,8 @@ export interface NativeConstants {
   /** The fixed per-entry charge against `maxBytes`, in bytes. */
   readonly entryOverhead: number;
   readonly queueLinkBytes: number;
+  /** Added to the charge of an entry that can expire (its timer-wheel links), in bytes. */
+  readonly timerLinkBytes: number;
 }
 
 /** What `open` takes: every option filled in, and which of them the caller gave. */
@@ -88,7 +90,7 @@ export interface NativeBinding {
   clear(handle: NativeHandle): void;
   size(handle: NativeHandle): number;
   memory(handle: NativeHandle): [number, number, number];
-  /** [entries, bytes, hits, misses, sets, deletes, evictions, expirations, contendedReads, contendedWrites, shards] */
+  /** [entries, bytes, hits, misses, sets, deletes, evictions, expirations, contendedReads, contendedWrites, shards, expiryCascades, sweeps] */
   stats(handle: NativeHandle): number[];
   names(): string[];
   /** True if it inserted. */

@@ -285,8 +285,8 @@ export class Store<V = unknown> {
    * handle's previous call.
    */
   stats(): StoreStats {
-    const [entries, bytes, hits, misses, sets, deletes, evictions, expirations, contendedReads, contendedWrites, shards] =
-      native.stats(this.#handle) as [number, number, number, number, number, number, number, number, number, number, number];
+    const [entries, bytes, hits, misses, sets, deletes, evictions, expirations, contendedReads, contendedWrites, shards, expiryCascades, sweeps] =
+      native.stats(this.#handle) as [number, number, number, number, number, number, number, number, number, number, number, number, number];
     if (debug.enabled && (evictions !== this.#loggedEvictions || expirations !== this.#loggedExpirations)) {
       debug(
         `store ${JSON.stringify(this.name)}: ${evictions - this.#loggedEvictions} evictions, ` +
@@ -301,7 +301,7 @@ export class Store<V = unknown> {
     ];
     return {
       entries, bytes, hits, misses, sets, deletes, evictions, expirations, contendedReads, contendedWrites, shards,
-      loads, loadsJoined, loadErrors, loadTimeouts, leadersLost, flightsInProgress,
+      expiryCascades, sweeps, loads, loadsJoined, loadErrors, loadTimeouts, leadersLost, flightsInProgress,
       watchers: native.watchCount(this.#handle),
     };
   }

@@ -39,8 +39,9 @@ export interface StoreOptions {
    * Most bytes the store's entries may take: an integer from 1 to 2^53 - 1.
    * Default: no limit. An entry counts its key (UTF-8 bytes), its encoded
    * value and the native cost of an entry: 48 bytes (a 32-byte header, an
-   * 8-byte hash-table slot and 8 bytes of allocator header), 64 when the
-   * policy is 'sieve' (16 bytes of eviction-queue links). Exact for the whole
+   * 8-byte hash-table slot and 8 bytes of allocator header); 16 more for an
+   * entry that can expire (a TTL, or a store with `ttlMs`: its timer-wheel
+   * links), and 16 more when the policy is 'sieve' (eviction-queue links). Exact for the whole
    * store like `maxEntries`; a single entry larger than `maxBytes` is refused
    * with a RangeError (code `ERR_THREADKV_OVER_BUDGET`), whatever the policy.
    */
@@ -122,7 +123,10 @@ export interface StoreStats {
    * (`size` leaves those out).
    */
   readonly entries: number;
-  /** Bytes held, as `maxBytes` counts them: keys + values + 48 bytes per entry (64 when the store evicts). */
+  /**
+   * Bytes held, as `maxBytes` counts them: keys + values + 48 bytes per entry
+   * (+16 for an entry with a TTL, +16 when the store evicts).
+   */
   readonly bytes: number;
   /** Reads (`get`, `has`, `getEntry`, `ttl`, `getMany` per key, `getOrSet` of a present key) that found the key. */
   readonly hits: number;
@@ -145,6 +149,18 @@ export interface StoreStats {
   readonly contendedWrites: number;
   /** Number of shards. */
   readonly shards: number;
+  /**
+   * Expiry work: entries with a TTL moved down a level of their shard's
+   * timer wheel as their deadline came nearer (each at most once per level,
+   * a few times over its life).
+   */
+  readonly expiryCascades: number;
+  /**
+   * Expiry work: times the background sweep took a shard's write lock to
+   * remove expired entries (each hold does a bounded amount of work, about
+   * a millisecond at most). Stays still while nothing expires.
+   */
+  readonly sweeps: number;
   /** `getOrCompute` / `getOrComputeSync`: computations led (factory calls started). */
   readonly loads: number;
   /** Callers that joined a computation another caller (in any thread) was running, instead of computing. */

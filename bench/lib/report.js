@@ -297,6 +297,13 @@ function render(data) {
     out.push(fairnessSection(data.fairness));
     out.push('');
   }
+  if (data.expiry !== undefined) {
+    out.push('## Expiry (`node bench/expiry.js`)');
+    out.push('');
+    if (data.expiry?.note) out.push(`_${data.expiry.note}._`, '');
+    out.push(data.expiry === null ? '_not run_' : data.expiry.error ? `_failed: ${data.expiry.error}_` : data.expiry.markdown);
+    out.push('');
+  }
   if (data.growth !== undefined) {
     out.push('## Writes while a table grows (`node bench/native/table-growth.js`)');
     out.push('');

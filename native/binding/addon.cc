@@ -333,6 +333,7 @@ Napi::Value Addon::Setup(const Napi::CallbackInfo& info) {
   constants.Set("defaults", def);
   constants.Set("entryOverhead", static_cast<double>(kEntryOverhead));
   constants.Set("queueLinkBytes", static_cast<double>(kQueueLinkBytes));
+  constants.Set("timerLinkBytes", static_cast<double>(kTimerLinkBytes));
   Napi::Object result = Napi::Object::New(env);
   result.Set("out", out_.Value());
   result.Set("constants", constants);
@@ -430,8 +431,8 @@ napi_value Addon::Get(napi_env env, StoreHandle& h, napi_value* args) {
 napi_value Addon::Set(napi_env env, StoreHandle& h, napi_value* args) {
   Store& store = Resolve(env, h);
   KeyArg key(env, args[0], store);
-  EntryPtr e = MakeValueEntry(env, key, args[1], store, InTag(), InLength());
-  e->expires_at = ExpiryArg(env, args[2], store);
+  const int64_t expiry = ExpiryArg(env, args[2], store);
+  EntryPtr e = MakeValueEntry(env, key, args[1], store, InTag(), InLength(), expiry);
   const double cost = static_cast<double>(Store::Cost(*e));
   CheckWrite(env, store, store.Put(key.hash(), std::move(e)), key.js(), cost);
   return nullptr;  // undefined
@@ -509,22 +510,27 @@ Napi::Value Addon::Expire(const Napi::CallbackInfo& info) {
   KeyArg key(env, info[1], store);
   const double ms = info[2].As<Napi::Number>().DoubleValue();
   const int64_t deadline = std::isinf(ms) ? kNoExpiry : store.DeadlineIn(ms);
-  const Status st = store.Expire(key.view(), key.hash(), deadline);
-  if (st == Status::kDestroyed) ThrowDestroyed(env, store);
+  uint64_t cost = 0;
+  const Status st = store.Expire(key.view(), key.hash(), deadline, &cost);
+  // An entry without timer links gains them (16 bytes): under maxBytes the
+  // limits apply as to a write (`cost`: the entry's charge with them).
+  if (st != Status::kNotFound) CheckWrite(env, store, st, key.js(), static_cast<double>(cost));
   return Napi::Boolean::New(env, st == Status::kOk);
 }
 
 // stats(handle) -> [entries, bytes, hits, misses, sets, deletes, evictions,
-//   expirations, contendedReads, contendedWrites, shards]
+//   expirations, contendedReads, contendedWrites, shards, expiryCascades,
+//   sweeps]
 Napi::Value Addon::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::shared_ptr<Store> owned = Share(env, info[0]);
   Store& store = *owned;
   StoreStats st;
   if (store.Stats(&st) == Status::kDestroyed) ThrowDestroyed(env, store);
-  const uint64_t fields[] = {st.entries,         st.bytes,     st.hits,        st.misses,          st.sets,
-                             st.deletes,         st.evictions, st.expirations, st.contended_reads, st.contended_writes,
-                             store.shard_count()};
+  const uint64_t fields[] = {
+      st.entries,          st.bytes,           st.hits,        st.misses,          st.sets,
+      st.deletes,          st.evictions,       st.expirations, st.contended_reads, st.contended_writes,
+      store.shard_count(), st.expiry_cascades, st.sweeps};
   Napi::Array out = Napi::Array::New(env, std::size(fields));
   for (uint32_t i = 0; i < std::size(fields); ++i) out.Set(i, Napi::Number::New(env, static_cast<double>(fields[i])));
   return out;
@@ -560,8 +566,8 @@ Napi::Value Addon::SetIfAbsent(const Napi::CallbackInfo& info) {
   const std::shared_ptr<Store> owned = Share(env, info[0]);
   Store& store = *owned;
   KeyArg key(env, info[1], store);
-  EntryPtr e = MakeValueEntry(env, key, info[2], store, InTag(), InLength());
-  e->expires_at = ExpiryArg(env, info[3], store);
+  const int64_t expiry = ExpiryArg(env, info[3], store);
+  EntryPtr e = MakeValueEntry(env, key, info[2], store, InTag(), InLength(), expiry);
   const double cost = static_cast<double>(Store::Cost(*e));
   const Status st = store.Insert(key.hash(), std::move(e));
   CheckWrite(env, store, st, key.js(), cost);
@@ -576,8 +582,8 @@ Napi::Value Addon::GetOrSet(const Napi::CallbackInfo& info) {
   const std::shared_ptr<Store> owned = Share(env, info[0]);
   Store& store = *owned;
   KeyArg key(env, info[1], store);
-  EntryPtr e = MakeValueEntry(env, key, info[2], store, InTag(), InLength());
-  e->expires_at = ExpiryArg(env, info[3], store);
+  const int64_t expiry = ExpiryArg(env, info[3], store);
+  EntryPtr e = MakeValueEntry(env, key, info[2], store, InTag(), InLength(), expiry);
   const double cost = static_cast<double>(Store::Cost(*e));
   Copied c;
   uint64_t version = 0;
@@ -731,8 +737,7 @@ Napi::Value Addon::SetMany(const Napi::CallbackInfo& info) {
   entries.reserve(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) {
     KeyArg key(env, keys[i], store);
-    EntryPtr e = MakeValueEntry(env, key, vals[i], store, tags != nullptr ? tags[i] : 0);
-    e->expires_at = expiry;
+    EntryPtr e = MakeValueEntry(env, key, vals[i], store, tags != nullptr ? tags[i] : 0, 0, expiry);
     entries.push_back({key.hash(), std::move(e)});
   }
   if (atomic) {

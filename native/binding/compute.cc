@@ -197,12 +197,13 @@ Napi::Value Complete(const Napi::CallbackInfo& info) {
   const std::shared_ptr<Flight> flight = call.flight;
   KeyArg key(env, info[2], *store);
   if (key.view() != flight->key) throw Napi::Error::New(env, "threadkv: internal error: completing another key");
-  EntryPtr e = MakeValueEntry(env, key, info[3], *store, AddonOf(info).values().TakeInTag(),
-                              AddonOf(info).values().TakeInLength());
+  int64_t expiry = kDefaultExpiry;
   if (info[4].IsNumber()) {  // validated in lib/: undefined for the store's default
     const double ms = info[4].As<Napi::Number>().DoubleValue();
-    e->expires_at = std::isinf(ms) ? kNoExpiry : store->DeadlineIn(ms);
+    expiry = std::isinf(ms) ? kNoExpiry : store->DeadlineIn(ms);
   }
+  EntryPtr e = MakeValueEntry(env, key, info[3], *store, AddonOf(info).values().TakeInTag(),
+                              AddonOf(info).values().TakeInLength(), expiry);
   auto result = std::make_shared<FlightResult>();
   result->kind = e->kind;
   result->flags = e->flags;

@@ -289,7 +289,7 @@ bool BinaryArg(napi_env env, napi_value value, const uint8_t** data, size_t* siz
 }  // namespace
 
 EntryPtr MakeValueEntry(Napi::Env env, const KeyArg& key, napi_value value, const Store& store, int32_t tag,
-                        size_t length) {
+                        size_t length, int64_t expires_at) {
   const size_t max = store.options().max_value_bytes;
   auto too_large = [&](size_t actual) {
     Throw(env, kErrValueTooLarge,
@@ -308,7 +308,7 @@ EntryPtr MakeValueEntry(Napi::Env env, const KeyArg& key, napi_value value, cons
       const wtf8::Utf16Info info = wtf8::Measure(units.data(), units.size());
       if (info.bytes > max) too_large(info.bytes);
       const uint8_t flags = (info.lone ? kFlagLoneSurrogates : 0) | (info.ascii ? kFlagAscii : 0);
-      EntryPtr e = store.NewEntry(key.view(), info.bytes, Kind::kString, flags);
+      EntryPtr e = store.NewEntry(key.view(), info.bytes, Kind::kString, flags, expires_at);
       wtf8::EncodeUtf16To(units.data(), units.size(), info, reinterpret_cast<char*>(e->value_data()));
       return e;
     }
@@ -320,19 +320,19 @@ EntryPtr MakeValueEntry(Napi::Env env, const KeyArg& key, napi_value value, cons
       double d;
       TKV_NAPI(env, napi_get_value_double(env, value, &d));
       if (sizeof d > max) too_large(sizeof d);
-      EntryPtr e = store.NewEntry(key.view(), sizeof d, Kind::kFloat64);
+      EntryPtr e = store.NewEntry(key.view(), sizeof d, Kind::kFloat64, 0, expires_at);
       std::memcpy(e->value_data(), &d, sizeof d);
       return e;
     }
     case napi_boolean: {
       bool b;
       TKV_NAPI(env, napi_get_value_bool(env, value, &b));
-      return store.NewEntry(key.view(), 0, b ? Kind::kTrue : Kind::kFalse);
+      return store.NewEntry(key.view(), 0, b ? Kind::kTrue : Kind::kFalse, 0, expires_at);
     }
     case napi_null:
-      return store.NewEntry(key.view(), 0, Kind::kNull);
+      return store.NewEntry(key.view(), 0, Kind::kNull, 0, expires_at);
     case napi_undefined:
-      return store.NewEntry(key.view(), 0, Kind::kUndefined);
+      return store.NewEntry(key.view(), 0, Kind::kUndefined, 0, expires_at);
     case napi_object: {
       const uint8_t* data = nullptr;
       size_t size = 0;
@@ -355,7 +355,7 @@ EntryPtr MakeValueEntry(Napi::Env env, const KeyArg& key, napi_value value, cons
         Throw(env, kErrInternal, {.store = store.name(), .key = key.js()});
       }
       if (size > max) too_large(size);
-      EntryPtr e = store.NewEntry(key.view(), size, Kind::kBytes, format);
+      EntryPtr e = store.NewEntry(key.view(), size, Kind::kBytes, format, expires_at);
       if (size != 0) std::memcpy(e->value_data(), data, size);
       return e;
     }

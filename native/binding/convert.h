@@ -48,8 +48,9 @@ class ValuePath;
 // (naming the key) when the value has another type, is a view of a detached
 // buffer, or is over the store's max_value_bytes. `length`, for bytes lib/
 // encoded: how many of the view's bytes are the value (0: all).
+// `expires_at`: the entry's deadline (Store::NewEntry lays it out for it).
 EntryPtr MakeValueEntry(Napi::Env env, const KeyArg& key, napi_value value, const Store& store, int32_t tag,
-                        size_t length = 0);
+                        size_t length = 0, int64_t expires_at = kDefaultExpiry);
 
 // Keys (the elements of a JS array, already read: see Elements in
 // addon.cc), converted as KeyArg converts one (same errors, naming the

@@ -73,12 +73,16 @@ struct Store::BatchPlan {
   std::vector<uint32_t> order;
   std::vector<size_t> counts;  // per position in `order`
   std::vector<size_t> last;    // with a limit: the last occurrence of each key
+  bool timers = false;         // some entry has timer links (the wheels are reserved)
 };
 
 Status Store::PlanBatch(std::span<const HashedEntry> entries, BatchPlan* plan) const {
   plan->order = OrderOf(shards_, entries.size(), [&](size_t i) { return entries[i].hash; });
   plan->counts.assign(plan->order.size(), 0);
-  for (const HashedEntry& he : entries) ++plan->counts[SlotOf(plan->order, shards_.IndexOf(he.hash))];
+  for (const HashedEntry& he : entries) {
+    ++plan->counts[SlotOf(plan->order, shards_.IndexOf(he.hash))];
+    plan->timers = plan->timers || he.entry->has_timer();
+  }
   const Budget& budget = shards_.budget();
   if (!budget.limited()) return Status::kOk;
   // A batch that alone passes a limit can never fit (its own keys are never
@@ -133,8 +137,9 @@ Status Store::LinkBatch(std::span<HashedEntry> entries, const BatchPlan& plan, R
   // Room in the tables first: if this throws, nothing has changed (a table
   // may have grown, which nothing can see).
   for (size_t k = 0; k < plan.order.size(); ++k) {
-    Table& t = shards_.at(plan.order[k]).table;
-    t.Reserve(t.size() + plan.counts[k]);
+    Shard& s = shards_.at(plan.order[k]);
+    s.table.Reserve(s.table.size() + plan.counts[k]);
+    if (plan.timers) s.wheel.Reserve();
   }
   if (shards_.budget().limited())
     if (const Status st = ReserveBatch(entries, plan, r, may_defer, need); st != Status::kOk) return st;
@@ -148,6 +153,7 @@ Status Store::LinkBatch(std::span<HashedEntry> entries, const BatchPlan& plan, R
 
 Status Store::PutManyAtomic(std::span<HashedEntry> entries) {
   // Everything that allocates happens before the locks.
+  for (HashedEntry& he : entries) shards_.Fit(he.entry);
   BatchPlan plan;
   if (const Status st = PlanBatch(entries, &plan); st != Status::kOk) return st;
   Retired retired;  // replaced and evicted entries, freed after the locks

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <limits>
 
 namespace threadkv {
 
@@ -24,12 +25,18 @@ class Clock {
   virtual int64_t NowNs() const = 0;
 };
 
-// Told when a store gains its first entry with a deadline (has_ttl() went
-// from false to true), after the shard lock is released.
+// Whoever reclaims expired entries in the background. A write that puts
+// work on a shard's timer wheel due before PlannedNs() calls Wake(), after
+// the shard lock is released; no other write calls anything.
 class Waker {
  public:
   virtual ~Waker() = default;
   virtual void Wake() = 0;
+  // When the waker next looks at the stores unless woken, on their clock
+  // (the Registry's stores use the steady clock); INT64_MAX when it will
+  // not (idle); INT64_MIN while it will look again anyway. Any thread, no
+  // lock: read after the shard's next_due is published (seq_cst).
+  virtual int64_t PlannedNs() const { return std::numeric_limits<int64_t>::max(); }
 };
 
 // A store's surroundings. Both may be null: no clock is the steady clock,

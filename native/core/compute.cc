@@ -117,6 +117,7 @@ Status Store::CompleteCompute(Flight& f, EntryPtr value, std::shared_ptr<const F
   Retired retired;   // the replaced and evicted entries, freed after the lock
   Shard& s = shards_.For(f.hash);
   const bool limited = shards_.budget().limited();
+  shards_.Fit(value);  // timer links for a deadline, before the lock
   // As Write() stores one entry: room reserved under the shard's lock; when
   // it must come from other shards, the lock is released meanwhile and the
   // whole step is taken again (the flight may have been invalidated or lost).

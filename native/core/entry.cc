@@ -11,8 +11,7 @@ namespace threadkv {
 void EntryDeleter::operator()(Entry* e) const noexcept {
   // The block starts at the links when there are any (no branch: this runs
   // for every entry freed).
-  static_assert(kLayoutLinks == 1);
-  char* block = reinterpret_cast<char*>(e) - (e->layout & kLayoutLinks) * sizeof(EntryLinks);
+  char* block = reinterpret_cast<char*>(e) - e->prefix_size();
   e->~Entry();
   std::free(block);
 }
@@ -45,19 +44,32 @@ void* AllocateBlock(size_t size) {
 
 }  // namespace
 
-EntryPtr MakeEntry(std::string_view key, size_t value_size, Kind kind, uint8_t flags, bool with_links) {
-  const size_t prefix = with_links ? sizeof(EntryLinks) : 0;
+EntryPtr MakeEntry(std::string_view key, size_t value_size, Kind kind, uint8_t flags, bool with_links,
+                   bool with_timer) {
+  const size_t queue = with_links ? sizeof(EntryLinks) : 0;
+  const size_t prefix = queue + (with_timer ? sizeof(TimerLinks) : 0);
   char* block = static_cast<char*>(AllocateBlock(prefix + sizeof(Entry) + key.size() + value_size));
   if (with_links) new (block) EntryLinks();
+  if (with_timer) new (block + queue) TimerLinks();
   auto* e = new (block + prefix) Entry();
   e->version = 0;
   e->key_size = static_cast<uint32_t>(key.size());
   e->value_size = static_cast<uint32_t>(value_size);
   e->kind = kind;
   e->flags = flags;
-  e->layout = with_links ? kLayoutLinks : 0;
+  e->layout = static_cast<uint8_t>((with_links ? kLayoutLinks : 0) | (with_timer ? kLayoutTimer : 0));
   if (!key.empty()) std::memcpy(e->key_data(), key.data(), key.size());
   return EntryPtr(e);
+}
+
+EntryPtr CopyEntry(const Entry& e, uint8_t layout) {
+  EntryPtr c =
+      MakeEntry(e.key(), e.value_size, e.kind, e.flags, (layout & kLayoutLinks) != 0, (layout & kLayoutTimer) != 0);
+  if (e.value_size != 0) std::memcpy(c->value_data(), e.value_data(), e.value_size);
+  c->version = e.version;
+  c->expires_at = e.expires_at;
+  c->visited.store(e.visited.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  return c;
 }
 
 }  // namespace threadkv

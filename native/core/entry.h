@@ -12,6 +12,8 @@
 #include <new>
 #include <string_view>
 
+#include "timer_wheel.h"
+
 namespace threadkv {
 
 // How the value bytes are to be read back. The binding picks the kind from
@@ -36,20 +38,24 @@ inline constexpr int64_t kNoExpiry = 0;
 inline constexpr int64_t kDefaultExpiry = -1;
 
 // Entry::layout bits: how MakeEntry laid out the entry's block (fixed for
-// the entry's life).
-inline constexpr uint8_t kLayoutLinks = 1;  // an EntryLinks precedes the header
+// the entry's life). The block is [EntryLinks][TimerLinks][header][key][value],
+// each prefix present only when its bit is set.
+inline constexpr uint8_t kLayoutLinks = 1;  // an EntryLinks (SIEVE queue) starts the block
+inline constexpr uint8_t kLayoutTimer = 2;  // a TimerLinks (timer wheel) sits right before the header
 
 // What an entry costs beyond its key and value bytes, as the byte limit
 // (Options::max_bytes) and stats().bytes count it: its 32-byte header, its
-// 8-byte table slot and malloc's 8-byte chunk header, 48 bytes; and in a
-// store that evicts (SIEVE), the 16 bytes of queue links in front of the
-// header, 64. That is what the store really spends per entry, except what
+// 8-byte table slot and malloc's 8-byte chunk header, 48 bytes; 16 more for
+// an entry that can have a deadline (its timer wheel links: an entry written
+// with a TTL, or into a store with a default ttl), and 16 more in a store that
+// evicts (SIEVE: the queue links). That is what the store really spends per entry, except what
 // the allocator and the table add on top and no entry owns alone: malloc
 // rounds each block up to 16 bytes (0 to 15 more), and a slot array runs
 // between 3/8 and 3/4 full (docs/operations.md measures both).
 inline constexpr size_t kSlotCharge = 8;         // Table::kSlotBytes (checked in shard.h)
 inline constexpr size_t kMallocChunkHeader = 8;  // glibc's per-chunk size word
 inline constexpr size_t kQueueLinkBytes = 16;    // sizeof(EntryLinks) (checked below)
+inline constexpr size_t kTimerLinkBytes = 16;    // sizeof(TimerLinks) (checked below)
 
 struct Entry;
 
@@ -96,10 +102,28 @@ struct Entry {
 
   bool HasDeadline() const { return expires_at > 0; }
 
-  // The SIEVE queue links in front of the header; only when has_links().
+  // The SIEVE queue links at the start of the block; only when has_links().
   bool has_links() const { return (layout & kLayoutLinks) != 0; }
   EntryLinks& links() {
-    return *std::launder(reinterpret_cast<EntryLinks*>(reinterpret_cast<char*>(this) - sizeof(EntryLinks)));
+    // Behind the timer links when there are any (no branch: kLayoutTimer * 8
+    // is their size).
+    static_assert(kLayoutTimer * 8 == sizeof(TimerLinks));
+    char* at = reinterpret_cast<char*>(this) - sizeof(EntryLinks) - (layout & kLayoutTimer) * 8;
+    return *std::launder(reinterpret_cast<EntryLinks*>(at));
+  }
+  // The timer wheel links right before the header; only when has_timer().
+  // Every entry with a deadline in a table has them (Shards::Fit).
+  bool has_timer() const { return (layout & kLayoutTimer) != 0; }
+  TimerLinks& timer() {
+    return *std::launder(reinterpret_cast<TimerLinks*>(reinterpret_cast<char*>(this) - sizeof(TimerLinks)));
+  }
+  static Entry& FromTimer(TimerLinks& l) {
+    return *std::launder(reinterpret_cast<Entry*>(reinterpret_cast<char*>(&l) + sizeof(TimerLinks)));
+  }
+  // Bytes of the block in front of the header (the links it has).
+  size_t prefix_size() const {
+    static_assert(kLayoutLinks == 1 && kLayoutTimer == 2);  // no branch: this runs on every write
+    return ((layout & kLayoutLinks) + (layout >> 1 & 1)) * 16;
   }
 
   const char* key_data() const { return reinterpret_cast<const char*>(this + 1); }
@@ -108,29 +132,29 @@ struct Entry {
   uint8_t* value_data() { return reinterpret_cast<uint8_t*>(key_data() + key_size); }
   std::string_view key() const { return {key_data(), key_size}; }
 
-  // Bytes of the entry's block: the header (and the queue links when it has
-  // them), key and value. Not counted: the allocator's bookkeeping and the
-  // table slot (see charge()).
-  size_t footprint() const {
-    static_assert(kLayoutLinks == 1);  // no branch: this runs on every write
-    return sizeof(Entry) + (layout & kLayoutLinks) * sizeof(EntryLinks) + key_size + value_size;
-  }
+  // Bytes of the entry's block: the header (and the links it has), key and
+  // value. Not counted: the allocator's bookkeeping and the table slot (see
+  // charge()).
+  size_t footprint() const { return prefix_size() + sizeof(Entry) + key_size + value_size; }
   // What the entry costs against a byte limit (EntryChargeFor).
   uint64_t charge() const { return footprint() + kSlotCharge + kMallocChunkHeader; }
 };
 
 static_assert(sizeof(Entry) == 32, "Entry header grew; update the per-entry charge in docs/operations.md");
 
-// The per-entry charge beyond key and value of a store without eviction
-// (add kQueueLinkBytes for one that evicts): 48.
+// The per-entry charge beyond key and value of an entry without links (add
+// kQueueLinkBytes in a store that evicts, kTimerLinkBytes for an entry that
+// can have a deadline): 48.
 inline constexpr size_t kEntryOverhead = sizeof(Entry) + kSlotCharge + kMallocChunkHeader;
 static_assert(kQueueLinkBytes == sizeof(EntryLinks));
+static_assert(kTimerLinkBytes == sizeof(TimerLinks));
 
 // The charge of an entry with `key_size` and `value_size` bytes, with queue
-// links (`links`: a store that evicts) or not: the one definition the core,
-// the binding and lib/ use.
-constexpr uint64_t EntryChargeFor(uint64_t key_size, uint64_t value_size, bool links) {
-  return key_size + value_size + kEntryOverhead + (links ? kQueueLinkBytes : 0);
+// links (`links`: a store that evicts) or not, and with timer links
+// (`timer`: an entry that can have a deadline) or not: the one definition
+// the core, the binding and lib/ use.
+constexpr uint64_t EntryChargeFor(uint64_t key_size, uint64_t value_size, bool links, bool timer = false) {
+  return key_size + value_size + kEntryOverhead + (links ? kQueueLinkBytes : 0) + (timer ? kTimerLinkBytes : 0);
 }
 
 struct EntryDeleter {
@@ -140,9 +164,16 @@ using EntryPtr = std::unique_ptr<Entry, EntryDeleter>;
 
 // Allocates an entry with room for `key` and `value_size` value bytes and
 // copies the key in; with `with_links`, the block starts with EntryLinks
-// (stores with the SIEVE policy need them: use Store::NewEntry, which
-// chooses). The header is always 16-byte aligned (table slots rely on it).
-// The caller fills value_data() and kind.
-EntryPtr MakeEntry(std::string_view key, size_t value_size, Kind kind, uint8_t flags = 0, bool with_links = false);
+// (stores with the SIEVE policy need them), and with `with_timer` a
+// TimerLinks comes right before the header (an entry with a deadline needs
+// them): use Store::NewEntry, which chooses. The header is always 16-byte
+// aligned (table slots rely on it). The caller fills value_data() and kind.
+EntryPtr MakeEntry(std::string_view key, size_t value_size, Kind kind, uint8_t flags = 0, bool with_links = false,
+                   bool with_timer = false);
+
+// A copy of `e` (key, value, kind, flags, version, deadline, visited bit)
+// laid out with `layout` (kLayout* bits): for an entry that gets a deadline
+// but was made without timer links.
+EntryPtr CopyEntry(const Entry& e, uint8_t layout);
 
 }  // namespace threadkv

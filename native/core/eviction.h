@@ -131,6 +131,22 @@ class SieveQueue {
     l.newer = l.older = nullptr;
   }
   void Reset() { head_ = tail_ = hand_ = nullptr; }
+  // `to` takes `from`'s place in the queue (a copy of the same entry).
+  void Replace(Entry* from, Entry* to) {
+    EntryLinks& f = from->links();
+    EntryLinks& t = to->links();
+    t = f;
+    if (f.newer != nullptr)
+      f.newer->links().older = to;
+    else
+      head_ = to;
+    if (f.older != nullptr)
+      f.older->links().newer = to;
+    else
+      tail_ = to;
+    if (hand_ == from) hand_ = to;
+    f.newer = f.older = nullptr;
+  }
 
   // The next entry to evict: from the hand (or the tail), clearing visited
   // bits on the way, the first entry not visited since the hand last passed

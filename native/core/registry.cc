@@ -1,5 +1,7 @@
 #include "registry.h"
 
+#include <algorithm>
+#include <limits>
 #include <utility>
 
 namespace threadkv {
@@ -62,7 +64,7 @@ bool Registry::Destroy(std::string_view name) {
   return true;
 }
 
-bool Registry::SweepPass() {
+void Registry::SweepPass() {
   std::vector<std::shared_ptr<Store>> stores;
   {
     std::lock_guard lock(mu_);
@@ -70,12 +72,17 @@ bool Registry::SweepPass() {
     for (const auto& [name, store] : stores_)
       if (store->has_ttl()) stores.push_back(store);
   }
-  bool more = false;
-  for (const std::shared_ptr<Store>& store : stores) {
-    (void)store->SweepExpired(kSweepBatch);
-    if (store->has_ttl()) more = true;
-  }
-  return more;
+  // The registry's stores use the steady clock (Open).
+  const int64_t now = SteadyNowNs();
+  for (const std::shared_ptr<Store>& store : stores)
+    if (store->NextDue() <= now) (void)store->SweepExpired(kSweepBudget);
+}
+
+int64_t Registry::NextDue() const {
+  std::lock_guard lock(mu_);
+  int64_t next = std::numeric_limits<int64_t>::max();
+  for (const auto& [name, store] : stores_) next = std::min(next, store->NextDue());
+  return next;
 }
 
 std::vector<std::string> Registry::Names() const {

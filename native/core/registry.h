@@ -51,14 +51,15 @@ class Registry {
  private:
   Registry() = default;
 
-  // One pass of the sweeper over every live store with deadlines; true
-  // while some remain.
-  bool SweepPass();
+  // One pass of the sweeper over every live store with work due.
+  void SweepPass();
+  // The earliest time at which some live store has work (Store::NextDue).
+  int64_t NextDue() const;
 
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<Store>> stores_;
   // Woken by the stores this registry creates (their StoreHost's waker).
-  Sweeper sweeper_{[this] { return SweepPass(); }};
+  Sweeper sweeper_{[this] { SweepPass(); }, [this] { return NextDue(); }};
 };
 
 }  // namespace threadkv

@@ -71,10 +71,14 @@ Shards::Shards(const Options& options, uint64_t seed, StoreHost host, std::strin
       host_(host),
       name_(name),
       shards_(new Shard[mask_ + 1]) {
+  const int64_t now = Now();
   for (size_t i = 0; i <= mask_; ++i) {
     // Huge tables recompute home slots from keys: with this store's seed.
     shards_[i].table = Table(seed_);
     shards_[i].index = static_cast<uint32_t>(i);
+    // The wheel's clock from now, so that the first deadlines land on the
+    // level their distance calls for (no allocation: a clock only).
+    shards_[i].wheel = EntryWheel(now);
   }
   if (sieve_) {
     const size_t words = (mask_ >> 6) + 1;
@@ -90,19 +94,43 @@ void Shards::WrongLayout() const {
   std::abort();
 }
 
+void Shards::NoTimerLinks() const {
+  std::fprintf(stderr,
+               "threadkv: store \"%.*s\" was given an entry with a deadline and no timer links (not made by its "
+               "NewEntry); aborting\n",
+               static_cast<int>(name_.size()), name_.data());
+  std::abort();
+}
+
 void Shards::ResolveExpiry(Entry& e) const {
   if (e.expires_at != kDefaultExpiry) return;
   e.expires_at = ttl_ms_ == 0 ? kNoExpiry : DeadlineAfter(Now(), static_cast<double>(ttl_ms_));
 }
 
-void Shards::AddDeadline(Shard& s, Retired* r) {
-  ++s.ttl_entries;
-  // Set under the lock, so that a sweep pass that clears the flag either
-  // sees this entry or leaves the flag set for it (see Sweep).
-  if (!has_ttl_.exchange(true, std::memory_order_acq_rel)) {
+void Shards::Schedule(Shard& s, Entry& e, Retired* r) {
+  if (!e.has_timer()) [[unlikely]]
+    NoTimerLinks();
+  const int64_t due = s.wheel.Schedule(e);  // never throws: the caller reserved the wheel
+  // Set under the lock, so that a sweep pass that clears the flag (before
+  // it takes this shard's lock) either sees this entry or leaves the flag
+  // set for it (see SweepAll). Read first: no write to a shared line per
+  // write once set.
+  if (!has_ttl_.load(std::memory_order_acquire)) has_ttl_.store(true, std::memory_order_release);
+  if (due >= s.next_due.load(std::memory_order_relaxed)) return;  // the sweeper knows of earlier work already
+  // Stored before the sweeper's plan is read, and the sweeper stores its
+  // plan before it reads next_due again (Sweeper::Plan): one of the two sees
+  // the other, so an earlier due time is never missed.
+  s.next_due.store(due, std::memory_order_seq_cst);
+  if (host_.waker != nullptr && due < host_.waker->PlannedNs()) {
     r->Rare();
-    r->waker_ = host_.waker;
+    r->waker_ = host_.waker;  // woken after the lock
   }
+}
+
+int64_t Shards::NextDue() const {
+  int64_t next = EntryWheel::kNever;
+  for (size_t i = 0; i <= mask_; ++i) next = std::min(next, shards_[i].next_due.load(std::memory_order_seq_cst));
+  return next;
 }
 
 Status Shards::Reserve(Shard& s, uint64_t hash, const Entry& e, Retired* r, bool may_defer, Need* need) {
@@ -117,7 +145,7 @@ Status Shards::Reserve(Shard& s, uint64_t hash, const Entry& e, Retired* r, bool
     return budget_.TryReserve(need->entries, need->bytes);
   };
   if (reserve()) return Status::kOk;
-  if (s.ttl_entries != 0) {
+  if (!s.wheel.empty()) {
     // Expired entries still take room until swept: they go first.
     PurgeExpired(s, r);
     if (reserve()) return Status::kOk;
@@ -213,6 +241,7 @@ Entry* Shards::Link(Shard& s, uint64_t hash, EntryPtr& e, Retired* r) {
   Entry* raw = e.get();
   if (raw->has_links() != sieve_) [[unlikely]]
     WrongLayout();
+  if (raw->has_timer()) s.wheel.Reserve();            // may throw std::bad_alloc: nothing linked
   EntryPtr old = s.table.Upsert(hash, std::move(e));  // may throw std::bad_alloc: nothing linked
   return Linked(s, raw, old.release(), r);
 }
@@ -221,6 +250,7 @@ Entry* Shards::LinkIfItFits(Shard& s, uint64_t hash, EntryPtr& e, Retired* r) {
   Entry* raw = e.get();
   if (raw->has_links() != sieve_) [[unlikely]]
     WrongLayout();
+  if (raw->has_timer()) s.wheel.Reserve();  // may throw std::bad_alloc: nothing linked
   // One probe: in first, then the room for what it adds (the entry it
   // replaced is known now), and out again if there is none. Nobody can see
   // the table meanwhile: this thread holds its write lock.
@@ -243,7 +273,7 @@ Entry* Shards::Linked(Shard& s, Entry* raw, Entry* old, Retired* r) {
     MarkOccupied(s, true);
   }
   if (sieve_) s.queue.Push(raw);
-  if (raw->HasDeadline()) AddDeadline(s, r);
+  if (raw->HasDeadline()) Schedule(s, *raw, r);
   (void)Report(s, Change::kSet, *raw, r);
   return raw;
 }
@@ -262,7 +292,7 @@ Change Shards::Retire(Shard& s, Entry* e, Change cause, Retired* r, bool release
     if (s.table.size() == 0) MarkOccupied(s, false);
   }
   if (e->HasDeadline()) {
-    --s.ttl_entries;
+    s.wheel.Deschedule(*e);  // nothing when a sweep already took it off
     // Gone already, whatever the caller meant to do with it.
     if ((cause == Change::kReplaced || cause == Change::kDeleted || cause == Change::kEvicted) && Expired(*e))
       cause = Change::kExpired;
@@ -302,55 +332,80 @@ void Shards::Rewrote(Shard& s, Entry& e) {
 }
 
 void Shards::SetDeadline(Shard& s, Entry& e, int64_t deadline, Retired* r) {
-  if (e.HasDeadline()) --s.ttl_entries;
-  e.expires_at = deadline;
-  if (e.HasDeadline()) AddDeadline(s, r);
+  if (deadline > 0) {
+    if (!e.has_timer()) [[unlikely]]
+      NoTimerLinks();
+    s.wheel.Reserve();  // may throw std::bad_alloc: nothing changed yet
+    e.expires_at = deadline;
+    Schedule(s, e, r);  // moves it when it was on the wheel
+  } else {
+    if (e.HasDeadline()) s.wheel.Deschedule(e);
+    e.expires_at = deadline;
+  }
+}
+
+void Shards::Relink(Shard& s, uint64_t hash, Entry* cur, EntryPtr copy, int64_t deadline, Retired* r) {
+  Entry* raw = copy.get();
+  s.wheel.Reserve();  // may throw std::bad_alloc: nothing changed yet
+  // The same key: the table replaces the slot's entry (no allocation).
+  EntryPtr old = s.table.Upsert(hash, std::move(copy));
+  Entry* gone = old.release();
+  s.bytes += raw->footprint() - gone->footprint();
+  if (sieve_) {
+    s.queue.Replace(gone, raw);
+    raw->visited.store(gone->visited.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  }
+  if (gone->HasDeadline()) s.wheel.Deschedule(*gone);  // (an entry without timer links has none)
+  raw->version = cur->version;
+  raw->expires_at = deadline;
+  Schedule(s, *raw, r);
+  // Not a change of value: no report, and freed after the lock.
+  gone->next_unlinked = r->freed_;
+  r->freed_ = gone;
 }
 
 void Shards::PurgeExpired(Shard& s, Retired* r) {
-  if (s.ttl_entries == 0) return;
-  const int64_t now = Now();
-  // One whole pass: the walk goes on through the shrinks the unlinks start,
-  // so no expired entry is left to make the caller refuse a write that fits.
-  Table::WalkCursor pass;
-  WalkExpired(
-      s.table, pass, ~size_t{0}, [now](const Entry& e) { return e.HasDeadline() && e.expires_at <= now; },
-      [&](Entry* e) { Unlink(s, Hash(e->key()), e->key(), Change::kExpired, r); });
+  if (s.wheel.empty()) return;
+  // Every entry whose deadline is <= now, so that no expired entry is left
+  // to make the caller refuse a write that fits.
+  const TimerAdvance a =
+      s.wheel.ExpireDue(Now(), ~size_t{0}, [&](Entry& e) { Unlink(s, Hash(e.key()), e.key(), Change::kExpired, r); });
+  s.cascades += a.cascaded;
+  Publish(s);
 }
 
-size_t Shards::Sweep(Shard& s, size_t batch, bool* left) {
+size_t Shards::Sweep(Shard& s, size_t budget, bool* left) {
   size_t removed = 0;
   for (;;) {
-    Retired r;  // freed after each hold of the lock
+    Retired r;  // freed (and the hooks' AfterLock run) after each hold of the lock
     auto lock = WriteLock(s);
-    if (s.dead || s.ttl_entries == 0) {
-      s.sweep_cursor = {};
-      return removed;
-    }
-    // About `batch` slots from where the last hold stopped (Table::Walk:
-    // every entry there for the whole pass is met in it, whatever writers
-    // did between the holds), then the next batch, or done.
-    const int64_t now = Now();
-    const bool done = WalkExpired(
-        s.table, s.sweep_cursor, batch, [now](const Entry& e) { return e.HasDeadline() && e.expires_at <= now; },
-        [&](Entry* e) {
-          Unlink(s, Hash(e->key()), e->key(), Change::kExpired, &r);
-          ++removed;
-        });
-    if (!done) continue;
-    if (s.ttl_entries != 0) *left = true;
+    if (s.dead) return removed;
+    ++s.sweeps;
+    // Up to `budget` units of work per hold; the wheel resumes where it
+    // stopped (whatever writers did in between).
+    const TimerAdvance a =
+        s.wheel.ExpireDue(Now(), budget, [&](Entry& e) { Unlink(s, Hash(e.key()), e.key(), Change::kExpired, &r); });
+    removed += a.expired;
+    s.cascades += a.cascaded;
+    Publish(s);
+    if (!a.done) continue;
+    if (!s.wheel.empty()) *left = true;
     return removed;
   }
 }
 
-size_t Shards::SweepAll(size_t batch) {
+size_t Shards::SweepAll(size_t budget) {
   // Cleared first: a writer that links an entry with a deadline after this
   // pass has looked at its shard sets the flag again (under that shard's
   // lock), so the flag ends up false only if no such entry is left.
   has_ttl_.store(false, std::memory_order_release);
+  // Every shard, each under its own lock (a shard with nothing due costs a
+  // lock and an O(1) look at its wheel): so the flag and each shard's
+  // next_due are exact after the pass. The sweeper runs a pass only when
+  // some shard has work due.
   bool left = false;
   size_t removed = 0;
-  for (size_t i = 0; i <= mask_; ++i) removed += Sweep(shards_[i], batch, &left);
+  for (size_t i = 0; i <= mask_; ++i) removed += Sweep(shards_[i], budget, &left);
   if (left) has_ttl_.store(true, std::memory_order_release);
   return removed;
 }
@@ -368,20 +423,42 @@ void Shards::Drain(Shard& s, bool kill, Retired* r, std::vector<Table>* drained)
     drained->push_back(std::move(s.table));  // capacity reserved by the caller
     s.bytes = 0;
     s.queue.Reset();
-    s.ttl_entries = 0;
   }
-  s.sweep_cursor = {};
+  // Every entry has left (and the hook path took each off the wheel): the
+  // wheel forgets the nodes without touching them (they are freed after the
+  // lock) and gives back its block.
+  s.wheel.Reset();
+  Publish(s);
   if (kill) s.dead = true;
+}
+
+std::string Shards::CheckTimers(const Shard& s) const {
+  std::string broken = s.wheel.CheckInvariants();
+  if (!broken.empty()) return "wheel of shard " + std::to_string(s.index) + ": " + broken;
+  size_t with_deadline = 0;
+  s.table.ForEach([&](const Entry& e) {
+    if (!e.HasDeadline()) return;
+    ++with_deadline;
+    if (!e.has_timer())
+      broken = "an entry with a deadline has no timer links";
+    else if (!EntryWheel::IsScheduled(const_cast<Entry&>(e)))
+      broken = "an entry with a deadline is not on its shard's wheel";
+  });
+  if (broken.empty() && with_deadline != s.wheel.size())
+    broken =
+        std::to_string(with_deadline) + " entries have a deadline, the wheel holds " + std::to_string(s.wheel.size());
+  if (broken.empty() && s.next_due.load(std::memory_order_relaxed) > s.wheel.NextDue())
+    broken = "next_due is later than the wheel's NextDue()";
+  return broken.empty() ? broken : "shard " + std::to_string(s.index) + ": " + broken;
 }
 
 void Shards::AddSizes(const Shard& s, ShardSizes* out) const {
   uint64_t entries = s.table.size();
   uint64_t bytes = s.bytes;
-  if (s.ttl_entries != 0) {
-    // Expired entries not yet swept are invisible here too.
-    const int64_t now = Now();
-    s.table.ForEach([&](const Entry& e) {
-      if (!e.HasDeadline() || e.expires_at > now) return;
+  if (!s.wheel.empty()) {
+    // Expired entries not yet swept are invisible here too: they are the
+    // wheel's due nodes (no table walk).
+    s.wheel.ForEachDue(Now(), [&](const Entry& e) {
       --entries;
       bytes -= e.footprint();
     });

@@ -3,7 +3,7 @@
 // A store is a fixed array of shards, each a hash table (table.h) behind its
 // own reader-writer lock. Every change to a shard's contents goes through
 // Shards::Link (an entry in) or Shards::Unlink (an entry out, with its
-// cause): they alone touch the byte count, the count of entries with a
+// cause): they alone touch the byte count, the timer wheel of entries with a
 // deadline, the eviction queue, the version counter and the write counters,
 // and they alone report to the store's hook (the seam the optional features
 // attach to; see StoreHook). Every unlinked entry then goes into a Retired
@@ -20,6 +20,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -32,8 +33,18 @@
 #include "rwlock.h"
 #include "status.h"
 #include "table.h"
+#include "timer_wheel.h"
 
 namespace threadkv {
+
+// Where an entry keeps its timer wheel links and its deadline (TimerWheel's
+// Access): the links right before the header (Entry::timer()).
+struct EntryTimerAccess {
+  static TimerLinks& Links(Entry& e) { return e.timer(); }
+  static Entry& FromLinks(TimerLinks& l) { return Entry::FromTimer(l); }
+  static int64_t Deadline(const Entry& e) { return e.expires_at; }
+};
+using EntryWheel = TimerWheel<Entry, EntryTimerAccess>;
 
 // The per-entry charge (entry.h) counts one table slot.
 static_assert(kSlotCharge == Table::kSlotBytes, "an entry's charge must count one table slot");
@@ -108,7 +119,8 @@ using ShardMutex = WriterPreferringSharedMutex;
 //    already bounces between readers for the lock itself, so a hit costs no
 //    extra cache-line transfer.
 //  - line 1: the other counters readers bump (misses, contention), so that
-//    they never dirty the line the table's fields live on.
+//    they never dirty the line the table's fields live on, and `next_due`,
+//    which the sweeper reads without the lock.
 //  - line 2 on: the table and everything written only under the write lock
 //    (by Shards' members alone).
 struct alignas(64) Shard {
@@ -117,6 +129,11 @@ struct alignas(64) Shard {
   alignas(64) mutable std::atomic<uint64_t> misses{0};
   mutable std::atomic<uint64_t> contended_reads{0};   // try_lock_shared failed before blocking
   mutable std::atomic<uint64_t> contended_writes{0};  // try_lock failed before blocking
+  // When the wheel next has work (a lower bound of wheel.NextDue(); kNever
+  // for none): lowered by a write that schedules an earlier bucket, set to
+  // wheel.NextDue() after every sweep. Written under the write lock, read by
+  // the sweeper without it (Shards::NextDue).
+  std::atomic<int64_t> next_due{EntryWheel::kNever};
   alignas(64) Table table;
   uint64_t bytes = 0;         // sum of Entry::footprint() of live entries (see Charged())
   uint64_t last_version = 0;  // versions handed out by this shard (never reset)
@@ -128,9 +145,14 @@ struct alignas(64) Shard {
   uint64_t evictions = 0;
   uint64_t expirations = 0;
   SieveQueue queue;  // every live entry, when the store's policy is SIEVE
-  // Live entries with a deadline, and where the TTL sweep resumes.
-  uint64_t ttl_entries = 0;
-  Table::WalkCursor sweep_cursor;
+  // Every entry of the table with a deadline (and, while a sweep or a purge
+  // delivers them, none that has left it); read by AddSizes under the
+  // shared lock (its const members only).
+  EntryWheel wheel;
+  // Sweep work (stats): entries moved down the wheel's levels, and holds of
+  // the write lock by the background sweep.
+  uint64_t cascades = 0;
+  uint64_t sweeps = 0;
 };
 
 // Shard locks, taken with a try first so that stats() can count how often a
@@ -284,7 +306,7 @@ struct HookList {
 // Entry count and memory of some shards (Shards::AddSizes).
 struct ShardSizes {
   uint64_t entries = 0;
-  uint64_t bytes = 0;       // entry headers (with queue links) + keys + values
+  uint64_t bytes = 0;       // entry headers (with their links) + keys + values
   uint64_t slot_bytes = 0;  // hash table slot arrays
 };
 
@@ -326,6 +348,20 @@ class Shards {
 
   // True while some entry of the store may have a deadline.
   bool has_ttl() const { return has_ttl_.load(std::memory_order_acquire); }
+
+  // Whether an entry with `expires_at` needs timer links (it has a
+  // deadline, or will get the store's default one when linked).
+  bool NeedsTimer(int64_t expires_at) const { return expires_at > 0 || (expires_at == kDefaultExpiry && ttl_ms_ != 0); }
+  // With no lock held, before a write links `e` in: gives it the layout its
+  // deadline needs (a copy with timer links, for an entry made without
+  // them that has a deadline: Store::NewEntry makes entries that need none).
+  void Fit(EntryPtr& e) const {
+    if (NeedsTimer(e->expires_at) && !e->has_timer()) [[unlikely]]
+      e = CopyEntry(*e, static_cast<uint8_t>(e->layout | kLayoutTimer));
+  }
+  // The earliest time (store's clock) at which a sweep of some shard has
+  // work: the minimum of the shards' next_due. O(shards), no lock.
+  int64_t NextDue() const;
 
   // A read hit, under the shared lock: counted, and marked visited for SIEVE
   // (a relaxed store, and only when not already set, so re-reads do not
@@ -376,8 +412,16 @@ class Shards {
   // A counter updated in place (only while no hook is installed: a hook
   // must see every entry it was shown leave): a new version.
   void Rewrote(Shard& s, Entry& e);
-  // Sets e's deadline (kNoExpiry: none).
+  // Sets e's deadline (kNoExpiry: none). e must have timer links, or get no
+  // deadline (see Relink). May throw std::bad_alloc (the shard's wheel's
+  // first allocation) before it changes anything.
   void SetDeadline(Shard& s, Entry& e, int64_t deadline, Retired* r);
+  // Puts `copy` (a copy of `cur`, the live entry of its key, with timer
+  // links: CopyEntry) in cur's place with the deadline `deadline` (> 0): same
+  // version and value, no report to the hooks (a new deadline is no change
+  // of value); cur is retired silently. The room copy adds (its links) must
+  // be reserved (Admit). May throw std::bad_alloc before it changes anything.
+  void Relink(Shard& s, uint64_t hash, Entry* cur, EntryPtr copy, int64_t deadline, Retired* r);
   // Raises s's version counter to at least `floor`, so that every version s
   // hands out from now on is greater (a restored snapshot's highest).
   static void RaiseVersion(Shard& s, uint64_t floor) {
@@ -389,14 +433,16 @@ class Shards {
   // SIEVE: evicts unpinned entries of s until `need` can be reserved, and
   // reserves it: false when s ran out of entries to evict first.
   bool EvictFor(Shard& s, Need need, Retired* r);
-  // Unlinks every expired entry of s (a shrink of the table ends it early).
+  // Unlinks every expired entry of s (TimerWheel::ExpireDue: O(the expired
+  // entries), no table walk).
   void PurgeExpired(Shard& s, Retired* r);
   // One pass of the background sweep over every shard (no lock may be
-  // held): takes each shard's write lock for up to `batch` slots at a time,
-  // from its sweep cursor to the end of its table, and unlinks the expired
-  // entries. Clears has_ttl() when no entry with a deadline is left.
-  // Returns how many entries it removed.
-  size_t SweepAll(size_t batch);
+  // held): takes each shard's write lock for up to `budget` units of wheel
+  // work at a time (an entry expired or moved down a level), releasing it
+  // in between, until every entry whose deadline is <= now is unlinked.
+  // Clears has_ttl() when no entry with a deadline is left. Returns how
+  // many entries it removed.
+  size_t SweepAll(size_t budget);
 
   // The writes that change no single entry, told to the hooks (StoreHook):
   // a delete or take of an absent key (under s's write lock), a clear or a
@@ -419,8 +465,14 @@ class Shards {
   // lock; the caller frees it after).
   void Drain(Shard& s, bool kill, Retired* r, std::vector<Table>* drained);
 
-  // Adds s's entries and memory to *out (expired entries left out). Under
-  // s's shared lock.
+  // Checks s's wheel against its table (tests): the wheel's invariants, and
+  // every entry with a deadline on it (with timer links), none other. Under
+  // s's lock, no sweep running. Empty when all hold, else what broke.
+  std::string CheckTimers(const Shard& s) const;
+
+  // Adds s's entries and memory to *out (expired entries left out: those
+  // still on the wheel, TimerWheel::ForEachDue, so O(1) plus the expired
+  // entries not yet swept). Under s's shared lock.
   void AddSizes(const Shard& s, ShardSizes* out) const;
   Budget& mutable_budget() { return budget_; }
   // Bytes of s as the byte limit counts them (the sum of its entries'
@@ -456,14 +508,17 @@ class Shards {
   // `release`: give its room back to the budget (not for an entry a write
   // replaces: the write reserved the difference).
   Change Retire(Shard& s, Entry* gone, Change cause, Retired* r, bool release = true);
-  // One more entry with a deadline in s (wakes the sweeper, through r, when
-  // it is the store's first).
-  void AddDeadline(Shard& s, Retired* r);
-  // Sweeps s up to the end of its table (SweepAll); *left is set when
-  // entries with a deadline remain.
-  size_t Sweep(Shard& s, size_t batch, bool* left);
+  // Puts `e` (with a deadline, and timer links) on s's wheel, and wakes the
+  // sweeper through r when that makes work due before it planned to look.
+  void Schedule(Shard& s, Entry& e, Retired* r);
+  // After s's wheel changed by a sweep, a purge or a clear: its next_due.
+  static void Publish(Shard& s) { s.next_due.store(s.wheel.NextDue(), std::memory_order_seq_cst); }
+  // Sweeps s (SweepAll); *left is set when entries with a deadline remain.
+  size_t Sweep(Shard& s, size_t budget, bool* left);
   // Aborts: an entry not laid out by the store's NewEntry.
   [[noreturn]] void WrongLayout() const;
+  // Aborts: an entry with a deadline and no timer links (not Fit()).
+  [[noreturn]] void NoTimerLinks() const;
 
   const uint64_t mask_;
   const uint64_t seed_;

@@ -1,5 +1,6 @@
 #include "store.h"
 
+#include <cstring>
 #include <utility>
 
 #include "hash.h"
@@ -63,6 +64,7 @@ Status Store::CompareAndErase(std::string_view key, uint64_t hash, uint64_t expe
 Status Store::Increment(std::string_view key, uint64_t hash, double delta, Number* result, uint64_t* version) {
   Shard& s = shards_.For(hash);
   Number next;
+  bool timer = false;  // the new entry needs timer links (the counter has a deadline)
   {
     // The hot path: a present counter, overwritten in place (readers are
     // shut out by the write lock, and copy under their shared lock). A hook
@@ -79,21 +81,36 @@ Status Store::Increment(std::string_view key, uint64_t hash, double delta, Numbe
       *result = next;
       return Status::kOk;
     }
+    timer = cur != nullptr && cur->HasDeadline();
   }
   // A new entry, allocated outside the lock; the sum is made again under
-  // the lock, from what the key holds then.
-  EntryPtr fresh = NewEntry(key, kNumberBytes, Kind::kInt64);
-  Retired retired;
-  const Status st = Write(s, hash, fresh, &retired, version, [&](Shard& w) {
-    const Entry* cur = Live(w, hash, key);
-    const Status sum = Next(cur, delta, &next);
-    if (sum != Status::kOk) return sum;
-    WriteNumber(*fresh, next);
-    fresh->expires_at = cur != nullptr ? cur->expires_at : kDefaultExpiry;  // a counter keeps its deadline
-    return Status::kOk;
-  });
-  if (st == Status::kOk) *result = next;
-  return st;
+  // the lock, from what the key holds then. It keeps the counter's
+  // deadline, so it needs timer links if the counter has one by then: if
+  // it got one meanwhile, once more with them.
+  for (;;) {
+    EntryPtr fresh =
+        MakeEntry(key, kNumberBytes, Kind::kInt64, 0, shards_.sieve(), timer || shards_.NeedsTimer(kDefaultExpiry));
+    bool relayout = false;
+    Retired retired;
+    const Status st = Write(s, hash, fresh, &retired, version, [&](Shard& w) {
+      const Entry* cur = Live(w, hash, key);
+      if (cur != nullptr && cur->HasDeadline() && !fresh->has_timer()) {
+        relayout = true;
+        return Status::kMismatch;  // (not returned: tried again below)
+      }
+      const Status sum = Next(cur, delta, &next);
+      if (sum != Status::kOk) return sum;
+      WriteNumber(*fresh, next);
+      fresh->expires_at = cur != nullptr ? cur->expires_at : kDefaultExpiry;  // a counter keeps its deadline
+      return Status::kOk;
+    });
+    if (relayout) {
+      timer = true;
+      continue;
+    }
+    if (st == Status::kOk) *result = next;
+    return st;
+  }
 }
 
 Status Store::DrainAll(bool kill, std::vector<Table>* drained) {
@@ -170,20 +187,82 @@ Status Store::Stats(StoreStats* out) const {
     sum.expirations += s.expirations;
     sum.contended_reads += s.contended_reads.load(std::memory_order_relaxed);
     sum.contended_writes += s.contended_writes.load(std::memory_order_relaxed);
+    sum.expiry_cascades += s.cascades;
+    sum.sweeps += s.sweeps;
   }
   *out = sum;
   return Status::kOk;
 }
 
-Status Store::Expire(std::string_view key, uint64_t hash, int64_t deadline) {
-  Retired retired;  // wakes the sweeper after the lock, if this is the first deadline
+Status Store::Expire(std::string_view key, uint64_t hash, int64_t deadline, uint64_t* cost) {
+  Retired retired;  // wakes the sweeper after the lock, frees a replaced entry
   Shard& s = shards_.For(hash);
-  auto lock = WriteLock(s);
-  if (s.dead) return Status::kDestroyed;
-  Entry* cur = Live(s, hash, key);
-  if (cur == nullptr) return Status::kNotFound;
-  shards_.SetDeadline(s, *cur, deadline, &retired);
-  return Status::kOk;
+  // An entry without timer links that gets a deadline is replaced by a copy
+  // with them: allocated with no lock held, filled under the shared lock,
+  // and put in place under the write lock if the entry is still the one
+  // copied (same block, same version); otherwise all again.
+  EntryPtr copy;
+  const Entry* source = nullptr;
+  for (int tries = 0, stalls = 0;;) {
+    Need need;
+    size_t value_size = 0;
+    bool make = false;
+    {
+      auto lock = WriteLock(s);
+      if (s.dead) return Status::kDestroyed;
+      Entry* cur = Live(s, hash, key);
+      if (cur == nullptr) return Status::kNotFound;
+      if (cur->has_timer() || deadline <= 0) {
+        shards_.SetDeadline(s, *cur, deadline, &retired);
+        return Status::kOk;
+      }
+      if (copy != nullptr && cur == source && copy->version == cur->version) {
+        // Room for the links (in a store with maxBytes), as a write makes it.
+        if (cost != nullptr) *cost = copy->charge();
+        const Status st = shards_.Admit(s, hash, *copy, &retired, shards_.MayDefer(tries, stalls), &need);
+        if (st != Status::kOk && st != Status::kNoRoom) return st;
+        if (st == Status::kOk) {
+          if (s.table.Find(hash, key) != cur || shards_.Expired(*cur)) {
+            // It expired while the room was made (and may be gone).
+            shards_.mutable_budget().Release(static_cast<uint64_t>(need.entries), static_cast<uint64_t>(need.bytes));
+            return Status::kNotFound;
+          }
+          shards_.Relink(s, hash, cur, std::move(copy), deadline, &retired);
+          return Status::kOk;
+        }
+      } else {
+        make = true;
+        value_size = cur->value_size;
+      }
+    }
+    if (!make) {
+      // No room yet: taken from other shards with no lock held, then again.
+      if (!shards_.MakeRoom({&s.index, 1}, need)) ++stalls;
+      ++tries;
+      continue;
+    }
+    copy = MakeEntry(key, value_size, Kind::kBytes, 0, shards_.sieve(), /*with_timer=*/true);
+    source = nullptr;
+    auto lock = ReadLock(s);
+    if (s.dead) return Status::kDestroyed;
+    const Entry* cur = Live(s, hash, key);
+    if (cur == nullptr) return Status::kNotFound;
+    if (cur->value_size != value_size) continue;  // changed meanwhile: made again
+    if (value_size != 0) std::memcpy(copy->value_data(), cur->value_data(), value_size);
+    copy->kind = cur->kind;
+    copy->flags = cur->flags;
+    copy->version = cur->version;
+    copy->expires_at = cur->expires_at;
+    source = cur;
+  }
+}
+
+std::string Store::CheckTimers() const {
+  for (uint32_t i = 0; i < shards_.count(); ++i) {
+    auto lock = ReadLock(shards_.at(i));
+    if (std::string broken = shards_.CheckTimers(shards_.at(i)); !broken.empty()) return broken;
+  }
+  return "";
 }
 
 Status Store::AddHook(std::shared_ptr<StoreHook> hook) {

@@ -75,6 +75,10 @@ struct StoreStats {
   uint64_t expirations = 0;
   uint64_t contended_reads = 0;
   uint64_t contended_writes = 0;
+  // Expiry work: entries moved down a level of a shard's timer wheel, and
+  // holds of a shard's write lock by the background sweep.
+  uint64_t expiry_cascades = 0;
+  uint64_t sweeps = 0;
 };
 
 // Entry count and memory of a store (Store::Sizes).
@@ -112,11 +116,19 @@ class Store {
   uint32_t ShardOf(uint64_t hash) const { return shards_.IndexOf(hash); }
 
   // A new entry for this store, with the layout the store needs (with the
-  // SIEVE policy, the entry carries its queue links). The store takes only
-  // entries made here (or by MakeEntry with the same layout); it aborts on
-  // any other. The caller fills value_data(); see MakeEntry.
-  EntryPtr NewEntry(std::string_view key, size_t value_size, Kind kind, uint8_t flags = 0) const {
-    return MakeEntry(key, value_size, kind, flags, shards_.sieve());
+  // SIEVE policy, the entry carries its queue links) and the deadline
+  // `expires_at` (kDefaultExpiry: the store's ttl; kNoExpiry: none): one
+  // with a deadline, or in a store with a default ttl, carries timer links
+  // (16 bytes, counted in its charge). The store aborts on an entry whose
+  // queue links do not match it; one given a deadline after it was made
+  // without timer links is copied with them before the write's lock
+  // (Shards::Fit: correct, one copy slower). The caller fills value_data();
+  // see MakeEntry.
+  EntryPtr NewEntry(std::string_view key, size_t value_size, Kind kind, uint8_t flags = 0,
+                    int64_t expires_at = kDefaultExpiry) const {
+    EntryPtr e = MakeEntry(key, value_size, kind, flags, shards_.sieve(), shards_.NeedsTimer(expires_at));
+    e->expires_at = expires_at;
+    return e;
   }
 
   // ---- Single keys ----
@@ -271,6 +283,8 @@ class Store {
   Status ReserveMore(std::span<const size_t> more);
 
   // Entry count and memory, atomically with respect to every other operation.
+  // O(shards) (plus the expired entries no sweep has reclaimed yet, which it
+  // leaves out: TimerWheel::ForEachDue), with or without TTL entries.
   Status Sizes(StoreSizes* out) const;
 
   // Counters summed over the shards, each read under its shard's shared lock
@@ -286,15 +300,30 @@ class Store {
   int64_t DeadlineIn(double ttl_ms) const { return DeadlineAfter(NowNs(), ttl_ms); }
 
   // Sets the deadline of `key` (kNoExpiry: never expires): kOk, or
-  // kNotFound when absent (or already expired).
-  Status Expire(std::string_view key, uint64_t hash, int64_t deadline);
+  // kNotFound when absent (or already expired). An entry made without timer
+  // links that gets a deadline is replaced by a copy with them (made outside
+  // the lock; same version and value; no change reported): that adds 16
+  // bytes to its charge, so in a store with maxBytes it makes room as a
+  // write does, or fails as a write does (kFullBytes, nothing changed).
+  // *cost (if given) is the charge of the entry with its links.
+  Status Expire(std::string_view key, uint64_t hash, int64_t deadline, uint64_t* cost = nullptr);
 
   // True while some entry of the store may have a deadline.
   bool has_ttl() const { return shards_.has_ttl(); }
 
-  // One sweep pass (Shards::SweepAll): removes the expired entries, `batch`
-  // table slots per hold of a shard's write lock. Returns how many.
-  size_t SweepExpired(size_t batch = 256) { return shards_.SweepAll(batch); }
+  // The earliest time (the store's clock) at which SweepExpired() has work:
+  // an entry due, or a cascade of a timer wheel level; INT64_MAX for none.
+  // O(shards), no lock.
+  int64_t NextDue() const { return shards_.NextDue(); }
+
+  // Checks every shard's timer wheel against its table (Shards::CheckTimers;
+  // tests): empty when all hold.
+  std::string CheckTimers() const;
+
+  // One sweep pass (Shards::SweepAll): removes every entry whose deadline
+  // has passed, `budget` units of timer wheel work per hold of a shard's
+  // write lock. Returns how many.
+  size_t SweepExpired(size_t budget = 512) { return shards_.SweepAll(budget); }
 
   // ---- Limits ----
 
@@ -411,6 +440,7 @@ class Store {
   // again, go() included.
   template <class Go>
   Status Write(Shard& s, uint64_t hash, EntryPtr& e, Retired* r, uint64_t* version, Go&& go) {
+    shards_.Fit(e);  // timer links for a deadline, before the lock
     if (!shards_.budget().limited()) {
       auto lock = WriteLock(s);
       if (s.dead) return Status::kDestroyed;

@@ -328,11 +328,19 @@ struct ModelEntry {
   // default TTL against its own clock at an instant the harness only brackets.
   int64_t deadline_lo = 0;
   int64_t deadline_hi = 0;
+  // Laid out with timer wheel links (Entry::has_timer: 16 bytes more in its
+  // footprint and charge).
+  bool timer = false;
 };
+
+// What an entry adds to its shard's payload: key, value and timer links.
+uint64_t PayloadOf(const std::string& key, const ModelEntry& e) {
+  return key.size() + e.value.size() + (e.timer ? kTimerLinkBytes : 0);
+}
 
 struct ShardModel {
   std::map<std::string, ModelEntry> live;  // visible (present, not expired) entries
-  uint64_t payload = 0;                    // sum of key + value bytes of `live`
+  uint64_t payload = 0;                    // sum of PayloadOf(`live`): key + value (+ timer links)
   // An entry of this shard may be expired but still hold its slot (so the
   // shard's physical counts may exceed the model's): set when one expires,
   // cleared by Clear.
@@ -413,7 +421,16 @@ class Harness {
   // An entry's charge against maxBytes (Entry::charge: queue links in an
   // evicting store), and the store's visible entries and bytes as the limits
   // count them (the limits hold for the whole store).
-  uint64_t Cost(size_t key, size_t value) const { return EntryChargeFor(key, value, evicting_); }
+  uint64_t Cost(size_t key, size_t value, bool timer) const { return EntryChargeFor(key, value, evicting_, timer); }
+  uint64_t CostOf(const std::string& key, const ModelEntry& e) const {
+    return Cost(key.size(), e.value.size(), e.timer);
+  }
+  // Whether a write with `expiry` makes an entry with timer links.
+  bool TimerFor(int64_t expiry) const { return expiry > 0 || (expiry == kDefaultExpiry && opts_.ttl_ms != 0); }
+  // The layout of the entry Increment makes when it cannot update in place.
+  bool IncrementTimer(const ModelEntry* cur) const {
+    return (cur != nullptr && cur->deadline_hi > 0) || opts_.ttl_ms != 0;
+  }
   uint64_t StoreBytes() const;
   size_t LiveCount() const;
   // Some shard may hold an expired entry still in its slot.
@@ -427,8 +444,10 @@ class Harness {
   std::pair<int64_t, int64_t> Resolve(int64_t expiry, int64_t t0, int64_t t1) const;
   bool ExpiredAt(int64_t lo, int64_t hi, int64_t now) const;
   // A write of `key` succeeded with `version`: checks the version, updates the model.
+  // `timer`: the entry's layout, -1 for that of a write (links when it has
+  // a deadline).
   void Linked(const std::string& key, uint32_t s, const Value& v, std::pair<int64_t, int64_t> deadline,
-              uint64_t version, bool version_known = true, uint64_t floor = 0);
+              uint64_t version, bool version_known = true, uint64_t floor = 0, int timer = -1);
   void SetLive(uint32_t s, const std::string& key, ModelEntry e);
   void EraseLive(uint32_t s, const std::string& key);
   void CheckVersion(const std::string& key, uint64_t version, uint64_t floor);
@@ -525,7 +544,7 @@ size_t Harness::LiveCount() const {
 uint64_t Harness::StoreBytes() const {
   uint64_t payload = 0;
   for (const ShardModel& m : model_) payload += m.payload;
-  return payload + LiveCount() * Cost(0, 0);
+  return payload + LiveCount() * Cost(0, 0, false);
 }
 
 bool Harness::MayHoldExpired() const {
@@ -692,7 +711,15 @@ uint64_t Harness::DecodeExpected(const std::string& key) {
 // ---- model helpers ----
 
 EntryPtr Harness::Make(const std::string& key, const Value& v, int64_t expiry) const {
-  EntryPtr e = store_->NewEntry(key, v.bytes.size(), v.kind, v.flags);
+  // Laid out for its deadline by NewEntry, or (odd value sizes) made for no
+  // deadline and given it after: the store then copies it with timer links
+  // when it needs them (Shards::Fit). Either way the same entry is stored.
+  if (v.bytes.size() % 2 == 0) {
+    EntryPtr e = store_->NewEntry(key, v.bytes.size(), v.kind, v.flags, expiry);
+    if (!v.bytes.empty()) std::memcpy(e->value_data(), v.bytes.data(), v.bytes.size());
+    return e;
+  }
+  EntryPtr e = store_->NewEntry(key, v.bytes.size(), v.kind, v.flags, kNoExpiry);
   if (!v.bytes.empty()) std::memcpy(e->value_data(), v.bytes.data(), v.bytes.size());
   e->expires_at = expiry;
   return e;
@@ -713,7 +740,7 @@ Status Harness::ExpectLimits(const std::string& key, uint32_t s, uint64_t cost, 
   // them, in every shard, before it refuses: an expired entry never makes a
   // write fail.)
   const ModelEntry* cur = Live(key, s);
-  return CheckFitsModel(cur == nullptr ? 1 : 0, cost, cur == nullptr ? 0 : Cost(key.size(), cur->value.size()));
+  return CheckFitsModel(cur == nullptr ? 1 : 0, cost, cur == nullptr ? 0 : CostOf(key, *cur));
 }
 
 // Store::DeadlineIn, bracketed by the clock readings before and after the call.
@@ -742,11 +769,11 @@ void Harness::SetLive(uint32_t s, const std::string& key, ModelEntry e) {
   ShardModel& m = model_[s];
   auto it = m.live.find(key);
   if (it != m.live.end()) {
-    m.payload -= key.size() + it->second.value.size();
-    m.payload += key.size() + e.value.size();
+    m.payload -= PayloadOf(key, it->second);
+    m.payload += PayloadOf(key, e);
     it->second = std::move(e);
   } else {
-    m.payload += key.size() + e.value.size();
+    m.payload += PayloadOf(key, e);
     m.live.emplace(key, std::move(e));
   }
 }
@@ -755,7 +782,7 @@ void Harness::EraseLive(uint32_t s, const std::string& key) {
   ShardModel& m = model_[s];
   auto it = m.live.find(key);
   if (it == m.live.end()) return;
-  m.payload -= key.size() + it->second.value.size();
+  m.payload -= PayloadOf(key, it->second);
   m.live.erase(it);
 }
 
@@ -771,7 +798,7 @@ void Harness::CheckVersion(const std::string& key, uint64_t version, uint64_t fl
 }
 
 void Harness::Linked(const std::string& key, uint32_t s, const Value& v, std::pair<int64_t, int64_t> deadline,
-                     uint64_t version, bool version_known, uint64_t floor) {
+                     uint64_t version, bool version_known, uint64_t floor, int timer) {
   ++sets_;
   if (fault_ == 1 && !fault_done_) {  // deliberately forget this write
     fault_done_ = true;
@@ -793,6 +820,7 @@ void Harness::Linked(const std::string& key, uint32_t s, const Value& v, std::pa
   e.version_floor = floor;
   e.deadline_lo = deadline.first;
   e.deadline_hi = deadline.second;
+  e.timer = timer < 0 ? deadline.second > 0 : timer != 0;
   SetLive(s, key, std::move(e));
 }
 
@@ -846,9 +874,9 @@ std::vector<uint64_t> Harness::Reconcile(uint32_t s, bool evict_ok, const std::s
       Fail("shard " + std::to_string(s) + " lost " + Printable(it->first) + " (nothing may evict it here)");
     if (pinned.count(it->first) != 0)
       Fail("shard " + std::to_string(s) + " evicted " + Printable(it->first) + ", which the write itself stored");
-    victims.push_back(Cost(it->first.size(), it->second.value.size()));
+    victims.push_back(CostOf(it->first, it->second));
     ++evictions_;
-    m.payload -= it->first.size() + it->second.value.size();
+    m.payload -= PayloadOf(it->first, it->second);
     it = m.live.erase(it);
   }
   if (gi < got.size())
@@ -969,7 +997,7 @@ void Harness::OpPut(bool swap) {
         std::to_string(v.bytes.size()) + "] expiry=" + std::to_string(expiry));
   const uint64_t h = HashOf(key);
   const uint32_t s = ShardOf(h);
-  const uint64_t cost = Cost(key.size(), v.bytes.size());
+  const uint64_t cost = Cost(key.size(), v.bytes.size(), TimerFor(expiry));
   Status want = ExpectLimits(key, s, cost);
   if (dead_ && want != Status::kTooBigForLimit) want = Status::kDestroyed;
   const ModelEntry* prev = Live(key, s);
@@ -1068,7 +1096,7 @@ void Harness::OpInsert(bool read) {
   else if (present)
     want = Status::kExists;
   else
-    want = ExpectLimits(key, s, Cost(key.size(), v.bytes.size()));
+    want = ExpectLimits(key, s, Cost(key.size(), v.bytes.size(), TimerFor(expiry)));
   uint64_t version = 0;
   Observed o;
   bool called = false;
@@ -1107,7 +1135,7 @@ void Harness::OpCompareAndPut() {
   const uint64_t h = HashOf(key);
   const uint32_t s = ShardOf(h);
   const ModelEntry* cur = Live(key, s);
-  const uint64_t cost = Cost(key.size(), v.bytes.size());
+  const uint64_t cost = Cost(key.size(), v.bytes.size(), TimerFor(expiry));
   const bool match = expected == kExpectAbsent ? cur == nullptr : cur != nullptr && cur->version == expected;
   Status want;
   if (limited_ && TooBig(cost))
@@ -1174,7 +1202,8 @@ void Harness::OpIncrement() {
   } else {
     in_place = cur != nullptr && cur->value.size() == 8 && (cur->kind == Kind::kInt64 || cur->kind == Kind::kFloat64);
     // Otherwise a new 8-byte entry replaces the key's: the limits apply.
-    if (!in_place) want = ExpectLimits(key, s, Cost(key.size(), 8));
+    // (with timer links when the counter has a deadline, or the store a ttl)
+    if (!in_place) want = ExpectLimits(key, s, Cost(key.size(), 8, IncrementTimer(cur)));
   }
   Number result;
   uint64_t version = 0;
@@ -1199,7 +1228,8 @@ void Harness::OpIncrement() {
   // rewritten; an absent key gets the store's default TTL, as any write.
   const auto deadline =
       cur != nullptr ? std::pair{before.deadline_lo, before.deadline_hi} : Resolve(kDefaultExpiry, t0, t1);
-  Linked(key, s, v, deadline, version);
+  Linked(key, s, v, deadline, version, true, 0,
+         in_place ? before.timer : IncrementTimer(cur != nullptr ? &before : nullptr));
   if (!in_place) AfterWrite(key);
 }
 
@@ -1278,7 +1308,7 @@ void Harness::OpPutMany() {
     if (limited_) {
       // A batch that alone passes a limit of the store can never fit.
       uint64_t cost = 0;
-      for (const auto& [k, i] : last) cost += Cost(k.size(), items[i].v.bytes.size());
+      for (const auto& [k, i] : last) cost += Cost(k.size(), items[i].v.bytes.size(), TimerFor(items[i].expiry));
       if ((max_entries_ != 0 && last.size() > max_entries_) || TooBig(cost)) want = Status::kTooBigForLimit;
     }
     if (want == Status::kOk && dead_) want = Status::kDestroyed;
@@ -1287,11 +1317,11 @@ void Harness::OpPutMany() {
       uint64_t add = 0, add_cost = 0, sub = 0;
       for (const auto& [k, i] : last) {
         const ModelEntry* cur = Live(k, items[i].shard);
-        add_cost += Cost(k.size(), items[i].v.bytes.size());
+        add_cost += Cost(k.size(), items[i].v.bytes.size(), TimerFor(items[i].expiry));
         if (cur == nullptr)
           ++add;
         else
-          sub += Cost(k.size(), cur->value.size());
+          sub += CostOf(k, *cur);
       }
       want = CheckFitsModel(add, add_cost, sub);
     }
@@ -1302,7 +1332,7 @@ void Harness::OpPutMany() {
     // clock does not move during the call).
     for (size_t i = 0; i < n; ++i) {
       const Item& it = items[i];
-      Status w = ExpectLimits(it.key, it.shard, Cost(it.key.size(), it.v.bytes.size()));
+      Status w = ExpectLimits(it.key, it.shard, Cost(it.key.size(), it.v.bytes.size(), TimerFor(it.expiry)));
       if (dead_ && w != Status::kTooBigForLimit) w = Status::kDestroyed;
       if (w != Status::kOk) {
         want = w;
@@ -1431,16 +1461,38 @@ void Harness::OpExpire() {
   const uint32_t s = ShardOf(h);
   auto it = model_[s].live.find(key);
   const bool present = it != model_[s].live.end();
+  // A deadline on an entry without timer links replaces it with a copy that
+  // has them: 16 bytes more, which must fit under maxBytes as a write's
+  // would. (A deadline already past leaves it in its slot until swept.)
+  const bool past = ExpiredAt(deadline, deadline, clock_.Now());
+  const bool grows = present && deadline > 0 && !it->second.timer;
+  Status want = present ? Status::kOk : Status::kNotFound;
+  if (grows && limited_) {
+    ModelEntry bigger = it->second;
+    bigger.timer = true;
+    if (TooBig(CostOf(key, bigger)))
+      want = Status::kTooBigForLimit;
+    else if (!evicting_)
+      want = CheckFitsModel(0, CostOf(key, bigger), CostOf(key, it->second));
+  }
   const Status got = store_->Expire(key, h, deadline);
   if (dead_) return ExpectStatus(got, Status::kDestroyed, "Expire");
-  ExpectStatus(got, present ? Status::kOk : Status::kNotFound, "Expire");
-  if (!present) return;
+  ExpectStatus(got, want, "Expire");
+  if (got != Status::kOk || !present) return;
+  if (grows) {
+    ModelEntry e = it->second;
+    e.timer = true;
+    SetLive(s, key, std::move(e));
+    it = model_[s].live.find(key);
+  }
   it->second.deadline_lo = it->second.deadline_hi = deadline;
-  if (ExpiredAt(deadline, deadline, clock_.Now())) {
+  if (past) {
     EraseLive(s, key);
     ++expired_;
     model_[s].may_hold_expired = true;
   }
+  // The room for the links, as after a write (Put's AfterWrite).
+  if (grows && evicting_) LearnEvictions({s}, {key}, true);
 }
 
 void Harness::OpSweep() {
@@ -1488,7 +1540,7 @@ void Harness::OpBulkPut() {
     op_key_ = Printable(key);
     const uint64_t h = HashOf(key);
     const uint32_t s = ShardOf(h);
-    Status want = ExpectLimits(key, s, Cost(key.size(), v.bytes.size()));
+    Status want = ExpectLimits(key, s, Cost(key.size(), v.bytes.size(), TimerFor(expiry)));
     if (dead_ && want != Status::kTooBigForLimit) want = Status::kDestroyed;
     uint64_t version = 0;
     const int64_t t0 = clock_.Now();
@@ -1544,7 +1596,7 @@ void Harness::OpAdvanceClock() {
         ++it;
         continue;
       }
-      m.payload -= it->first.size() + it->second.value.size();
+      m.payload -= PayloadOf(it->first, it->second);
       it = m.live.erase(it);
       ++expired_;
       m.may_hold_expired = true;

@@ -208,15 +208,16 @@ TEST(Clock, AStoreMeasuresDeadlinesOnTheClockItIsGiven) {
   EXPECT_FALSE(s.has_ttl());
 }
 
-// The waker a store is given hears of its first deadline (after the lock),
-// and of no later one until a sweep pass found none left.
+// The waker a store is given (here one that never plans: PlannedNs() is
+// "never") hears of its shard's first deadline (after the lock), and of no
+// later one due no earlier until a sweep pass emptied the shard's wheel.
 TEST(Clock, TheWakerHearsOfTheFirstDeadline) {
   struct Counter final : Waker {
     int wakes = 0;
     void Wake() override { ++wakes; }
   } waker;
   ManualClock clock;
-  Store s("t", SmallOptions(2), {.clock = &clock, .waker = &waker});
+  Store s("t", SmallOptions(1), {.clock = &clock, .waker = &waker});
   ASSERT_EQ(PutString(s, "plain", "v"), Status::kOk);
   EXPECT_EQ(waker.wakes, 0);
   for (int i = 0; i < 3; ++i) {

@@ -54,12 +54,18 @@ describe('constants: one definition, native', () => {
     const value = 'x'.repeat(1000);
     // The default policy with a limit evicts: its entries carry queue links.
     const charge = constants.entryOverhead + constants.queueLinkBytes;
-    throwsWith(() => s.set('k', value), RangeError, ErrorCode.OVER_BUDGET, `${constants.entryOverhead} bytes (${charge} in a store that evicts) of overhead`, `takes ${1 + 1000 + charge} bytes`);
+    throwsWith(() => s.set('k', value), RangeError, ErrorCode.OVER_BUDGET, `${constants.entryOverhead} bytes (+${constants.timerLinkBytes} with a TTL, +${constants.queueLinkBytes} in a store that evicts) of overhead`, `takes ${1 + 1000 + charge} bytes`);
     s.set('k', 'v');
     assert.equal(s.stats().bytes, 1 + 1 + charge);
     const none = open({ shards: 1, maxBytes: 1000, evictionPolicy: 'none' });
     none.set('k', 'v');
     assert.equal(none.stats().bytes, 1 + 1 + constants.entryOverhead);
+    // An entry that can expire carries its timer-wheel links, and counts them.
+    none.set('t', 'v', { ttlMs: 60_000 });
+    assert.equal(none.stats().bytes, 2 * (1 + 1 + constants.entryOverhead) + constants.timerLinkBytes);
+    none.delete('t');
+    none.expire('k', 60_000); // given a TTL later: its links come with it
+    assert.equal(none.stats().bytes, 1 + 1 + constants.entryOverhead + constants.timerLinkBytes);
     void Store;
   });
 });

@@ -15,7 +15,7 @@ describe('stats()', () => {
     const s = Store.open(name, { shards: 4 });
     assert.deepEqual(s.stats(), {
       entries: 0, bytes: 0, hits: 0, misses: 0, sets: 0, deletes: 0, evictions: 0, expirations: 0,
-      contendedReads: 0, contendedWrites: 0, shards: 4,
+      contendedReads: 0, contendedWrites: 0, shards: 4, expiryCascades: 0, sweeps: 0,
       loads: 0, loadsJoined: 0, loadErrors: 0, loadTimeouts: 0, leadersLost: 0, flightsInProgress: 0, watchers: 0,
     });
   });

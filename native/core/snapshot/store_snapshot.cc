@@ -327,9 +327,8 @@ class StoreSink final : public ReadSink {
         err->a = r.value.size();
         return false;
       }
-      EntryPtr e = store_.NewEntry(r.key, r.value.size(), r.kind, r.flags);
+      EntryPtr e = store_.NewEntry(r.key, r.value.size(), r.kind, r.flags, expires_at);
       if (!r.value.empty()) std::memcpy(e->value_data(), r.value.data(), r.value.size());
-      e->expires_at = expires_at;
       if (TooBig(store_, *e)) {
         *err = LimitError(Limit::kTooBig, r.key);
         err->a = Store::Cost(*e);
