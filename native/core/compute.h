@@ -30,7 +30,11 @@ namespace threadkv {
 
 class FlightHook final : public StoreHook {
  public:
-  explicit FlightHook(const Shards& shards) : shards_(shards), tables_(new FlightTable[shards.count()]) {}
+  // Told of kSet, kDeleted and absent keys (interests(), see above).
+  explicit FlightHook(const Shards& shards)
+      : StoreHook(Wants(Change::kSet) | Wants(Change::kDeleted) | kAbsent),
+        shards_(shards),
+        tables_(new FlightTable[shards.count()]) {}
 
   // Shard `shard`'s running flights: under that shard's write lock.
   FlightTable& table(uint32_t shard) { return tables_[shard]; }

@@ -30,6 +30,7 @@ void Retired::Finish() {
 StoreHook* HookList::Report(uint32_t shard, Change change, const Entry& e, uint32_t* after) const {
   StoreHook* keeper = nullptr;
   for (size_t i = 0; i < hooks.size(); ++i) {
+    if ((hooks[i]->interests() & StoreHook::Wants(change)) == 0) continue;
     const uint8_t reply = hooks[i]->OnChange(shard, change, e);
     if ((reply & StoreHook::kKeep) != 0 && keeper == nullptr && change != Change::kSet) keeper = hooks[i];
     if ((reply & StoreHook::kAfter) != 0) *after |= uint32_t{1} << i;
@@ -38,11 +39,12 @@ StoreHook* HookList::Report(uint32_t shard, Change change, const Entry& e, uint3
 }
 
 StoreHook* Shards::ReportTo(const HookList& list, const Shard& s, Change change, const Entry& e, Retired* r) const {
-  // One list per operation: the list changes only under every shard lock,
-  // and an operation's locks are held across all of its reports.
-  r->Rare();
-  r->hooks_ = &list;
-  return list.Report(s.index, change, e, &r->after_);
+  // Retired's rare part is set up only for a hook that asked for something
+  // (a change nobody acts on costs the writer the calls and nothing else).
+  uint32_t after = 0;
+  StoreHook* keeper = list.Report(s.index, change, e, &after);
+  if (after != 0 || keeper != nullptr) NoteAfter(list, after, r);
+  return keeper;
 }
 
 EntryPtr Retired::TakePrevious() {
@@ -419,9 +421,9 @@ size_t Shards::SweepAll(size_t budget) {
 }
 
 void Shards::Drain(Shard& s, bool kill, Retired* r, std::vector<Table>* drained) {
-  if (hooks() != nullptr) {
+  if (Wants(StoreHook::Wants(Change::kCleared))) {
     // Entry by entry, so that the hook sees each leave (allocates under the
-    // lock: only while a hook is installed).
+    // lock: only while a hook that wants kCleared is installed).
     std::vector<EntryPtr> all;
     s.table.DrainInto(all);
     for (EntryPtr& e : all) Retire(s, e.release(), Change::kCleared, r);

@@ -61,11 +61,26 @@ enum class Change : uint8_t {
 
 // The seam of a store's optional features (change events, invalidation of
 // loads in flight, point-in-time snapshots): every change to every shard is
-// reported to each installed hook, under that shard's write lock, in the
-// order the shard saw them. A store without hooks pays one relaxed load and
-// a branch per change. Installed with Store::AddHook.
+// reported to each installed hook that wants it (interests()), under that
+// shard's write lock, in the order the shard saw them. A store without hooks
+// pays one relaxed load and a branch per change; one whose hooks want none
+// of a change's kind, that and one test of a bit. Installed with
+// Store::AddHook.
 class StoreHook {
  public:
+  // What a hook is told of (bits, fixed when it is made): the changes
+  // OnChange hears (Wants(change)), and whether OnAbsent and OnGroup are
+  // called. A store makes no call a hook did not ask for, and skips a
+  // change's whole report (and, for kCleared, the entry-by-entry drain) when
+  // no installed hook wants it. OnClear and AfterLock are always called.
+  using Interests = uint16_t;
+  static constexpr Interests Wants(Change change) {
+    return static_cast<Interests>(1u << static_cast<unsigned>(change));
+  }
+  static constexpr Interests kAbsent = 1u << 6;  // OnAbsent
+  static constexpr Interests kGroups = 1u << 7;  // OnGroup
+  static constexpr Interests kEverything = 0xFF;
+
   // What OnChange asks for (bits).
   enum Reply : uint8_t {
     kNothing = 0,
@@ -73,7 +88,9 @@ class StoreHook {
     kAfter = 2,  // call AfterLock() once this operation has released its locks
   };
 
+  explicit StoreHook(Interests interests = kEverything) : interests_(interests) {}
   virtual ~StoreHook() = default;
+  Interests interests() const { return interests_; }
   // Under shard `shard`'s write lock: `e` was linked in (kSet, e.version is
   // its new version) or unlinked (any other change; e.version is the
   // version it had). Must not call into the store, and must not allocate
@@ -106,6 +123,9 @@ class StoreHook {
   virtual void OnGroup(bool begin) noexcept { (void)begin; }
   // After every lock of an operation in which OnChange replied kAfter.
   virtual void AfterLock() noexcept {}
+
+ private:
+  const Interests interests_;
 };
 
 // A shard's lock. Readers share it; writers hold it alone; a waiting writer
@@ -291,15 +311,26 @@ std::vector<uint32_t> LockOrder(std::vector<uint32_t> indices);
 struct HookList {
   static constexpr size_t kMax = 32;  // hooks per store (Retired keeps a bit per hook)
   std::vector<StoreHook*> hooks;
-  // Tells every hook; returns the first that keeps the entry, or null, and
-  // sets bit i of *after when hook i asked for AfterLock().
+  StoreHook::Interests wants = 0;  // every hook's interests(), or'ed (Sum())
+  StoreHook* only = nullptr;       // the hook, when there is exactly one (Sum())
+
+  // Sets `wants` and `only` from `hooks` (once they are all in).
+  void Sum() {
+    wants = 0;
+    for (const StoreHook* h : hooks) wants |= h->interests();
+    only = hooks.size() == 1 ? hooks[0] : nullptr;
+  }
+  // Tells every hook that wants `change`; returns the first that keeps the
+  // entry, or null, and sets bit i of *after when hook i asked for
+  // AfterLock().
   StoreHook* Report(uint32_t shard, Change change, const Entry& e, uint32_t* after) const;
-  // Tells every hook `call(hook)` (an OnAbsent / OnClear reply) and sets
-  // the AfterLock() bits of *after as Report does.
+  // Tells every hook that wants `interest` `call(hook)` (an OnAbsent /
+  // OnClear reply) and sets the AfterLock() bits of *after as Report does.
   template <class Call>
-  void ReportEach(Call&& call, uint32_t* after) const {
+  void ReportEach(StoreHook::Interests interest, Call&& call, uint32_t* after) const {
     for (size_t i = 0; i < hooks.size(); ++i)
-      if ((call(*hooks[i]) & StoreHook::kAfter) != 0) *after |= uint32_t{1} << i;
+      if ((hooks[i]->interests() & interest) == interest && (call(*hooks[i]) & StoreHook::kAfter) != 0)
+        *after |= uint32_t{1} << i;
   }
 };
 
@@ -339,6 +370,11 @@ class Shards {
   // only under every shard's write lock (Store::AddHook), so relaxed will do.
   const HookList* hooks() const { return hooks_.load(std::memory_order_relaxed); }
   void set_hooks(const HookList* hooks) { hooks_.store(hooks, std::memory_order_relaxed); }
+  // Whether some installed hook wants `interest` (StoreHook::Interests).
+  bool Wants(StoreHook::Interests interest) const {
+    const HookList* list = hooks();
+    return list != nullptr && (list->wants & interest) != 0;
+  }
 
   // "Now" on the store's clock; whether `e`'s deadline has passed (the clock
   // is read only for entries that have one).
@@ -449,15 +485,18 @@ class Shards {
   // destroy (under every shard's write lock, before Drain), and the bounds
   // of an atomic batch (under its locks).
   void ReportAbsent(const Shard& s, uint64_t hash, std::string_view key, Retired* r) const {
-    if (const HookList* list = hooks())
-      ReportEachTo(*list, r, [&](StoreHook& h) { return h.OnAbsent(s.index, hash, key); });
+    const HookList* list = hooks();
+    if (list != nullptr && (list->wants & StoreHook::kAbsent) != 0)
+      ReportEachTo(*list, StoreHook::kAbsent, r, [&](StoreHook& h) { return h.OnAbsent(s.index, hash, key); });
   }
   void ReportClear(bool destroy, Retired* r) const {
-    if (const HookList* list = hooks()) ReportEachTo(*list, r, [&](StoreHook& h) { return h.OnClear(destroy); });
+    if (const HookList* list = hooks()) ReportEachTo(*list, 0, r, [&](StoreHook& h) { return h.OnClear(destroy); });
   }
   void ReportGroup(bool begin) const {
-    if (const HookList* list = hooks())
-      for (StoreHook* h : list->hooks) h->OnGroup(begin);
+    const HookList* list = hooks();
+    if (list != nullptr && (list->wants & StoreHook::kGroups) != 0)
+      for (StoreHook* h : list->hooks)
+        if ((h->interests() & StoreHook::kGroups) != 0) h->OnGroup(begin);
   }
 
   // Empties s (its entries retired as kCleared); with `kill`, marks it dead.
@@ -480,18 +519,37 @@ class Shards {
   static uint64_t Charged(const Shard& s) { return s.bytes + s.table.size() * (kSlotCharge + kMallocChunkHeader); }
 
  private:
-  // The one function every change goes through: reports it to the hooks,
-  // if any; returns the hook that keeps an unlinked entry, or null.
+  // The one function every change goes through: reports it to the hooks
+  // that want it, if any; returns the hook that keeps an unlinked entry, or
+  // null.
   StoreHook* Report(const Shard& s, Change change, const Entry& e, Retired* r) const {
     const HookList* list = hooks();
-    return list == nullptr ? nullptr : ReportTo(*list, s, change, e, r);
+    if (list == nullptr || (list->wants & StoreHook::Wants(change)) == 0) return nullptr;
+    if (list->only == nullptr) return ReportTo(*list, s, change, e, r);
+    // One hook (the common case), which wants this change: called directly.
+    const uint8_t reply = list->only->OnChange(s.index, change, e);
+    return reply == StoreHook::kNothing ? nullptr : Replied(*list, change, reply, r);
+  }
+  // What the single hook's `reply` asks for: noted in r; the keeper, if any.
+  static StoreHook* Replied(const HookList& list, Change change, uint8_t reply, Retired* r) {
+    NoteAfter(list, (reply & StoreHook::kAfter) != 0 ? 1u : 0u, r);
+    return (reply & StoreHook::kKeep) != 0 && change != Change::kSet ? list.only : nullptr;
   }
   StoreHook* ReportTo(const HookList& list, const Shard& s, Change change, const Entry& e, Retired* r) const;
   template <class Call>
-  void ReportEachTo(const HookList& list, Retired* r, Call&& call) const {
+  void ReportEachTo(const HookList& list, StoreHook::Interests interest, Retired* r, Call&& call) const {
+    uint32_t after = 0;
+    list.ReportEach(interest, call, &after);
+    if (after != 0) NoteAfter(list, after, r);
+  }
+  // Hooks (bits of `list`) that asked for AfterLock(): r calls them once
+  // the operation's locks are released. One list per operation: the list
+  // changes only under every shard lock, and an operation's locks are held
+  // across all of its reports.
+  static void NoteAfter(const HookList& list, uint32_t after, Retired* r) {
     r->Rare();
     r->hooks_ = &list;
-    list.ReportEach(call, &r->after_);
+    r->after_ |= after;
   }
   // Link()'s bookkeeping of `raw`, just put in s's table in place of `old`.
   Entry* Linked(Shard& s, Entry* raw, Entry* old, Retired* r);

@@ -285,6 +285,7 @@ Status Store::InstallHooks(StoreHook* add, const StoreHook* remove) {
     if (list->hooks.size() == HookList::kMax) return Status::kFullEntries;
     list->hooks.push_back(add);
   }
+  list->Sum();
   const HookList* next = list->hooks.empty() ? nullptr : list.get();
   lists_.push_back(std::move(list));
   ShardLocks<true> locks(shards_.data(), shards_.count());

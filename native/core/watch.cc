@@ -1,6 +1,8 @@
 #include "watch.h"
 
 #include <algorithm>
+#include <bit>
+#include <cstring>
 #include <limits>
 #include <utility>
 
@@ -60,6 +62,10 @@ bool Subscription::Push(WatchEvent type, std::string_view key, uint64_t version,
   return false;
 }
 
+WatchHub::WatchHub()
+    : StoreHook(Wants(Change::kSet) | Wants(Change::kDeleted) | Wants(Change::kExpired) | Wants(Change::kEvicted) |
+                kGroups) {}
+
 WatchHub::~WatchHub() = default;
 
 bool WatchHub::PushLocked(Subscription& sub, WatchEvent type, std::string_view key, uint64_t version,
@@ -83,17 +89,23 @@ bool WatchHub::EmitSlow(WatchEvent type, std::string_view key, uint64_t version)
   const List* list = list_.load(std::memory_order_relaxed);
   if (list == nullptr) return false;
   const size_t n = list->size();
-  size_t first = 0;
-  while (first < n && !(*list)[first]->filter().Matches(type, key)) ++first;
-  if (first == n) return false;  // nobody watches this: no seq, no lock
+  for (size_t i = 0; i < n; ++i)
+    if ((*list)[i]->filter().Matches(type, key)) return EmitFrom(*list, i, type, key, version);
+  return false;  // nobody watches this: no seq, no lock
+}
+
+bool WatchHub::EmitFrom(const List& list, size_t first, WatchEvent type, std::string_view key,
+                        uint64_t version) noexcept {
   std::lock_guard lock(mu_);
   const uint64_t seq = ++seq_;
-  PushLocked(*(*list)[first], type, key, version, seq);
-  for (size_t i = first + 1; i < n; ++i) {
-    Subscription& sub = *(*list)[i];
-    if (sub.filter().Matches(type, key)) PushLocked(sub, type, key, version, seq);
+  // Whether this call listed an owner to signal (the thread's earlier calls
+  // in the same operation said so themselves).
+  bool wake = PushLocked(*list[first], type, key, version, seq);
+  for (size_t i = first + 1; i < list.size(); ++i) {
+    Subscription& sub = *list[i];
+    if (sub.filter().Matches(type, key)) wake |= PushLocked(sub, type, key, version, seq);
   }
-  return !tl_wakes.empty();
+  return wake;
 }
 
 bool WatchHub::BeginBatch() noexcept {
@@ -152,6 +164,7 @@ std::unique_ptr<const WatchHub::List> WatchHub::PublishLocked(std::unique_ptr<co
   std::unique_ptr<const List> old = std::move(owned_);
   owned_ = std::move(next);
   list_.store(owned_.get(), std::memory_order_relaxed);
+  quick_ = Quick::Of(owned_.get());
   count_.store(owned_ && !dead_ ? owned_->size() : 0, std::memory_order_relaxed);
   return old;
 }
@@ -194,7 +207,62 @@ void WatchHub::Drain(Subscription& sub, WatchBatch* out) {
   sub.signalled_ = false;
 }
 
+unsigned WatchHub::Quick::Signature(std::string_view key, size_t n) noexcept {
+  // The first n (<= 8, <= key.size()) bytes as a little-endian number,
+  // hashed to 6 bits. One load when the key has 8 bytes.
+  uint64_t v = 0;
+  if (std::endian::native == std::endian::little && key.size() >= 8) {
+    std::memcpy(&v, key.data(), 8);
+    if (n < 8) v &= (uint64_t{1} << (8 * n)) - 1;
+  } else {
+    for (size_t i = 0; i < n; ++i) v |= uint64_t{static_cast<unsigned char>(key[i])} << (8 * i);
+  }
+  return static_cast<unsigned>((v * 0x9E3779B97F4A7C15ull) >> 58);
+}
+
+WatchHub::Quick WatchHub::Quick::Of(const List* list) noexcept {
+  Quick q;
+  if (list == nullptr) return q;
+  bool keyed = false;
+  for (const std::shared_ptr<Subscription>& sub : *list) {
+    const WatchFilter& f = sub->filter();
+    if (f.scope == WatchFilter::Scope::kAll || (f.scope == WatchFilter::Scope::kPrefix && f.bytes.empty())) {
+      q.all |= f.events;
+    } else {
+      q.keyed |= f.events;
+      q.min_len = keyed ? std::min(q.min_len, f.bytes.size()) : f.bytes.size();
+      keyed = true;
+    }
+  }
+  q.sig_len = static_cast<uint8_t>(std::min<size_t>(q.min_len, 8));
+  for (const std::shared_ptr<Subscription>& sub : *list) {
+    const WatchFilter& f = sub->filter();
+    if (f.scope == WatchFilter::Scope::kKey || (f.scope == WatchFilter::Scope::kPrefix && !f.bytes.empty()))
+      q.sigs |= uint64_t{1} << Signature(f.bytes, q.sig_len);
+  }
+  return q;
+}
+
 uint8_t WatchHub::OnChange(uint32_t, Change change, const Entry& e) noexcept {
+  // The common case first, and cheap: a change that no subscription can
+  // match (none of them takes its kind; or all that do want a key or a
+  // prefix, and the key is shorter than all of them, or its first bytes'
+  // signature is none of theirs). Only the four kinds of interests() come.
+  static constexpr uint8_t kBits[8] = {WatchBit(WatchEvent::kSet), 0, WatchBit(WatchEvent::kDelete),
+                                       WatchBit(WatchEvent::kExpire), WatchBit(WatchEvent::kEvict)};
+  const uint8_t bit = kBits[static_cast<unsigned>(change) & 7];
+  if ((quick_.all & bit) == 0) {
+    if ((quick_.keyed & bit) == 0) return kNothing;
+    const std::string_view key = e.key();
+    if (key.size() < quick_.min_len || ((quick_.sigs >> Quick::Signature(key, quick_.sig_len)) & 1) == 0)
+      return kNothing;
+  }
+  return Deliver(change, e);
+}
+
+uint8_t WatchHub::Deliver(Change change, const Entry& e) noexcept {
+  const List* list = list_.load(std::memory_order_relaxed);
+  if (list == nullptr) return kNothing;
   WatchEvent type;
   switch (change) {
     case Change::kSet:
@@ -209,10 +277,13 @@ uint8_t WatchHub::OnChange(uint32_t, Change change, const Entry& e) noexcept {
     case Change::kEvicted:
       type = WatchEvent::kEvict;
       break;
-    default:  // kReplaced, kCleared: see the header
+    default:  // not in interests(): never reported
       return kNothing;
   }
-  return Emit(type, e.key(), e.version) ? kAfter : kNothing;
+  const std::string_view key = e.key();
+  for (size_t i = 0, n = list->size(); i < n; ++i)
+    if ((*list)[i]->filter().Matches(type, key)) return EmitFrom(*list, i, type, key, e.version) ? kAfter : kNothing;
+  return kNothing;
 }
 
 uint8_t WatchHub::OnClear(bool destroy) noexcept {

@@ -166,7 +166,10 @@ class Subscription {
 
 class WatchHub final : public StoreHook {
  public:
-  WatchHub() = default;
+  // Told of kSet, kDeleted, kExpired, kEvicted and the groups (interests()):
+  // a replaced entry is not an event (the kSet that follows is), nor is a
+  // cleared one (OnClear sends one clear event first).
+  WatchHub();
   ~WatchHub() override;
   WatchHub(const WatchHub&) = delete;
   WatchHub& operator=(const WatchHub&) = delete;
@@ -199,9 +202,8 @@ class WatchHub final : public StoreHook {
   static bool WakesPending() noexcept;
 
   // ---- The store's hook (StoreHook) ----
-  // kSet -> set, kDeleted -> delete, kExpired -> expire, kEvicted -> evict;
-  // kReplaced says nothing (the kSet that follows does); kCleared neither
-  // (OnClear sent one clear event first). OnClear(destroy): CloseAllLocked.
+  // kSet -> set, kDeleted -> delete, kExpired -> expire, kEvicted -> evict
+  // (the store tells it nothing else). OnClear(destroy): CloseAllLocked.
   // OnGroup: BeginBatch / EndBatch. AfterLock: FlushWakes.
   uint8_t OnChange(uint32_t shard, Change change, const Entry& e) noexcept override;
   uint8_t OnClear(bool destroy) noexcept override;
@@ -247,6 +249,11 @@ class WatchHub final : public StoreHook {
 
  private:
   bool EmitSlow(WatchEvent type, std::string_view key, uint64_t version) noexcept;
+  // OnChange past its quick reject.
+  uint8_t Deliver(Change change, const Entry& e) noexcept;
+  // Under mu_ (taken here): draws the event's seq and pushes it into
+  // list[first] (which matches) and every later subscription that matches.
+  bool EmitFrom(const List& list, size_t first, WatchEvent type, std::string_view key, uint64_t version) noexcept;
   // Under mu_: pushes into `sub`, and lists it for AfterLock() when its
   // owner needs a signal.
   bool PushLocked(Subscription& sub, WatchEvent type, std::string_view key, uint64_t version, uint64_t seq) noexcept;
@@ -254,6 +261,20 @@ class WatchHub final : public StoreHook {
   std::mutex changes_mu_;                   // serializes list changes (never taken by writers)
   std::unique_ptr<const List> owned_;       // the current list (changed under every shard lock)
   std::atomic<const List*> list_{nullptr};  // owned_.get(), or null while empty
+  // A summary of the list for OnChange's quick reject: a change that no
+  // subscription can match costs a few loads and a multiply, without the
+  // scan of the list. Remade with the list (under every shard lock; read
+  // under one).
+  struct Quick {
+    uint8_t all = 0;      // event bits of the subscriptions that take every key
+    uint8_t keyed = 0;    // event bits of the others (a key, or a prefix)
+    uint8_t sig_len = 0;  // bytes a signature covers: the shortest key or prefix, at most 8
+    size_t min_len = 0;   // the shortest key or prefix (a shorter key matches none)
+    uint64_t sigs = 0;    // bit Signature(key or prefix, sig_len) of each
+    static unsigned Signature(std::string_view key, size_t n) noexcept;
+    static Quick Of(const List* list) noexcept;
+  };
+  Quick quick_;
   // Guards every subscription's queue, seq_ and the batch state. Recursive:
   // an atomic batch holds it from BeginBatch() to EndBatch(), and its
   // Emit() calls take it again.

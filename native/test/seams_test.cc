@@ -189,6 +189,86 @@ TEST(Hook, SeveralHooksAreAllToldAndTheFirstKeeperAdopts) {
   EXPECT_EQ(late->adopted(), std::vector<std::string>{"k=2"});  // now the first keeper
 }
 
+// A hook that wants only some calls (StoreHook::Interests) and logs every
+// call it gets, replying kAfter to each.
+class Picky final : public StoreHook {
+ public:
+  explicit Picky(Interests interests) : StoreHook(interests) {}
+  uint8_t OnChange(uint32_t, Change change, const Entry& e) noexcept override {
+    return Log(std::string(Name(change)) + " " + std::string(e.key()));
+  }
+  uint8_t OnAbsent(uint32_t, uint64_t, std::string_view key) noexcept override {
+    return Log("absent " + std::string(key));
+  }
+  uint8_t OnClear(bool destroy) noexcept override { return Log(destroy ? "destroy" : "clear"); }
+  void OnGroup(bool begin) noexcept override { (void)Log(begin ? "begin" : "end"); }
+  void AfterLock() noexcept override {
+    std::lock_guard lock(mu_);
+    ++after_calls_;
+  }
+  std::vector<std::string> Take() {
+    std::lock_guard lock(mu_);
+    return std::exchange(log_, {});
+  }
+  int after_calls() {
+    std::lock_guard lock(mu_);
+    return after_calls_;
+  }
+
+ private:
+  uint8_t Log(std::string line) {
+    std::lock_guard lock(mu_);
+    log_.push_back(std::move(line));
+    return kAfter;
+  }
+  std::mutex mu_;
+  std::vector<std::string> log_;
+  int after_calls_ = 0;
+};
+
+TEST(Hook, AHookIsToldOnlyWhatItsInterestsAskFor) {
+  Store s("t", SmallOptions(2));
+  // Sets and groups only: no replaced, deleted, absent or cleared calls
+  // (OnClear itself always comes).
+  auto sets =
+      std::make_shared<Picky>(static_cast<StoreHook::Interests>(StoreHook::Wants(Change::kSet) | StoreHook::kGroups));
+  // Deletions and absent keys only.
+  auto deletes = std::make_shared<Picky>(
+      static_cast<StoreHook::Interests>(StoreHook::Wants(Change::kDeleted) | StoreHook::kAbsent));
+  ASSERT_EQ(s.AddHook(sets), Status::kOk);
+  ASSERT_EQ(s.AddHook(deletes), Status::kOk);
+  ASSERT_EQ(PutString(s, "a", "1"), Status::kOk);
+  ASSERT_EQ(PutString(s, "a", "2"), Status::kOk);
+  ASSERT_EQ(testing::EraseString(s, "a"), Status::kOk);
+  ASSERT_EQ(testing::EraseString(s, "a"), Status::kNotFound);
+  std::vector<HashedEntry> batch;
+  for (const char* k : {"b", "c"}) batch.push_back({s.Hash(k), MakeValueEntry(s, k, "v")});
+  ASSERT_EQ(s.PutMany(batch, true), Status::kOk);
+  EXPECT_EQ(sets->Take(), (Log{"set a", "set a", "begin", "set b", "set c", "end"}));
+  EXPECT_EQ(deletes->Take(), (Log{"deleted a", "absent a"}));
+  // AfterLock once per operation that told the hook something.
+  EXPECT_EQ(sets->after_calls(), 3);
+  EXPECT_EQ(deletes->after_calls(), 2);
+  // Nobody wants kCleared: OnClear is called, the entries leave unreported
+  // (the whole table at once), and the store is empty all the same.
+  ASSERT_EQ(s.Clear(), Status::kOk);
+  EXPECT_EQ(sets->Take(), Log{"clear"});
+  EXPECT_EQ(deletes->Take(), Log{"clear"});
+  EXPECT_EQ(SizesOf(s).entries, 0u);
+  ASSERT_EQ(PutString(s, "d", "1"), Status::kOk);
+  std::string value;
+  uint64_t version = 0;
+  ASSERT_EQ(GetString(s, "d", &value, &version), Status::kOk);
+  EXPECT_EQ(value, "1");
+  // A hook that wants kCleared beside them gets each entry again.
+  auto all = std::make_shared<Recorder>();
+  ASSERT_EQ(s.AddHook(all), Status::kOk);
+  ASSERT_EQ(s.Clear(), Status::kOk);
+  EXPECT_EQ(all->Take(), Log{Cat("cleared d@", version)});
+  EXPECT_EQ(sets->Take(), (Log{"set d", "clear"}));
+  EXPECT_EQ(SizesOf(s).entries, 0u);
+}
+
 TEST(Clock, AStoreMeasuresDeadlinesOnTheClockItIsGiven) {
   ManualClock clock;
   Options o = SmallOptions(2);

@@ -332,6 +332,53 @@ TEST(StoreWatch, IncrementInPlaceAndFresh) {
   EXPECT_LT(v1, v2);
 }
 
+// The hub's quick reject (a summary of its filters checked before the list)
+// never drops an event a filter matches: watchers on keys and prefixes of
+// every length from 0 to 10 over a two-letter alphabet (so that signatures
+// of different keys collide and differ), beside a whole-store watcher of
+// deletes only, and keys of every length from 0 to 12.
+TEST(StoreWatch, QuickRejectNeverDropsAMatch) {
+  Store store("w", SmallOptions());
+  std::vector<std::unique_ptr<Watcher>> watchers;
+  std::vector<WatchFilter> filters;
+  auto word = [](uint64_t bits, size_t len) {
+    std::string w;
+    for (size_t i = 0; i < len; ++i) w.push_back((bits >> i) & 1 ? 'b' : 'a');
+    return w;
+  };
+  for (size_t len = 0; len <= 10; ++len) {
+    filters.push_back(PrefixFilter(word(len * 37, len)));
+    filters.push_back(KeyFilter(word(len * 91 + 5, len)));
+  }
+  filters.push_back(WatchFilter{WatchFilter::Scope::kAll, "", WatchBit(kDelete)});
+  for (const WatchFilter& f : filters) {
+    watchers.push_back(std::make_unique<Watcher>(f, 1'000'000));
+    ASSERT_EQ(store.Watch(watchers.back()->sub), Status::kOk);
+  }
+  std::vector<std::vector<Ev>> want(filters.size());
+  uint64_t seq = 0;
+  for (size_t len = 0; len <= 12; ++len) {
+    for (uint64_t bits = 0; bits < (uint64_t{1} << std::min<size_t>(len, 8)); ++bits) {
+      const std::string key = word(bits * 2654435761u, len);
+      uint64_t version = 0;
+      ASSERT_EQ(PutString(store, key, "v", &version), Status::kOk);
+      bool any = false;
+      for (size_t i = 0; i < filters.size(); ++i) {
+        if (!filters[i].Matches(kSet, key)) continue;
+        if (!any) ++seq;
+        any = true;
+        want[i].push_back({kSet, key, version, seq});
+      }
+    }
+  }
+  // A whole-store watcher with another event mask lets nothing else through.
+  for (size_t i = 0; i < filters.size(); ++i) {
+    SCOPED_TRACE(Cat("filter ", i));
+    EXPECT_EQ(watchers[i]->Drain(store), want[i]);
+  }
+  for (auto& w : watchers) EXPECT_TRUE(store.Unwatch(w->sub.get()));
+}
+
 TEST(StoreWatch, AtomicPutManyAndEraseManyAreConsecutiveAndWhole) {
   StoreWatch t(SmallOptions(8));
   std::vector<HashedEntry> entries;
