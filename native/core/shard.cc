@@ -361,9 +361,17 @@ void Shards::Relink(Shard& s, uint64_t hash, Entry* cur, EntryPtr copy, int64_t 
   raw->version = cur->version;
   raw->expires_at = deadline;
   Schedule(s, *raw, r);
-  // Not a change of value: no report, and freed after the lock.
-  gone->next_unlinked = r->freed_;
-  r->freed_ = gone;
+  // Not a change of value, but the old block leaves: hooks are told so as
+  // kReplaced (which watch and flights ignore), so that a hook that keeps
+  // entries (a snapshot reading them with no lock held) can keep it.
+  if (StoreHook* keeper = Report(s, Change::kReplaced, *gone, r)) {
+    r->adopter_ = keeper;
+    gone->next_unlinked = r->kept_;
+    r->kept_ = gone;
+  } else {
+    gone->next_unlinked = r->freed_;
+    r->freed_ = gone;
+  }
 }
 
 void Shards::PurgeExpired(Shard& s, Retired* r) {
