@@ -49,11 +49,20 @@ describe('getOrCompute: every kind of value, as get returns it', () => {
     const release = new SharedArrayBuffer(4);
     const data: ComputeWorkerData = { scenario: 'lead', store: name, index: 0, key: 'doc', payload, release };
     const worker = new Worker(fixture('compute-worker.ts'), { workerData: data });
+    // Every message is queued as it arrives (the worker may post its result
+    // while this thread still awaits its own call), and next() takes them in
+    // order.
     const messages: unknown[] = [];
+    const waiting: Array<(m: unknown) => void> = [];
+    worker.on('message', (m: unknown) => {
+      const w = waiting.shift();
+      if (w) w(m);
+      else messages.push(m);
+    });
     const next = () =>
       new Promise<unknown>((resolve) => {
         if (messages.length > 0) resolve(messages.shift());
-        else worker.once('message', resolve);
+        else waiting.push(resolve);
       });
     try {
       assert.equal(await next(), 'computing');
