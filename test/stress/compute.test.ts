@@ -78,6 +78,16 @@ describe('stress: getOrCompute', function () {
     }));
     stopKilling = true;
     await killer;
+    // One more leader terminated while it computes a key nobody else uses,
+    // then a caller here: it must take the flight over. (Under TSAN a worker
+    // takes about a second to start, and the mixed callers may all be done
+    // before any killed leader's key is asked for again.)
+    const probe = new Worker(file, {
+      workerData: { scenario: 'lead', store: name, index: 99, key: 'lost-probe', hang: true } satisfies ComputeWorkerData,
+    });
+    await new Promise((r) => probe.once('message', r)); // 'computing'
+    await probe.terminate();
+    assert.equal(await Store.open(name).getOrCompute('lost-probe', () => 'taken over'), 'taken over');
     for (const r of results) {
       assert.equal(r.crashed, undefined, r.crashed);
       assert.equal(r.values + r.errors, count, 'every call settled exactly once');
