@@ -29,7 +29,7 @@ function snapshotMarkdown(data) {
   out.push('Writer threads overwriting 1 KiB values, alone and while snapshots run back to back (to tmpfs, no fsync), in alternating phases:');
   out.push('');
   out.push(
-    '| writers | store MiB | sets/s alone | sets/s during snapshots | ratio | CPU allows | longest set() alone | longest set() during | set() > 0.1 / 1 / 10 ms, alone | during | snapshots (median ms) | RSS peak over the quiet phases' (writers' allocator churn included) | set() finding its shard locked, alone / during |',
+    '| writers | store MiB | sets/s alone | sets/s during snapshots | ratio | CPU allows | longest set() alone | longest set() during | set() > 0.1 / 1 / 10 ms, alone | during | snapshots (median ms) | RSS peak over the quiet phases (writers’ allocator churn included) | set() finding its shard locked, alone / during |',
   );
   out.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const w of data.writers) {
