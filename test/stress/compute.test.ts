@@ -91,8 +91,13 @@ describe('stress: getOrCompute', function () {
     for (const r of results) {
       assert.equal(r.crashed, undefined, r.crashed);
       assert.equal(r.values + r.errors, count, 'every call settled exactly once');
-      assert.ok(r.errors > 0, 'factories failed now and then');
     }
+    // Over all workers: one worker's calls may all be hits or joins (under
+    // TSAN each makes only 150), so that it never runs a failing factory.
+    assert.ok(
+      results.reduce((n, r) => n + r.errors, 0) > 0,
+      'factories failed now and then',
+    );
     const st = Store.open(name).stats();
     assert.equal(st.flightsInProgress, 0);
     assert.ok(killed > 0);
