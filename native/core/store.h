@@ -266,6 +266,22 @@ class Store {
     return Status::kOk;
   }
 
+  // Scan() of every entry of shard `shard`, then after(), both under one
+  // hold of the shard's shared lock (a snapshot collects what its hook
+  // recorded for the shard at the same instant as the shard's entries).
+  template <class Fn, class After>
+  Status ScanThen(uint32_t shard, Fn&& fn, After&& after) const {
+    if (shard >= shards_.count()) return Status::kNotFound;
+    const Shard& s = shards_.at(shard);
+    auto lock = ReadLock(s);
+    if (s.dead) return Status::kDestroyed;
+    s.table.ForEach([&](const Entry& e) {
+      if (!shards_.Expired(e)) fn(e);
+    });
+    after();
+    return Status::kOk;
+  }
+
   // Removes every entry, atomically with respect to every other operation.
   Status Clear();
 
