@@ -48,7 +48,15 @@ struct SaveInfo {
   uint64_t entries = 0;
   uint64_t bytes = 0;              // file size
   uint64_t buffer_peak_bytes = 0;  // the copy buffer's (or the entry pointers') largest size
-  uint64_t kept_peak_bytes = 0;    // entries writers unlinked, kept while their shard was written out
+  // Entries writers unlinked during the save that it kept for the file
+  // (their bytes at the most at once) and entries recorded (unlinked, or
+  // given a new deadline, before their shard was collected).
+  uint64_t kept_peak_bytes = 0;
+  uint64_t kept_records = 0;
+  // The file is one point in time (false: the store had HookList::kMax
+  // hooks, each shard was copied under its lock, the file is consistent
+  // per shard only).
+  bool point_in_time = false;
 };
 
 // Writes `store` to `path`. False with *err (kIo, kDestroyed) on failure:
