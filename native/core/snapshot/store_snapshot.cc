@@ -583,17 +583,21 @@ Status CopyShard(const Store& store, uint32_t s, const ClockPair& clock, BlockCu
 // shard since the cut; then, with no lock held, the two merged: for each
 // version the first record (the entry as it was at the cut) or else the
 // table's entry. Collected entries stay alive until pit.Finish(s).
-Status CollectShard(const Store& store, uint32_t s, PointInTime& pit, std::vector<EntryRef>& refs,
-                    std::vector<PointInTime::Record>& records, bool* no_memory) {
+Status CollectShard(const Store& store, uint32_t s, const ClockPair& clock, PointInTime& pit,
+                    std::vector<EntryRef>& refs, std::vector<PointInTime::Record>& records, bool* no_memory) {
   refs.clear();
   records.clear();
   const uint64_t cut = pit.cut(s);
+  // Expired before the save began (absent at the cut): left out. An entry
+  // that expires later is saved with its deadline (the loader skips it
+  // once that has passed), whenever its shard is collected.
+  auto Gone = [&](int64_t expires_at) { return expires_at > 0 && expires_at <= clock.steady_ns; };
   std::deque<PointInTime::Record> noted;  // freed after the lock
   bool ok = true;
   const Status st = store.ScanThen(
       s,
       [&](const Entry& e) {
-        if (e.version <= cut) refs.push_back({&e, e.expires_at, e.version});
+        if (e.version <= cut && !Gone(e.expires_at)) refs.push_back({&e, e.expires_at, e.version});
       },
       [&] { ok = pit.Collect(s, &noted); });
   if (st != Status::kOk) return st;
@@ -616,7 +620,8 @@ Status CollectShard(const Store& store, uint32_t s, PointInTime& pit, std::vecto
                                      [](const PointInTime::Record& a, uint64_t v) { return a.version < v; });
     return at != records.end() && at->version == r.version;
   });
-  for (const PointInTime::Record& r : records) refs.push_back({r.entry, r.expires_at, r.version});
+  for (const PointInTime::Record& r : records)
+    if (!Gone(r.expires_at)) refs.push_back({r.entry, r.expires_at, r.version});
   return st;
 }
 
@@ -626,7 +631,7 @@ Status CollectShard(const Store& store, uint32_t s, PointInTime& pit, std::vecto
 Status StreamShard(const Store& store, uint32_t s, const ClockPair& clock, BlockCutter& cutter, PointInTime& pit,
                    std::vector<EntryRef>& refs, std::vector<PointInTime::Record>& records, size_t block_bytes,
                    Error* err, bool* io_failed, bool* no_memory) {
-  const Status st = CollectShard(store, s, pit, refs, records, no_memory);
+  const Status st = CollectShard(store, s, clock, pit, refs, records, no_memory);
   bool ok = st == Status::kOk && !*no_memory;
   std::string& buf = cutter.buffer();
   constexpr size_t kAhead = 8;  // entries are scattered over the heap: fetch a few ahead
