@@ -4,7 +4,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
-#include <deque>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -121,6 +120,66 @@ class BlockCutter {
   size_t peak_ = 0;
 };
 
+// An entry a save's hook recorded for a shard not yet collected: its
+// version and deadline as they were when it was unlinked, or before its
+// deadline changed in place.
+struct Record {
+  const Entry* entry;
+  uint64_t version;
+  int64_t expires_at;
+};
+
+// One shard's records, in the order they were made: chunks allocated as
+// they fill (nothing for a shard that records nothing, so that a store of
+// many shards costs a save nothing per idle shard), never moved.
+class RecordList {
+ public:
+  RecordList() = default;
+  RecordList(const RecordList&) = delete;
+  RecordList& operator=(const RecordList&) = delete;
+  RecordList(RecordList&& o) noexcept { swap(o); }
+  RecordList& operator=(RecordList&& o) noexcept {
+    swap(o);
+    return *this;
+  }
+  ~RecordList() {
+    for (Chunk* c = head_; c != nullptr;) delete std::exchange(c, c->next);
+  }
+
+  // May throw std::bad_alloc (nothing added then).
+  void push_back(const Record& r) {
+    if (tail_ == nullptr || tail_->n == kChunk) {
+      Chunk* c = new Chunk;
+      (tail_ == nullptr ? head_ : tail_->next) = c;
+      tail_ = c;
+    }
+    tail_->r[tail_->n++] = r;
+    ++size_;
+  }
+  void swap(RecordList& o) noexcept {
+    std::swap(head_, o.head_);
+    std::swap(tail_, o.tail_);
+    std::swap(size_, o.size_);
+  }
+  size_t size() const { return size_; }
+  template <class Fn>
+  void ForEach(Fn&& fn) const {
+    for (const Chunk* c = head_; c != nullptr; c = c->next)
+      for (uint32_t i = 0; i < c->n; ++i) fn(c->r[i]);
+  }
+
+ private:
+  static constexpr uint32_t kChunk = 64;
+  struct Chunk {
+    Record r[kChunk];
+    uint32_t n = 0;
+    Chunk* next = nullptr;
+  };
+  Chunk* head_ = nullptr;
+  Chunk* tail_ = nullptr;
+  size_t size_ = 0;
+};
+
 // A save's hook (StoreHook), which makes the whole file one point in time
 // (the cut) without stopping writers. It is installed under every shard's
 // write lock at once (Store::AddHook): that instant is the cut, and
@@ -156,14 +215,6 @@ class BlockCutter {
 // writes after the unlink (the version word: the recorded version is used).
 class PointInTime final : public StoreHook {
  public:
-  // An entry recorded for a pending shard: its version and deadline as
-  // they were when it was unlinked, or before its deadline changed.
-  struct Record {
-    const Entry* entry;
-    uint64_t version;
-    int64_t expires_at;
-  };
-
   explicit PointInTime(const Store& store)
       : StoreHook(Wants(Change::kReplaced) | Wants(Change::kDeleted) | Wants(Change::kExpired) |
                   Wants(Change::kEvicted) | Wants(Change::kCleared) | kDeadlines),
@@ -217,7 +268,7 @@ class PointInTime final : public StoreHook {
   // for s (moved out, no allocation), and s collected from now on. False
   // when a record could not be made (out of memory): the file would be
   // wrong, the save must fail.
-  bool Collect(uint32_t s, std::deque<Record>* out) {
+  bool Collect(uint32_t s, RecordList* out) {
     out->swap(records_[s]);
     phase_[s].store(kCollected, std::memory_order_relaxed);
     return !failed_.load(std::memory_order_relaxed);
@@ -280,8 +331,8 @@ class PointInTime final : public StoreHook {
  private:
   static constexpr uint8_t kPending = 0, kCollected = 1, kDone = 2;
 
-  // Under s's write lock: allocates (a new block of the deque now and
-  // then); a failure fails the save rather than leave a wrong file.
+  // Under s's write lock: allocates (a new chunk now and then); a failure fails the save rather than leave a wrong
+  // file.
   void Note(uint32_t s, const Entry& e) noexcept {
     try {
       records_[s].push_back({&e, e.version, e.expires_at});
@@ -302,7 +353,7 @@ class PointInTime final : public StoreHook {
   const Store& store_;
   std::vector<uint64_t> cut_;                      // written under every write lock (OnInstall)
   std::unique_ptr<std::atomic<uint8_t>[]> phase_;  // kPending, kCollected, kDone
-  std::vector<std::deque<Record>> records_;        // records_[s]: under s's lock
+  std::vector<RecordList> records_;                // records_[s]: under s's lock
   std::atomic<bool> failed_{false};
   std::atomic<uint64_t> records_made_{0};
   std::mutex mu_;  // guards the rest
@@ -584,7 +635,7 @@ Status CopyShard(const Store& store, uint32_t s, const ClockPair& clock, BlockCu
 // version the first record (the entry as it was at the cut) or else the
 // table's entry. Collected entries stay alive until pit.Finish(s).
 Status CollectShard(const Store& store, uint32_t s, const ClockPair& clock, PointInTime& pit,
-                    std::vector<EntryRef>& refs, std::vector<PointInTime::Record>& records, bool* no_memory) {
+                    std::vector<EntryRef>& refs, std::vector<Record>& records, bool* no_memory) {
   refs.clear();
   records.clear();
   const uint64_t cut = pit.cut(s);
@@ -592,7 +643,7 @@ Status CollectShard(const Store& store, uint32_t s, const ClockPair& clock, Poin
   // that expires later is saved with its deadline (the loader skips it
   // once that has passed), whenever its shard is collected.
   auto Gone = [&](int64_t expires_at) { return expires_at > 0 && expires_at <= clock.steady_ns; };
-  std::deque<PointInTime::Record> noted;  // freed after the lock
+  RecordList noted;  // freed after the lock
   bool ok = true;
   const Status st = store.ScanThen(
       s,
@@ -605,8 +656,9 @@ Status CollectShard(const Store& store, uint32_t s, const ClockPair& clock, Poin
     *no_memory = true;
     return st;
   }
-  if (noted.empty()) return st;
-  records.assign(noted.begin(), noted.end());
+  if (noted.size() == 0) return st;
+  records.reserve(noted.size());
+  noted.ForEach([&](const Record& r) { records.push_back(r); });
   // By version, the first record of each first (stable), then one per version.
   std::stable_sort(records.begin(), records.end(), [](const auto& a, const auto& b) { return a.version < b.version; });
   records.erase(
@@ -617,10 +669,10 @@ Status CollectShard(const Store& store, uint32_t s, const ClockPair& clock, Poin
   // record is what it was at the cut.
   std::erase_if(refs, [&](const EntryRef& r) {
     const auto at = std::lower_bound(records.begin(), records.end(), r.version,
-                                     [](const PointInTime::Record& a, uint64_t v) { return a.version < v; });
+                                     [](const Record& a, uint64_t v) { return a.version < v; });
     return at != records.end() && at->version == r.version;
   });
-  for (const PointInTime::Record& r : records)
+  for (const Record& r : records)
     if (!Gone(r.expires_at)) refs.push_back({r.entry, r.expires_at, r.version});
   return st;
 }
@@ -629,8 +681,8 @@ Status CollectShard(const Store& store, uint32_t s, const ClockPair& clock, Poin
 // their bytes are copied (CollectShard); `pit` keeps every entry writers
 // unlink from the shard until this is done with it.
 Status StreamShard(const Store& store, uint32_t s, const ClockPair& clock, BlockCutter& cutter, PointInTime& pit,
-                   std::vector<EntryRef>& refs, std::vector<PointInTime::Record>& records, size_t block_bytes,
-                   Error* err, bool* io_failed, bool* no_memory) {
+                   std::vector<EntryRef>& refs, std::vector<Record>& records, size_t block_bytes, Error* err,
+                   bool* io_failed, bool* no_memory) {
   const Status st = CollectShard(store, s, clock, pit, refs, records, no_memory);
   bool ok = st == Status::kOk && !*no_memory;
   std::string& buf = cutter.buffer();
@@ -681,7 +733,7 @@ bool SaveStoreImpl(Store& store, const std::string& path, const SaveOptions& opt
     return false;
   }
   std::vector<EntryRef> refs;
-  std::vector<PointInTime::Record> records;
+  std::vector<Record> records;
   size_t refs_peak = 0;
   for (uint32_t s = 0; s < shards; ++s) {
     uint64_t top = 0;
