@@ -288,12 +288,20 @@ class PointInTime final : public StoreHook {
   // The save is over (the hook removed): what is held goes, and what comes
   // later is freed.
   void Close() {
-    std::vector<Entry*> chains(kept_.size(), nullptr);
+    std::vector<Entry*> chains;
+    std::vector<RecordList> records;
     {
       std::lock_guard guard(mu_);
       closed_ = true;
       chains.swap(kept_);
       held_ = 0;
+      // The per-shard state goes now, not when the store drops the hook
+      // (it keeps every hook until it is destroyed): nothing calls OnChange
+      // any more, and Adopt looks at nothing but closed_.
+      records.swap(records_);
+      std::vector<uint64_t>().swap(kept_bytes_);
+      std::vector<uint64_t>().swap(cut_);
+      phase_.reset();
     }
     for (Entry* chain : chains) FreeChain(chain);
   }
