@@ -57,15 +57,38 @@ export interface Codec {
 // Pool slabs and batch arenas: not zeroed (every byte a result covers is
 // written first), and untransferable, as Node's own Buffer pool is, so that a
 // postMessage transfer list cannot detach the other results sharing one.
+// newSlab(size) makes one; newSlab(size, ab) marks one the binding made over
+// memory it recycles.
 const allocUnsafeSlow = Buffer.allocUnsafeSlow;
-function newSlab(size: number): ArrayBuffer {
-  const ab = allocUnsafeSlow(size).buffer as ArrayBuffer;
+function newSlab(size: number, made?: ArrayBuffer): ArrayBuffer {
+  const ab = made ?? (allocUnsafeSlow(size).buffer as ArrayBuffer);
   markAsUntransferable(ab);
   return ab;
 }
 
+/**
+ * Whether a slab marked untransferable stays attached whatever JS does: the
+ * binding reuses a slab's memory once its ArrayBuffer is collected, which is
+ * safe only if no other ArrayBuffer can have taken that memory over. Node
+ * refuses a marked buffer in a transfer list; `ArrayBuffer.prototype.transfer`
+ * (Node 21+, and the web streams built on it) moves memory to a new buffer
+ * unless the runtime refuses it for a marked one: tried once here.
+ */
+function slabsStayAttached(): boolean {
+  const transfer = (ArrayBuffer.prototype as unknown as { transfer?: unknown }).transfer;
+  if (typeof transfer !== 'function') return true;
+  const probe = new ArrayBuffer(8);
+  markAsUntransferable(probe);
+  try {
+    transfer.call(probe);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 /** This thread's value cells (native/binding/values.h). */
-export const cells: Int32Array = native.valueSetup(newSlab);
+export const cells: Int32Array = native.valueSetup(newSlab, slabsStayAttached());
 export const IN_TAG = 0;
 export const OUT_TAG = 1;
 export const IN_LENGTH = 2;

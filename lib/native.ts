@@ -133,7 +133,9 @@ export interface NativeBinding {
    * ArrayBuffer) for the value pools; returns this thread's value cells
    * (lib/codec.ts).
    */
-  valueSetup(newSlab: (size: number) => ArrayBuffer): Int32Array;
+  valueSetup(newSlab: (size: number, made?: ArrayBuffer) => ArrayBuffer, recycle: boolean): Int32Array;
+  /** This thread's recycled large-pool slab memory: [blocks, lent, spare, reused, recycling (1/0)]. */
+  valueSlabStats(): [number, number, number, number, number];
   /**
    * Throws what a call with `key` would throw first (closed handle,
    * destroyed store, bad key), reading no entry.
@@ -224,6 +226,7 @@ export const native: NativeBinding = {
   deleteMany: raw.deleteMany,
   scan: raw.scan,
   valueSetup: raw.valueSetup,
+  valueSlabStats: raw.valueSlabStats,
   checkKey: raw.checkKey,
   wakerStart: raw.wakerStart,
   wakerRef: raw.wakerRef,

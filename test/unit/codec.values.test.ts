@@ -353,6 +353,101 @@ describe('codec values: binary values, objects, and their pools', () => {
       });
     });
 
+    it('recycled slab memory never backs a live result: results kept as views, as their .buffer alone, or as other views of it stay intact', () => {
+      // 6 KiB results come from the large pool, whose slab memory the binding
+      // reuses once a slab's ArrayBuffer is collected (native/binding/values.h).
+      // Each round reads the keys in a rotated order, so that memory handed
+      // out again would get a different key's bytes at a kept result's offset.
+      const s = open();
+      const N = 64;
+      const expected = (i: number): Float32Array => Float32Array.from({ length: 1536 }, (_, j) => i * 4096 + j);
+      for (let i = 0; i < N; i++) s.set(`k${i}`, expected(i));
+      const [, , , reusedBefore, recycling] = native.valueSlabStats();
+      const kept: { i: number; read: () => Float32Array }[] = [];
+      for (let r = 0; r < 48; r++) {
+        for (let n = 0; n < N; n++) {
+          const i = (n + r * 7) % N;
+          const v = s.get(`k${i}`) as Float32Array;
+          if (n !== r % N) continue;
+          const { buffer, byteOffset, length } = v;
+          switch (r % 4) {
+            case 0: // the result itself
+              kept.push({ i, read: () => v });
+              break;
+            case 1: // only its ArrayBuffer (no view of it left)
+              kept.push({ i, read: () => new Float32Array(buffer, byteOffset, length) });
+              break;
+            case 2: {
+              // another view of the same memory
+              const b = Buffer.from(buffer, byteOffset, length * 4);
+              kept.push({ i, read: () => new Float32Array(b.buffer, b.byteOffset, length) });
+              break;
+            }
+            default: {
+              const d = new DataView(buffer, byteOffset, length * 4);
+              kept.push({ i, read: () => new Float32Array(d.buffer, d.byteOffset, length) });
+            }
+          }
+        }
+        gc();
+      }
+      const [, , , reusedAfter] = native.valueSlabStats();
+      if (recycling === 1) assert.ok(reusedAfter - reusedBefore >= 100, `slab memory was reused (${reusedAfter - reusedBefore} times)`);
+      for (const k of kept) assert.deepEqual(k.read(), expected(k.i), `key ${k.i}`);
+    });
+
+    it('slab memory is recycled only where a pooled result\'s ArrayBuffer cannot be moved to another one', () => {
+      const s = open();
+      s.set('v', new Float32Array(1536).fill(3));
+      const v = s.get('v') as Float32Array;
+      const [, , , , recycling] = native.valueSlabStats();
+      const transfer = (ArrayBuffer.prototype as unknown as { transfer?: (this: ArrayBuffer) => ArrayBuffer }).transfer;
+      if (typeof transfer !== 'function') {
+        assert.equal(recycling, 1);
+        return;
+      }
+      let moved = true;
+      try {
+        transfer.call(v.buffer as ArrayBuffer);
+      } catch {
+        moved = false;
+      }
+      assert.equal(recycling, moved ? 0 : 1, 'recycling is on exactly when a marked slab cannot be transferred');
+    });
+
+    it('6 KiB results read in a worker (recycled slabs) survive its exit as posted copies; the worker frees its slab memory', async () => {
+      const s = open();
+      const name = s.name;
+      for (let i = 0; i < 16; i++) s.set(`v${i}`, new Float32Array(1536).fill(i));
+      const code = `
+        const { parentPort, workerData } = require('node:worker_threads');
+        const v8 = require('node:v8');
+        const vm = require('node:vm');
+        if (typeof globalThis.gc !== 'function') v8.setFlagsFromString('--expose-gc');
+        const collect = globalThis.gc || vm.runInNewContext('gc');
+        const { Store } = require('threadkv');
+        const s = Store.open(workerData);
+        const r = [];
+        for (let round = 0; round < 40; round++) {
+          for (let i = 0; i < 16; i++) {
+            const v = s.get('v' + ((i + round) % 16));
+            if (i === 0) r.push(v);
+          }
+          collect();
+        }
+        parentPort.postMessage(r);`;
+      const posted = await new Promise<Float32Array[]>((resolve, reject) => {
+        const w = new Worker(code, { eval: true, workerData: name });
+        let m: Float32Array[] = [];
+        w.on('message', (x: Float32Array[]) => (m = x));
+        w.on('error', reject);
+        w.on('exit', () => resolve(m));
+      });
+      gc();
+      assert.equal(posted.length, 40);
+      posted.forEach((p, round) => assert.deepEqual(p, new Float32Array(1536).fill(round % 16)));
+    });
+
     it('results read in a worker survive its exit (posted copies), and this thread is unaffected', async () => {
       const s = open();
       const name = s.name;
