@@ -58,12 +58,29 @@ export interface Codec {
 // written first), and untransferable, as Node's own Buffer pool is, so that a
 // postMessage transfer list cannot detach the other results sharing one.
 // newSlab(size) makes one; newSlab(size, ab) marks one the binding made over
-// memory it recycles.
+// memory it recycles, and arms the trim below.
 const allocUnsafeSlow = Buffer.allocUnsafeSlow;
 function newSlab(size: number, made?: ArrayBuffer): ArrayBuffer {
-  const ab = made ?? (allocUnsafeSlow(size).buffer as ArrayBuffer);
-  markAsUntransferable(ab);
-  return ab;
+  if (made === undefined) made = allocUnsafeSlow(size).buffer as ArrayBuffer;
+  else armTrim();
+  markAsUntransferable(made);
+  return made;
+}
+
+// Recycled slab memory a thread stops needing is freed a second or two
+// later: every second while slabs are made (and until none is held), the
+// binding frees the spare blocks the last second did not take. The timer
+// never keeps a thread alive.
+const TRIM_MS = 1000;
+let trimArmed = false;
+function trimSlabs(): void {
+  trimArmed = false;
+  if (native.valueTrimSlabs() > 0) armTrim();
+}
+function armTrim(): void {
+  if (trimArmed) return;
+  trimArmed = true;
+  setTimeout(trimSlabs, TRIM_MS).unref();
 }
 
 /**

@@ -136,6 +136,8 @@ export interface NativeBinding {
   valueSetup(newSlab: (size: number, made?: ArrayBuffer) => ArrayBuffer, recycle: boolean): Int32Array;
   /** This thread's recycled large-pool slab memory: [blocks, lent, spare, reused, recycling (1/0)]. */
   valueSlabStats(): [number, number, number, number, number];
+  /** Frees the recycled slab memory the last interval did not need; returns the blocks still held. */
+  valueTrimSlabs(): number;
   /**
    * Throws what a call with `key` would throw first (closed handle,
    * destroyed store, bad key), reading no entry.
@@ -227,6 +229,7 @@ export const native: NativeBinding = {
   scan: raw.scan,
   valueSetup: raw.valueSetup,
   valueSlabStats: raw.valueSlabStats,
+  valueTrimSlabs: raw.valueTrimSlabs,
   checkKey: raw.checkKey,
   wakerStart: raw.wakerStart,
   wakerRef: raw.wakerRef,

@@ -143,6 +143,7 @@ class Addon : public Napi::Addon<Addon> {
   size_t InLength() { return values_.TakeInLength(); }
   Napi::Value ValueSetup(const Napi::CallbackInfo& info);
   Napi::Value ValueSlabStats(const Napi::CallbackInfo& info);
+  Napi::Value ValueTrimSlabs(const Napi::CallbackInfo& info);
 
   Napi::FunctionReference error_factory_;
   ValuePath values_;

@@ -113,11 +113,11 @@ napi_value ValuePath::Setup(napi_env env, napi_value factory, napi_value recycle
   return cells_ref_.Value();
 }
 
-void ValuePath::Reap() {
+void ValuePath::Reap(size_t alive) {
   // Slabs die roughly in the order they were lent; one still alive at the
   // front (a result kept) goes to the back so that it does not hold up the
-  // others, twice at most per call.
-  for (int kept = 0; !lent_.empty() && kept < 2;) {
+  // others.
+  for (size_t kept = 0; !lent_.empty() && kept < alive;) {
     Lent& l = lent_.front();
     if (l.slab.Value().IsEmpty()) {
       spare_.push_back(l.block);
@@ -128,6 +128,19 @@ void ValuePath::Reap() {
       ++kept;
     }
   }
+}
+
+size_t ValuePath::TrimSlabs() {
+  Reap(lent_.size());
+  const uint64_t used = reused_ - reused_at_trim_;
+  reused_at_trim_ = reused_;
+  // spare_ is reused from the back: the front blocks are the coldest.
+  const size_t keep = used < spare_.size() ? static_cast<size_t>(used) : spare_.size();
+  const size_t drop = spare_.size() - keep;
+  for (size_t i = 0; i < drop; ++i) std::free(spare_[i]);
+  spare_.erase(spare_.begin(), spare_.begin() + static_cast<std::ptrdiff_t>(drop));
+  blocks_ -= drop;
+  return blocks_;
 }
 
 napi_value ValuePath::SlabStats(napi_env env) const {

@@ -162,6 +162,12 @@ class ValuePath {
   // if the bytes are not a well-formed object value.
   void NameShapes(napi_env env, uint8_t* data, size_t size);
 
+  // Frees the spare blocks the last interval did not need: all but as many
+  // as were taken from the spares since the previous call (lib/codec.ts
+  // calls it from a timer while slabs are being made). Returns the blocks
+  // still held (lent or spare).
+  size_t TrimSlabs();
+
   // [blocks, lent, spare, reused, recycling]: the large pool's recycled
   // memory (tests and bench/pool.js).
   napi_value SlabStats(napi_env env) const;
@@ -204,8 +210,9 @@ class ValuePath {
   // A large-pool slab over recycled memory, or nullptr where none can be
   // had (then NewSlab makes one that V8 owns).
   napi_value RecycledSlab(napi_env env, uint8_t** data);
-  // Moves the blocks of lent slabs that were collected to spare_.
-  void Reap();
+  // Moves the blocks of lent slabs that were collected to spare_: from the
+  // front, passing over at most `alive` slabs still alive.
+  void Reap(size_t alive = 2);
 
   Napi::Reference<Napi::ArrayBuffer> scratch_;
   uint8_t* scratch_data_ = nullptr;
@@ -227,6 +234,7 @@ class ValuePath {
   std::vector<uint8_t*> spare_;  // reused last-in first-out (warmest first)
   size_t blocks_ = 0;            // lent + spare, at most kMaxSlabBlocks
   uint64_t reused_ = 0;          // slabs made over a spare block
+  uint64_t reused_at_trim_ = 0;  // reused_ at the last TrimSlabs
   bool recycle_ = false;
   Napi::Reference<Napi::Int32Array> cells_ref_;
   int32_t* cells_ = nullptr;

@@ -396,6 +396,29 @@ describe('codec values: binary values, objects, and their pools', () => {
       for (const k of kept) assert.deepEqual(k.read(), expected(k.i), `key ${k.i}`);
     });
 
+    it('recycled slab memory a thread stops needing is freed (trim), never a block a live result uses', () => {
+      const s = open();
+      for (let i = 0; i < 32; i++) s.set(`k${i}`, new Float32Array(1536).fill(i));
+      const kept = s.get('k7') as Float32Array;
+      for (let r = 0; r < 30; r++) {
+        for (let i = 0; i < 32; i++) s.get(`k${(i + r) % 32}`);
+        gc();
+      }
+      const [blocks, , , , recycling] = native.valueSlabStats();
+      if (recycling === 1) assert.ok(blocks > 4, `blocks held while reading (${blocks})`);
+      native.valueTrimSlabs(); // keeps as many spare blocks as were reused since the last trim
+      gc();
+      const held = native.valueTrimSlabs(); // nothing reused since: every spare block is freed
+      const [after, lent, spare] = native.valueSlabStats();
+      assert.equal(spare, 0);
+      assert.equal(after, lent);
+      assert.equal(held, after);
+      assert.ok(lent <= 2, `only the current slab and the kept result's are held (${lent})`);
+      assert.deepEqual(kept, new Float32Array(1536).fill(7));
+      for (let i = 0; i < 32; i++) assert.deepEqual(s.get(`k${i}`), new Float32Array(1536).fill(i));
+      assert.deepEqual(kept, new Float32Array(1536).fill(7));
+    });
+
     it('slab memory is recycled only where a pooled result\'s ArrayBuffer cannot be moved to another one', () => {
       const s = open();
       s.set('v', new Float32Array(1536).fill(3));
