@@ -10,6 +10,7 @@
 // returns bytes puts their format in cells[OUT_TAG], read by decode() at
 // once. Batch results (getMany, scan) carry the format as their first byte.
 import * as v8 from 'node:v8';
+import { setTimeout as setTimer } from 'node:timers';
 import { markAsUntransferable } from 'node:worker_threads';
 import {
   Fmt,
@@ -80,7 +81,7 @@ function trimSlabs(): void {
 function armTrim(): void {
   if (trimArmed) return;
   trimArmed = true;
-  setTimeout(trimSlabs, TRIM_MS).unref();
+  setTimer(trimSlabs, TRIM_MS).unref();
 }
 
 /**

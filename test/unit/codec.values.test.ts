@@ -242,6 +242,16 @@ describe('codec values: binary values, objects, and their pools', () => {
   });
 
   describe('pooled results', () => {
+    /** Runs `code` in a worker (workerData = `name`) and resolves with the last message it posted before it exited. */
+    const lastMessageBeforeExit = (code: string, name: string): Promise<Float32Array[]> =>
+      new Promise((resolve, reject) => {
+        const w = new Worker(code, { eval: true, workerData: name });
+        let m: Float32Array[] = [];
+        w.on('message', (x: Float32Array[]) => (m = x));
+        w.on('error', reject);
+        w.on('exit', () => resolve(m));
+      });
+
     it('a result is never changed by later reads, of any size, however many slabs they fill', () => {
       const s = open();
       const sizes = [1, 7, 100, 1023, 1024, 1025, 6 * KB, 16 * KB, 16 * KB + 8, 40 * KB];
@@ -459,13 +469,7 @@ describe('codec values: binary values, objects, and their pools', () => {
           collect();
         }
         parentPort.postMessage(r);`;
-      const posted = await new Promise<Float32Array[]>((resolve, reject) => {
-        const w = new Worker(code, { eval: true, workerData: name });
-        let m: Float32Array[] = [];
-        w.on('message', (x: Float32Array[]) => (m = x));
-        w.on('error', reject);
-        w.on('exit', () => resolve(m));
-      });
+      const posted = await lastMessageBeforeExit(code, name);
       gc();
       assert.equal(posted.length, 40);
       posted.forEach((p, round) => assert.deepEqual(p, new Float32Array(1536).fill(round % 16)));
@@ -483,13 +487,7 @@ describe('codec values: binary values, objects, and their pools', () => {
         const r = [];
         for (let i = 0; i < 100; i++) r.push(s.get('v'));
         parentPort.postMessage(r);`;
-      const posted = await new Promise<Float32Array[]>((resolve, reject) => {
-        const w = new Worker(code, { eval: true, workerData: name });
-        let m: Float32Array[] = [];
-        w.on('message', (x: Float32Array[]) => (m = x));
-        w.on('error', reject);
-        w.on('exit', () => resolve(m));
-      });
+      const posted = await lastMessageBeforeExit(code, name);
       gc();
       assert.equal(posted.length, 100);
       for (const p of posted) assert.deepEqual(p, new Float32Array([1, 2, 3]));
