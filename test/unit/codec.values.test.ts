@@ -472,7 +472,9 @@ describe('codec values: binary values, objects, and their pools', () => {
       const posted = await lastMessageBeforeExit(code, name);
       gc();
       assert.equal(posted.length, 40);
-      posted.forEach((p, round) => assert.deepEqual(p, new Float32Array(1536).fill(round % 16)));
+      posted.forEach((p, round) => {
+        assert.deepEqual(p, new Float32Array(1536).fill(round % 16));
+      });
     });
 
     it('results read in a worker survive its exit (posted copies), and this thread is unaffected', async () => {
