@@ -429,23 +429,31 @@ describe('codec values: binary values, objects, and their pools', () => {
       assert.deepEqual(kept, new Float32Array(1536).fill(7));
     });
 
-    it('slab memory is recycled only where a pooled result\'s ArrayBuffer cannot be moved to another one', () => {
+    it('slab memory is recycled only where a pooled result\'s ArrayBuffer cannot be moved to another one', async () => {
+      // In a worker: where the transfer works it detaches that thread's
+      // current slab, which later reads there would meet.
       const s = open();
       s.set('v', new Float32Array(1536).fill(3));
-      const v = s.get('v') as Float32Array;
-      const [, , , , recycling] = native.valueSlabStats();
-      const transfer = (ArrayBuffer.prototype as unknown as { transfer?: (this: ArrayBuffer) => ArrayBuffer }).transfer;
-      if (typeof transfer !== 'function') {
-        assert.equal(recycling, 1);
-        return;
-      }
-      let moved = true;
-      try {
-        transfer.call(v.buffer as ArrayBuffer);
-      } catch {
-        moved = false;
-      }
-      assert.equal(recycling, moved ? 0 : 1, 'recycling is on exactly when a marked slab cannot be transferred');
+      const code = `
+        const { parentPort, workerData } = require('node:worker_threads');
+        const { Store } = require('threadkv');
+        const { native } = require(${JSON.stringify(require.resolve('../../dist/native'))});
+        const v = Store.open(workerData).get('v');
+        const recycling = native.valueSlabStats()[4];
+        const transfer = ArrayBuffer.prototype.transfer;
+        let moved = null;
+        if (typeof transfer === 'function') {
+          try {
+            transfer.call(v.buffer);
+            moved = true;
+          } catch {
+            moved = false;
+          }
+        }
+        parentPort.postMessage([recycling, moved]);`;
+      const [recycling, moved] = (await lastMessageBeforeExit(code, s.name)) as unknown as [number, boolean | null];
+      if (moved === null) assert.equal(recycling, 1, 'no ArrayBuffer.prototype.transfer: recycling is on');
+      else assert.equal(recycling, moved ? 0 : 1, 'recycling is on exactly when a marked slab cannot be transferred');
     });
 
     it('6 KiB results read in a worker (recycled slabs) survive its exit as posted copies; the worker frees its slab memory', async () => {
