@@ -50,7 +50,7 @@ const GTEST_TARGETS = ['threadkv_core_unit', 'threadkv_core_stress'];
 // The tests of native/fuzz's replay and harness self-test targets, as
 // discovered (fuzz_<name>.*, FuzzHarness.*) or, when they are not built, the
 // placeholders ctest lists for them (<target>_NOT_BUILT).
-const FUZZ_REPLAY_TESTS = '^(fuzz_|threadkv_fuzz_selftest|FuzzHarness\.)';
+const FUZZ_REPLAY_TESTS = '^(fuzz_|threadkv_fuzz_selftest|FuzzHarness\\.)';
 
 // The self-test cases: each must exit non-zero with this report.
 const SELFTEST_EXPECT = {
