@@ -13,6 +13,8 @@
 //      values of a large store, alone and while snapshots run back to back
 //      (to tmpfs, no fsync): their throughput ratio and the longest single
 //      set() they saw in each phase (the writer stall).
+//      and the memory each snapshot retained meanwhile (the entries the
+//      writers replaced after its point in time, kept for the file).
 //   3. peak extra memory: RSS sampled while a snapshot runs, and while a
 //      restore runs, against the store's size.
 // Medians of --rounds runs. No assertions: numbers only.
@@ -183,6 +185,9 @@ async function writersDuringSnapshot(writers) {
   await new Promise((r) => setTimeout(r, Math.min(MS, 1000))); // warm-up
   const file = path.join(shmRoot, `bench-writers-${process.pid}.snap`);
   const snaps = [];
+  // Bytes of entries each snapshot kept because writers replaced them
+  // after its point in time (SnapshotInfo's non-enumerable retainedBytes).
+  const retained = [];
   const CYCLES = 3;
   // Each phase's real length (a snapshot phase ends with its last
   // snapshot), and RSS sampled through both: the snapshot phases' peak over
@@ -211,7 +216,11 @@ async function writersDuringSnapshot(writers) {
     phase = 3;
     Atomics.store(f, 0, 3);
     const end = t0 + MS / CYCLES;
-    while (now() < end) snaps.push((await store.snapshot(file, { fsync: false })).ms);
+    while (now() < end) {
+      const info = await store.snapshot(file, { fsync: false });
+      snaps.push(info.ms);
+      retained.push(info.retainedBytes ?? 0);
+    }
     spent[3] += now() - t0;
     contended[3] += cw() - c0;
   }
@@ -242,6 +251,8 @@ async function writersDuringSnapshot(writers) {
     snapshotBusy: Math.min(1, snaps.reduce((a, b) => a + b, 0) / spent[3]),
     cpuBound: Math.min(1, os.cpus().length / (writers + Math.min(1, snaps.reduce((a, b) => a + b, 0) / spent[3]))),
     extraRssMiB: Math.max(0, rss[3] - rss[2]) / (1024 * 1024),
+    retainedMiBMedian: median(retained) / (1024 * 1024),
+    retainedMiBMax: Math.max(0, ...retained) / (1024 * 1024),
   };
 }
 
@@ -274,8 +285,8 @@ async function peakMemory() {
     storeMiB: bytes / MiB,
     shards: 64,
     saveExtraMiB: (save.peak - save.before) / MiB,
-    // One shard's entry pointers (16 bytes each) and less than two blocks.
-    expectedSaveMiB: (keys / 64) * 16 / MiB + 2,
+    // One shard's entry pointers (24 bytes each: pointer, deadline, version) and less than two blocks.
+    expectedSaveMiB: (keys / 64) * 24 / MiB + 2,
     loadPeakOverFinalMiB: (load.peak - load.after) / MiB,
     loadGrowthMiB: (load.after - load.before) / MiB,
   };

@@ -115,8 +115,13 @@ type Settled = [true, number[]] | [false, SnapshotFacts];
 
 function snapshotInfo(file: string, r: Settled, store: string, started: number): SnapshotInfo {
   if (!r[0]) throw fail('snapshot', store, file, r[1]);
-  const [entries, bytes] = r[1];
-  return { path: file, entries: entries!, bytes: bytes!, ms: performance.now() - started };
+  const [entries, bytes, retained] = r[1];
+  const info: SnapshotInfo = { path: file, entries: entries!, bytes: bytes!, ms: performance.now() - started };
+  // The most bytes of entries writers replaced or deleted that the snapshot
+  // kept at once (docs/operations.md): a diagnostic, non-enumerable so that
+  // SnapshotInfo keeps its shape.
+  Object.defineProperty(info, 'retainedBytes', { value: retained ?? 0, enumerable: false });
+  return info;
 }
 
 function restoreInfo(file: string, r: Settled, store: string, started: number): RestoreInfo {

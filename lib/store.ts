@@ -745,10 +745,12 @@ export class Store<V = unknown> {
 
   /**
    * Writes the store's entries to the file `path`, on a native thread, and
-   * resolves with what it wrote. Never stops the world: it copies one shard
-   * at a time under that shard's read lock (readers never wait; a writer
-   * waits at most for one shard's copy), so each shard is a point-in-time
-   * image and the file as a whole is weakly consistent, as iteration is.
+   * resolves with what it wrote. The file is the whole store at one instant
+   * (the start of the snapshot), and the snapshot never stops the world:
+   * entries that writers replace or delete while it runs are kept until it
+   * has written them (docs/operations.md says what that retains); readers
+   * never wait, a writer waits at most for one shard's entry pointers to be
+   * collected.
    *
    * Crash-safe: it writes a new temporary file in `path`'s directory,
    * fsyncs it, renames it over `path` and fsyncs the directory, so `path`

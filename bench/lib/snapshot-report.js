@@ -29,9 +29,9 @@ function snapshotMarkdown(data) {
   out.push('Writer threads overwriting 1 KiB values, alone and while snapshots run back to back (to tmpfs, no fsync), in alternating phases:');
   out.push('');
   out.push(
-    '| writers | store MiB | sets/s alone | sets/s during snapshots | ratio | CPU allows | longest set() alone | longest set() during | set() > 0.1 / 1 / 10 ms, alone | during | snapshots (median ms) | RSS peak over the quiet phases (writers’ allocator churn included) | set() finding its shard locked, alone / during |',
+    '| writers | store MiB | sets/s alone | sets/s during snapshots | ratio | CPU allows | longest set() alone | longest set() during | set() > 0.1 / 1 / 10 ms, alone | during | snapshots (median ms) | RSS peak over the quiet phases (writers’ allocator churn included) | set() finding its shard locked, alone / during | retained by a snapshot (entries writers replaced, kept for the file): median / max |',
   );
-  out.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  out.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const w of data.writers) {
     const slow = (x) => (x ? x.join(' / ') : '-');
     out.push(
@@ -39,7 +39,8 @@ function snapshotMarkdown(data) {
         `${w.cpuBound !== undefined ? w.cpuBound.toFixed(2) : '-'} | ` +
         `${w.worstSetMsBaseline.toFixed(2)} ms | ${w.worstSetMsDuring.toFixed(2)} ms | ${slow(w.slowBaseline)} | ${slow(w.slowDuring)} | ` +
         `${w.snapshots} (${fmt(w.snapshotMs)} ms) | ${w.extraRssMiB !== undefined ? `${fmt(w.extraRssMiB)} MiB` : '-'} | ` +
-        `${w.contendedDuring !== undefined ? `${(w.contendedBaseline * 100).toFixed(3)}% / ${(w.contendedDuring * 100).toFixed(3)}%` : '-'} |`,
+        `${w.contendedDuring !== undefined ? `${(w.contendedBaseline * 100).toFixed(3)}% / ${(w.contendedDuring * 100).toFixed(3)}%` : '-'} | ` +
+        `${w.retainedMiBMedian !== undefined ? `${fmt(w.retainedMiBMedian)} / ${fmt(w.retainedMiBMax)} MiB` : '-'} |`,
     );
   }
   out.push('');

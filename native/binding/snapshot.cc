@@ -209,9 +209,10 @@ LoadArgs ReadLoadArgs(const Napi::CallbackInfo& info) {
 // ---- Results ----
 
 Napi::Value SaveResult(Napi::Env env, const snap::SaveInfo& si) {
-  Napi::Array out = Napi::Array::New(env, 2);
+  Napi::Array out = Napi::Array::New(env, 3);
   out.Set(0u, static_cast<double>(si.entries));
   out.Set(1u, static_cast<double>(si.bytes));
+  out.Set(2u, static_cast<double>(si.kept_peak_bytes));
   return out;
 }
 

@@ -338,9 +338,11 @@ void Shards::SetDeadline(Shard& s, Entry& e, int64_t deadline, Retired* r) {
     if (!e.has_timer()) [[unlikely]]
       NoTimerLinks();
     s.wheel.Reserve();  // may throw std::bad_alloc: nothing changed yet
+    ReportDeadline(s, e, r);
     e.expires_at = deadline;
     Schedule(s, e, r);  // moves it when it was on the wheel
   } else {
+    ReportDeadline(s, e, r);
     if (e.HasDeadline()) s.wheel.Deschedule(e);
     e.expires_at = deadline;
   }

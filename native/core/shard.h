@@ -80,6 +80,8 @@ class StoreHook {
   static constexpr Interests kAbsent = 1u << 6;  // OnAbsent
   static constexpr Interests kGroups = 1u << 7;  // OnGroup
   static constexpr Interests kEverything = 0xFF;
+  // OnDeadline (outside kEverything: only a hook that asks is told).
+  static constexpr Interests kDeadlines = 1u << 8;
 
   // What OnChange asks for (bits).
   enum Reply : uint8_t {
@@ -123,6 +125,20 @@ class StoreHook {
   virtual void OnGroup(bool begin) noexcept { (void)begin; }
   // After every lock of an operation in which OnChange replied kAfter.
   virtual void AfterLock() noexcept {}
+  // Under every shard's write lock, as this hook is installed (the instant
+  // from which it hears every change): shard `shard` has handed out
+  // versions up to `last_version`, so every entry it holds has one at most
+  // that, and every entry it links in from now on gets a greater one (a
+  // point-in-time snapshot's cut). Once per shard; must not allocate.
+  virtual void OnInstall(uint32_t shard, uint64_t last_version) noexcept { (void)shard, (void)last_version; }
+  // kDeadlines: under shard `shard`'s write lock, before expire() changes
+  // the deadline of the live entry `e` in place (e.expires_at is still the
+  // old one). No other report is made of such a change (the entry stays,
+  // with its version). The reply is OnChange's (kKeep means nothing).
+  virtual uint8_t OnDeadline(uint32_t shard, const Entry& e) noexcept {
+    (void)shard, (void)e;
+    return kNothing;
+  }
 
  private:
   const Interests interests_;
@@ -536,6 +552,12 @@ class Shards {
     return (reply & StoreHook::kKeep) != 0 && change != Change::kSet ? list.only : nullptr;
   }
   StoreHook* ReportTo(const HookList& list, const Shard& s, Change change, const Entry& e, Retired* r) const;
+  // SetDeadline's report (StoreHook::OnDeadline), before e's deadline changes.
+  void ReportDeadline(const Shard& s, const Entry& e, Retired* r) const {
+    const HookList* list = hooks();
+    if (list != nullptr && (list->wants & StoreHook::kDeadlines) != 0)
+      ReportEachTo(*list, StoreHook::kDeadlines, r, [&](StoreHook& h) { return h.OnDeadline(s.index, e); });
+  }
   template <class Call>
   void ReportEachTo(const HookList& list, StoreHook::Interests interest, Retired* r, Call&& call) const {
     uint32_t after = 0;

@@ -291,6 +291,9 @@ Status Store::InstallHooks(StoreHook* add, const StoreHook* remove) {
   ShardLocks<true> locks(shards_.data(), shards_.count());
   if (!locks.ok()) return Status::kDestroyed;
   shards_.set_hooks(next);
+  // One instant for every shard: the added hook hears every change after it.
+  if (add != nullptr)
+    for (uint32_t i = 0; i < shards_.count(); ++i) add->OnInstall(i, shards_.at(i).last_version);
   return Status::kOk;
 }
 

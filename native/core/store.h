@@ -266,6 +266,21 @@ class Store {
     return Status::kOk;
   }
 
+  // fn(const Entry&) for every entry in shard `shard`'s table, expired or
+  // not, then after(), both under one hold of the shard's shared lock (a
+  // snapshot collects what its hook recorded for the shard at the same
+  // instant as the shard's entries, and judges deadlines by its own time).
+  template <class Fn, class After>
+  Status ScanThen(uint32_t shard, Fn&& fn, After&& after) const {
+    if (shard >= shards_.count()) return Status::kNotFound;
+    const Shard& s = shards_.at(shard);
+    auto lock = ReadLock(s);
+    if (s.dead) return Status::kDestroyed;
+    s.table.ForEach(fn);
+    after();
+    return Status::kOk;
+  }
+
   // Removes every entry, atomically with respect to every other operation.
   Status Clear();
 

@@ -575,8 +575,8 @@ TEST(SnapshotStore, ALastVersionPastTwoToThe53IsCorrupt) {
 
 // Each shard's part of the file is one point in time: a writer keeps two
 // keys of one shard equal with atomic two-key batches (one write lock), and
-// every snapshot taken meanwhile holds them equal. (Keys of different
-// shards carry no such promise: the file as a whole is weakly consistent.)
+// every snapshot taken meanwhile holds them equal. (The whole file is one
+// point in time: snapshot_pit_test.cc checks keys across shards.)
 TEST(SnapshotStore, EachShardIsSavedAsOnePointInTime) {
   TempDir dir;
   Store s("pit", Opts(8, Codec::kString));

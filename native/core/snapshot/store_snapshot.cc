@@ -120,62 +120,210 @@ class BlockCutter {
   size_t peak_ = 0;
 };
 
-// A save's hook (StoreHook): while the save writes shard `active` out from
-// pointers to its entries, every entry a writer unlinks from that shard
-// (replaced, deleted, expired, evicted, cleared, destroyed) is kept instead
-// of freed, until the save is done with the shard (End). Entries unlinked
-// from other shards are freed as usual. OnChange runs under the unlinking
-// writer's shard lock; Begin is called before the save takes that shard's
-// shared lock to collect the pointers, so every unlink after the collection
-// sees it (the lock orders the two), and End after the save's last read of
-// the shard's entries, so a writer that no longer keeps one frees it only
-// after those reads (release / acquire on `active_`).
-class KeepAlive final : public StoreHook {
- public:
-  static constexpr uint32_t kNone = ~uint32_t{0};
+// An entry a save's hook recorded for a shard not yet collected: its
+// version and deadline as they were when it was unlinked, or before its
+// deadline changed in place.
+struct Record {
+  const Entry* entry;
+  uint64_t version;
+  int64_t expires_at;
+};
 
-  ~KeepAlive() override { FreeChain(kept_); }
+// One shard's records, in the order they were made: chunks allocated as
+// they fill (nothing for a shard that records nothing, so that a store of
+// many shards costs a save nothing per idle shard), never moved.
+class RecordList {
+ public:
+  RecordList() = default;
+  RecordList(const RecordList&) = delete;
+  RecordList& operator=(const RecordList&) = delete;
+  RecordList(RecordList&& o) noexcept { swap(o); }
+  RecordList& operator=(RecordList&& o) noexcept {
+    swap(o);
+    return *this;
+  }
+  ~RecordList() {
+    for (Chunk* c = head_; c != nullptr;) delete std::exchange(c, c->next);
+  }
+
+  // May throw std::bad_alloc (nothing added then).
+  void push_back(const Record& r) {
+    if (tail_ == nullptr || tail_->n == kChunk) {
+      Chunk* c = new Chunk;
+      (tail_ == nullptr ? head_ : tail_->next) = c;
+      tail_ = c;
+    }
+    tail_->r[tail_->n++] = r;
+    ++size_;
+  }
+  void swap(RecordList& o) noexcept {
+    std::swap(head_, o.head_);
+    std::swap(tail_, o.tail_);
+    std::swap(size_, o.size_);
+  }
+  size_t size() const { return size_; }
+  template <class Fn>
+  void ForEach(Fn&& fn) const {
+    for (const Chunk* c = head_; c != nullptr; c = c->next)
+      for (uint32_t i = 0; i < c->n; ++i) fn(c->r[i]);
+  }
+
+ private:
+  static constexpr uint32_t kChunk = 64;
+  struct Chunk {
+    Record r[kChunk];
+    uint32_t n = 0;
+    Chunk* next = nullptr;
+  };
+  Chunk* head_ = nullptr;
+  Chunk* tail_ = nullptr;
+  size_t size_ = 0;
+};
+
+// A save's hook (StoreHook), which makes the whole file one point in time
+// (the cut) without stopping writers. It is installed under every shard's
+// write lock at once (Store::AddHook): that instant is the cut, and
+// OnInstall learns each shard's last version then (cut_[s]). Every entry a
+// shard held at the cut has a version <= cut_[s]; every entry linked in
+// later has a greater one (Relink's copy aside: see below), and an atomic
+// batch is wholly before or after the cut (it holds its shards' locks
+// together, as AddHook does).
+//
+// Each shard goes through three phases: pending (its entries not yet
+// collected), collected (the save reads its entries with no lock held) and
+// done (written out). Under shard s's write lock, a writer that unlinks an
+// entry of version <= cut_[s] (replaced, deleted, expired, evicted,
+// cleared) while s is not done is told to hand it over (kKeep) instead of
+// freeing it; while s is pending the entry is also recorded, with the
+// version and deadline it had (its version word is overwritten once it is
+// kept), and so is the deadline of an entry expire() is about to change in
+// place (OnDeadline). The save collects s under its shared lock: the
+// table's entries of version <= cut_[s], then what was recorded (the first
+// record of a version wins: it is what the entry was at the cut; a table
+// entry whose version was recorded is left out). Once s is written out it
+// is done: what was kept for it is freed, and later unlinks are freed as
+// usual.
+//
+// Locks and ordering: records_[s] is written under s's write lock and
+// taken under its shared lock, after which s is collected (the lock orders
+// the two: no record is made after). done is stored (release) after the
+// save's last read of s's entries and read (acquire) by OnChange, so a
+// writer frees an entry only after those reads; Adopt (after the writer's
+// locks) and Finish agree through mu_. A kept entry belongs to this hook
+// from Adopt on and to the writer's Retired before: neither frees it while
+// its shard is not done, and the save reads no field a writer still
+// writes after the unlink (the version word: the recorded version is used).
+class PointInTime final : public StoreHook {
+ public:
+  explicit PointInTime(const Store& store)
+      : StoreHook(Wants(Change::kReplaced) | Wants(Change::kDeleted) | Wants(Change::kExpired) |
+                  Wants(Change::kEvicted) | Wants(Change::kCleared) | kDeadlines),
+        store_(store),
+        cut_(store.shard_count(), 0),
+        phase_(new std::atomic<uint8_t>[store.shard_count()]),
+        records_(store.shard_count()),
+        kept_(store.shard_count(), nullptr),
+        kept_bytes_(store.shard_count(), 0) {
+    for (uint32_t s = 0; s < store.shard_count(); ++s) phase_[s].store(kPending, std::memory_order_relaxed);
+  }
+  ~PointInTime() override {
+    for (Entry* chain : kept_) FreeChain(chain);
+  }
+
+  void OnInstall(uint32_t shard, uint64_t last_version) noexcept override { cut_[shard] = last_version; }
 
   uint8_t OnChange(uint32_t shard, Change change, const Entry& e) noexcept override {
-    (void)e;
     if (change == Change::kSet) return kNothing;
-    return shard == active_.load(std::memory_order_acquire) ? kKeep : kNothing;
+    const uint8_t phase = phase_[shard].load(std::memory_order_acquire);
+    if (phase == kDone || e.version > cut_[shard]) return kNothing;  // not in the file
+    if (phase == kPending) Note(shard, e);
+    return kKeep;
   }
-  // After the writer's locks: the entry is held until End() (or freed at
-  // once when the save is already over).
+  uint8_t OnDeadline(uint32_t shard, const Entry& e) noexcept override {
+    if (phase_[shard].load(std::memory_order_relaxed) == kPending && e.version <= cut_[shard]) Note(shard, e);
+    return kNothing;
+  }
+  // After the writer's locks: the entry is held until its shard is done (or
+  // freed at once when it is done already, or the save is over).
   void Adopt(EntryPtr e) noexcept override {
-    std::lock_guard guard(mu_);
-    if (closed_) return;
-    held_ += e->footprint();
+    std::unique_lock guard(mu_);
+    if (closed_) return;  // e freed (after the lock)
+    const uint32_t s = store_.ShardOf(store_.Hash(e->key()));
+    if (phase_[s].load(std::memory_order_relaxed) == kDone) {
+      guard.unlock();
+      return;
+    }
+    const uint64_t bytes = e->footprint();
+    held_ += bytes;
+    kept_bytes_[s] += bytes;
     peak_ = std::max(peak_, held_);
     Entry* raw = e.release();
-    raw->next_unlinked = kept_;  // the entry is ours: its version word chains it
-    kept_ = raw;
+    raw->next_unlinked = kept_[s];  // the entry is ours: its version word chains it
+    kept_[s] = raw;
   }
 
-  void Begin(uint32_t shard) { active_.store(shard, std::memory_order_release); }
-  void End() {
-    active_.store(kNone, std::memory_order_release);
-    Release(false);
+  // The installed hook's cut of shard s (after AddHook).
+  uint64_t cut(uint32_t s) const { return cut_[s]; }
+  // Under s's shared lock, after its entries were walked: what was recorded
+  // for s (moved out, no allocation), and s collected from now on. False
+  // when a record could not be made (out of memory): the file would be
+  // wrong, the save must fail.
+  bool Collect(uint32_t s, RecordList* out) {
+    out->swap(records_[s]);
+    phase_[s].store(kCollected, std::memory_order_relaxed);
+    return !failed_.load(std::memory_order_relaxed);
   }
-  // The save is over: what is held goes, and what comes later is freed.
-  void Close() { Release(true); }
+  // After the save's last read of s's entries: what was kept for s goes,
+  // and later unlinks from s are freed as usual.
+  void Finish(uint32_t s) {
+    Entry* chain = nullptr;
+    {
+      std::lock_guard guard(mu_);
+      phase_[s].store(kDone, std::memory_order_release);
+      chain = std::exchange(kept_[s], nullptr);
+      held_ -= std::exchange(kept_bytes_[s], 0);
+    }
+    FreeChain(chain);
+  }
+  // The save is over (the hook removed): what is held goes, and what comes
+  // later is freed.
+  void Close() {
+    std::vector<Entry*> chains;
+    std::vector<RecordList> records;
+    {
+      std::lock_guard guard(mu_);
+      closed_ = true;
+      chains.swap(kept_);
+      held_ = 0;
+      // The per-shard state goes now, not when the store drops the hook
+      // (it keeps every hook until it is destroyed): nothing calls OnChange
+      // any more, and Adopt looks at nothing but closed_.
+      records.swap(records_);
+      std::vector<uint64_t>().swap(kept_bytes_);
+      std::vector<uint64_t>().swap(cut_);
+      phase_.reset();
+    }
+    for (Entry* chain : chains) FreeChain(chain);
+  }
   uint64_t peak_bytes() {
     std::lock_guard guard(mu_);
     return peak_;
   }
+  // Entries recorded (unlinked or given a new deadline before their shard
+  // was collected), over the whole save.
+  uint64_t records() const { return records_made_.load(std::memory_order_relaxed); }
 
-  // Installs `keep` on `store` for the life of this object. ok() is false
+  // Installs `pit` on `store` for the life of this object. ok() is false
   // when it could not be installed (the store has HookList::kMax hooks
   // already: the save copies each shard under its lock instead).
   class Installed {
    public:
-    Installed(Store& store, std::shared_ptr<KeepAlive> keep) : store_(store), keep_(std::move(keep)) {
-      status_ = store_.AddHook(keep_);
+    Installed(Store& store, std::shared_ptr<PointInTime> pit) : store_(store), pit_(std::move(pit)) {
+      status_ = store_.AddHook(pit_);
     }
     ~Installed() {
-      if (status_ == Status::kOk) (void)store_.RemoveHook(keep_.get());
-      keep_->Close();  // after the removal: no entry is kept any more
+      if (status_ == Status::kOk) (void)store_.RemoveHook(pit_.get());
+      pit_->Close();  // after the removal: no entry is kept any more
     }
     Installed(const Installed&) = delete;
     Installed& operator=(const Installed&) = delete;
@@ -184,20 +332,22 @@ class KeepAlive final : public StoreHook {
 
    private:
     Store& store_;
-    std::shared_ptr<KeepAlive> keep_;
+    std::shared_ptr<PointInTime> pit_;
     Status status_;
   };
 
  private:
-  void Release(bool close) {
-    Entry* chain = nullptr;
-    {
-      std::lock_guard guard(mu_);
-      chain = std::exchange(kept_, nullptr);
-      held_ = 0;
-      if (close) closed_ = true;
+  static constexpr uint8_t kPending = 0, kCollected = 1, kDone = 2;
+
+  // Under s's write lock: allocates (a new chunk now and then); a failure fails the save rather than leave a wrong
+  // file.
+  void Note(uint32_t s, const Entry& e) noexcept {
+    try {
+      records_[s].push_back({&e, e.version, e.expires_at});
+      records_made_.fetch_add(1, std::memory_order_relaxed);
+    } catch (...) {
+      failed_.store(true, std::memory_order_relaxed);
     }
-    FreeChain(chain);
   }
   static void FreeChain(Entry* e) {
     EntryDeleter del;
@@ -208,22 +358,30 @@ class KeepAlive final : public StoreHook {
     }
   }
 
-  std::atomic<uint32_t> active_{kNone};
-  std::mutex mu_;
-  Entry* kept_ = nullptr;
+  const Store& store_;
+  std::vector<uint64_t> cut_;                      // written under every write lock (OnInstall)
+  std::unique_ptr<std::atomic<uint8_t>[]> phase_;  // kPending, kCollected, kDone
+  std::vector<RecordList> records_;                // records_[s]: under s's lock
+  std::atomic<bool> failed_{false};
+  std::atomic<uint64_t> records_made_{0};
+  std::mutex mu_;  // guards the rest
+  std::vector<Entry*> kept_;
+  std::vector<uint64_t> kept_bytes_;
   uint64_t held_ = 0;
   uint64_t peak_ = 0;
   bool closed_ = false;
 };
 
-// An entry collected under its shard's shared lock, with its deadline as it
-// was then (Store::Expire changes it in place).
+// An entry collected for the file, with the deadline it is saved with and
+// its version (read under the lock: once unlinked, its version word is
+// not its version any more).
 struct EntryRef {
   const Entry* entry;
   int64_t expires_at;
+  uint64_t version;
 };
 
-// One save of a store at a time: two saves' KeepAlive hooks would both ask
+// One save of a store at a time: two saves' PointInTime hooks would both ask
 // to keep an entry, and only the first installed gets it (StoreHook). A
 // second save of the same store waits for the first to finish.
 class SaveTurn {
@@ -468,7 +626,7 @@ bool LoadStoreFrom(Store& store, ByteSource& src, const LoadOptions& options, Lo
 namespace {
 
 // Copies shard `s` into the cutter's buffer under the shard's shared lock
-// (the way without a KeepAlive hook: a writer to the shard waits for the
+// (the way without a PointInTime hook: a writer to the shard waits for the
 // whole copy).
 Status CopyShard(const Store& store, uint32_t s, const ClockPair& clock, BlockCutter& cutter, uint64_t* top) {
   std::string& buf = cutter.buffer();
@@ -478,21 +636,63 @@ Status CopyShard(const Store& store, uint32_t s, const ClockPair& clock, BlockCu
   });
 }
 
-// Writes shard `s` out from its entries themselves, with no lock held while
-// their bytes are copied: under the shard's shared lock only the entry
-// pointers (with their deadlines, the one field a writer changes in place)
-// are collected; `keep` holds every entry writers unlink from the shard
-// until this returns, so each pointer stays valid, and the shard's part of
-// the file is the image it had when the pointers were taken.
-Status StreamShard(const Store& store, uint32_t s, const ClockPair& clock, BlockCutter& cutter, KeepAlive& keep,
-                   std::vector<EntryRef>& refs, size_t block_bytes, uint64_t* top, Error* err, bool* io_failed) {
+// The entries of shard `s` at the cut: under the shard's shared lock, the
+// table's entries with a version at most the cut's (with their deadlines,
+// the one field a writer changes in place) and what `pit` recorded for the
+// shard since the cut; then, with no lock held, the two merged: for each
+// version the first record (the entry as it was at the cut) or else the
+// table's entry. Collected entries stay alive until pit.Finish(s).
+Status CollectShard(const Store& store, uint32_t s, const ClockPair& clock, PointInTime& pit,
+                    std::vector<EntryRef>& refs, std::vector<Record>& records, bool* no_memory) {
   refs.clear();
-  keep.Begin(s);  // before the lock: every unlink after it is kept
-  const Status st = store.Scan(s, {}, [&](const Entry& e) {
-    refs.push_back({&e, e.expires_at});
-    *top = std::max(*top, e.version);
+  records.clear();
+  const uint64_t cut = pit.cut(s);
+  // Expired before the save began (absent at the cut): left out. An entry
+  // that expires later is saved with its deadline (the loader skips it
+  // once that has passed), whenever its shard is collected.
+  auto Gone = [&](int64_t expires_at) { return expires_at > 0 && expires_at <= clock.steady_ns; };
+  RecordList noted;  // freed after the lock
+  bool ok = true;
+  const Status st = store.ScanThen(
+      s,
+      [&](const Entry& e) {
+        if (e.version <= cut && !Gone(e.expires_at)) refs.push_back({&e, e.expires_at, e.version});
+      },
+      [&] { ok = pit.Collect(s, &noted); });
+  if (st != Status::kOk) return st;
+  if (!ok) {
+    *no_memory = true;
+    return st;
+  }
+  if (noted.size() == 0) return st;
+  records.reserve(noted.size());
+  noted.ForEach([&](const Record& r) { records.push_back(r); });
+  // By version, the first record of each first (stable), then one per version.
+  std::stable_sort(records.begin(), records.end(), [](const auto& a, const auto& b) { return a.version < b.version; });
+  records.erase(
+      std::unique(records.begin(), records.end(), [](const auto& a, const auto& b) { return a.version == b.version; }),
+      records.end());
+  // A table entry whose version was recorded was unlinked or given a new
+  // deadline after the cut (Relink's copy has its source's version): the
+  // record is what it was at the cut.
+  std::erase_if(refs, [&](const EntryRef& r) {
+    const auto at = std::lower_bound(records.begin(), records.end(), r.version,
+                                     [](const Record& a, uint64_t v) { return a.version < v; });
+    return at != records.end() && at->version == r.version;
   });
-  bool ok = st == Status::kOk;
+  for (const Record& r : records)
+    if (!Gone(r.expires_at)) refs.push_back({r.entry, r.expires_at, r.version});
+  return st;
+}
+
+// Writes shard `s` out from its entries themselves, with no lock held while
+// their bytes are copied (CollectShard); `pit` keeps every entry writers
+// unlink from the shard until this is done with it.
+Status StreamShard(const Store& store, uint32_t s, const ClockPair& clock, BlockCutter& cutter, PointInTime& pit,
+                   std::vector<EntryRef>& refs, std::vector<Record>& records, size_t block_bytes, Error* err,
+                   bool* io_failed, bool* no_memory) {
+  const Status st = CollectShard(store, s, clock, pit, refs, records, no_memory);
+  bool ok = st == Status::kOk && !*no_memory;
   std::string& buf = cutter.buffer();
   constexpr size_t kAhead = 8;  // entries are scattered over the heap: fetch a few ahead
   for (size_t i = 0; ok && i < refs.size(); ++i) {
@@ -504,7 +704,7 @@ Status StreamShard(const Store& store, uint32_t s, const ClockPair& clock, Block
       ok = false;
     }
   }
-  keep.End();  // after the last read of the shard's entries
+  pit.Finish(s);  // after the last read of the shard's entries
   return st;
 }
 
@@ -515,7 +715,7 @@ bool SaveStoreImpl(Store& store, const std::string& path, const SaveOptions& opt
     *err = Destroyed();
     return false;
   }
-  // One save of a store at a time (they share its KeepAlive seam).
+  // One save of a store at a time (each save's hook keeps entries: at most one may).
   const SaveTurn turn(store);
   const uint32_t shards = store.shard_count();
   Header h;
@@ -532,25 +732,34 @@ bool SaveStoreImpl(Store& store, const std::string& path, const SaveOptions& opt
   BlockCutter cutter(writer, store.options().codec == Codec::kV8, options.block_bytes);
   const size_t block_bytes = cutter.block_bytes();
   // Installed for this save only (a store without hooks updates counters
-  // in place and clears in O(1); with one, it does neither).
-  auto keep = std::make_shared<KeepAlive>();
-  KeepAlive::Installed installed(store, keep);
+  // in place and clears in O(1); with one, it does neither). The instant it
+  // is installed is the file's point in time.
+  auto pit = std::make_shared<PointInTime>(store);
+  PointInTime::Installed installed(store, pit);
   if (installed.status() == Status::kDestroyed) {
     *err = Destroyed();
     return false;
   }
   std::vector<EntryRef> refs;
+  std::vector<Record> records;
+  size_t refs_peak = 0;
   for (uint32_t s = 0; s < shards; ++s) {
     uint64_t top = 0;
-    bool io_failed = false;
-    const Status st = installed.ok()
-                          ? StreamShard(store, s, clock, cutter, *keep, refs, block_bytes, &top, err, &io_failed)
-                          : CopyShard(store, s, clock, cutter, &top);
+    bool io_failed = false, no_memory = false;
+    Status st;
+    if (installed.ok()) {
+      st = StreamShard(store, s, clock, cutter, *pit, refs, records, block_bytes, err, &io_failed, &no_memory);
+      top = pit->cut(s);  // every version the shard had handed out at the cut
+      refs_peak = std::max(refs_peak, refs.capacity() * sizeof(EntryRef) + records.capacity() * sizeof(records[0]));
+    } else {
+      st = CopyShard(store, s, clock, cutter, &top);
+    }
     if (io_failed) return false;
     if (st != Status::kOk) {
       *err = Destroyed();
       return false;
     }
+    if (no_memory) throw std::bad_alloc();  // NoThrow: kNoMemory, the temporary file removed
     h.last_versions[s] = top;
     if (!cutter.Cut(s + 1 == shards, err)) return false;
   }
@@ -558,8 +767,10 @@ bool SaveStoreImpl(Store& store, const std::string& path, const SaveOptions& opt
   if (!writer.Commit(h, err)) return false;
   info->entries = writer.entries();
   info->bytes = writer.file_size();
-  info->buffer_peak_bytes = std::max<uint64_t>(cutter.peak(), refs.capacity() * sizeof(EntryRef));
-  info->kept_peak_bytes = keep->peak_bytes();
+  info->buffer_peak_bytes = std::max<uint64_t>(cutter.peak(), refs_peak);
+  info->kept_peak_bytes = pit->peak_bytes();
+  info->kept_records = pit->records();
+  info->point_in_time = installed.ok();
   return true;
 }
 

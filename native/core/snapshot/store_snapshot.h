@@ -2,21 +2,30 @@
 // file format (format.h), the crash-safe writer (writer.h) and the loader
 // (reader.h).
 //
-// Save: one shard at a time. Under the shard's shared lock (Store::Scan)
-// only pointers to its live entries are collected, with their deadlines;
-// then, with no lock held, the entries' bytes are appended to one buffer
-// that is cut into blocks and written as it fills. A hook installed for the
-// save (KeepAlive) keeps every entry that writers unlink from the shard
-// being written until the save is done with it, so every pointer stays
-// valid and each shard's part of the file is the image it had when its
-// pointers were collected. Readers never wait; a writer to a shard waits at
-// most for the collection of that shard's pointers (never for the copy of
-// its bytes, nor for disk I/O). The file as a whole is weakly consistent,
-// like iteration (a write to a shard already collected is not in the file,
-// one to a shard not yet collected is). Extra memory: the largest shard's
-// pointers (16 bytes per entry), less than two blocks, and the entries
-// writers replace or delete in the shard being written meanwhile.
-// Saves of one store run one at a time (a second waits for the first).
+// Save: the whole file is one point in time (the cut), taken without
+// stopping writers. A hook (PointInTime) is installed under every shard's
+// write lock at once: that instant is the cut, and the hook learns each
+// shard's last version then. Then one shard at a time: under the shard's
+// shared lock (Store::ScanThen) only pointers to its entries of versions up
+// to the cut are collected, with their deadlines, together with what the
+// hook recorded for the shard since the cut; then, with no lock held, the
+// entries' bytes are appended to one buffer that is cut into blocks and
+// written as it fills. From the cut until a shard is written, every entry
+// of the cut that writers unlink from it (replace, delete, expire, evict,
+// clear) is kept instead of freed, and recorded (with the version and
+// deadline it had) while the shard is not yet collected, as is the old
+// deadline of an entry expire() changes in place: the collection puts the
+// recorded entry in the file in place of whatever the key holds by then.
+// Readers never wait; a writer to a shard waits at most for the collection
+// of that shard's pointers (never for the copy of its bytes, nor for disk
+// I/O). Extra memory: the largest shard's pointers (24 bytes per entry),
+// less than two blocks, and the entries of the cut that writers unlink
+// before their shard is written (up to the whole store, after a clear()),
+// with a 24-byte record each for those unlinked before their shard is
+// collected. If the hook cannot be installed (HookList::kMax hooks), each
+// shard is copied under its shared lock instead and the file is one point
+// in time per shard only (SaveInfo::point_in_time). Saves of one store run
+// one at a time (a second waits for the first).
 //
 // Restore: the whole file is read and checked first, its entries built in
 // memory (at most what the file holds); only then does anything reach the
@@ -48,7 +57,15 @@ struct SaveInfo {
   uint64_t entries = 0;
   uint64_t bytes = 0;              // file size
   uint64_t buffer_peak_bytes = 0;  // the copy buffer's (or the entry pointers') largest size
-  uint64_t kept_peak_bytes = 0;    // entries writers unlinked, kept while their shard was written out
+  // Entries writers unlinked during the save that it kept for the file
+  // (their bytes at the most at once) and entries recorded (unlinked, or
+  // given a new deadline, before their shard was collected).
+  uint64_t kept_peak_bytes = 0;
+  uint64_t kept_records = 0;
+  // The file is one point in time (false: the store had HookList::kMax
+  // hooks, each shard was copied under its lock, the file is consistent
+  // per shard only).
+  bool point_in_time = false;
 };
 
 // Writes `store` to `path`. False with *err (kIo, kDestroyed) on failure:
