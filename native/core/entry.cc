@@ -9,8 +9,8 @@
 namespace threadkv {
 
 void EntryDeleter::operator()(Entry* e) const noexcept {
-  // The block starts at the links when there are any (no branch: this runs
-  // for every entry freed).
+  // The block starts at the links when there are any (prefix_size(): a
+  // load, no branch; this runs for every entry freed).
   char* block = reinterpret_cast<char*>(e) - e->prefix_size();
   e->~Entry();
   std::free(block);
@@ -58,6 +58,7 @@ EntryPtr MakeEntry(std::string_view key, size_t value_size, Kind kind, uint8_t f
   e->kind = kind;
   e->flags = flags;
   e->layout = static_cast<uint8_t>((with_links ? kLayoutLinks : 0) | (with_timer ? kLayoutTimer : 0));
+  e->prefix = static_cast<uint8_t>(prefix);
   if (!key.empty()) std::memcpy(e->key_data(), key.data(), key.size());
   return EntryPtr(e);
 }
