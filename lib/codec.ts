@@ -10,6 +10,7 @@
 // returns bytes puts their format in cells[OUT_TAG], read by decode() at
 // once. Batch results (getMany, scan) carry the format as their first byte.
 import * as v8 from 'node:v8';
+import { setTimeout as setTimer } from 'node:timers';
 import { markAsUntransferable } from 'node:worker_threads';
 import {
   Fmt,
@@ -57,15 +58,55 @@ export interface Codec {
 // Pool slabs and batch arenas: not zeroed (every byte a result covers is
 // written first), and untransferable, as Node's own Buffer pool is, so that a
 // postMessage transfer list cannot detach the other results sharing one.
+// newSlab(size) makes one; newSlab(size, ab) marks one the binding made over
+// memory it recycles, and arms the trim below.
 const allocUnsafeSlow = Buffer.allocUnsafeSlow;
-function newSlab(size: number): ArrayBuffer {
-  const ab = allocUnsafeSlow(size).buffer as ArrayBuffer;
-  markAsUntransferable(ab);
-  return ab;
+function newSlab(size: number, made?: ArrayBuffer): ArrayBuffer {
+  if (made === undefined) made = allocUnsafeSlow(size).buffer as ArrayBuffer;
+  else armTrim();
+  markAsUntransferable(made);
+  return made;
+}
+
+// Recycled slab memory a thread stops needing is freed a second or two
+// later: every second while slabs are made (and until none is held), the
+// binding frees the spare blocks the last second did not take. The timer
+// never keeps a thread alive.
+const TRIM_MS = 1000;
+let trimArmed = false;
+function trimSlabs(): void {
+  trimArmed = false;
+  if (native.valueTrimSlabs() > 0) armTrim();
+}
+function armTrim(): void {
+  if (trimArmed) return;
+  trimArmed = true;
+  setTimer(trimSlabs, TRIM_MS).unref();
+}
+
+/**
+ * Whether a slab marked untransferable stays attached whatever JS does: the
+ * binding reuses a slab's memory once its ArrayBuffer is collected, which is
+ * safe only if no other ArrayBuffer can have taken that memory over. Node
+ * refuses a marked buffer in a transfer list; `ArrayBuffer.prototype.transfer`
+ * (Node 21+, and the web streams built on it) moves memory to a new buffer
+ * unless the runtime refuses it for a marked one: tried once here.
+ */
+function slabsStayAttached(): boolean {
+  const transfer = (ArrayBuffer.prototype as unknown as { transfer?: unknown }).transfer;
+  if (typeof transfer !== 'function') return true;
+  const probe = new ArrayBuffer(8);
+  markAsUntransferable(probe);
+  try {
+    transfer.call(probe);
+    return false;
+  } catch {
+    return true;
+  }
 }
 
 /** This thread's value cells (native/binding/values.h). */
-export const cells: Int32Array = native.valueSetup(newSlab);
+export const cells: Int32Array = native.valueSetup(newSlab, slabsStayAttached());
 export const IN_TAG = 0;
 export const OUT_TAG = 1;
 export const IN_LENGTH = 2;

@@ -327,7 +327,9 @@ export function recursiveCompute(store: string, key: string): ThreadKvError {
     Error,
     ErrorCode.RECURSIVE_COMPUTE,
     `getOrComputeSync of key ${showKey(key)}: this thread is itself computing that key (a factory, or a pending ` +
-      `getOrCompute of this thread, leads its computation), so waiting for it here would never end (store ${JSON.stringify(store)})`,
+      `getOrCompute of this thread, leads its computation), or the thread computing it is blocked in getOrComputeSync ` +
+      `waiting, directly or through other threads, for a key this thread computes; waiting for it here would never end ` +
+      `(store ${JSON.stringify(store)})`,
   );
 }
 

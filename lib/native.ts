@@ -133,7 +133,11 @@ export interface NativeBinding {
    * ArrayBuffer) for the value pools; returns this thread's value cells
    * (lib/codec.ts).
    */
-  valueSetup(newSlab: (size: number) => ArrayBuffer): Int32Array;
+  valueSetup(newSlab: (size: number, made?: ArrayBuffer) => ArrayBuffer, recycle: boolean): Int32Array;
+  /** This thread's recycled large-pool slab memory: [blocks, lent, spare, reused, recycling (1/0)]. */
+  valueSlabStats(): [number, number, number, number, number];
+  /** Frees the recycled slab memory the last interval did not need; returns the blocks still held. */
+  valueTrimSlabs(): number;
   /**
    * Throws what a call with `key` would throw first (closed handle,
    * destroyed store, bad key), reading no entry.
@@ -224,6 +228,8 @@ export const native: NativeBinding = {
   deleteMany: raw.deleteMany,
   scan: raw.scan,
   valueSetup: raw.valueSetup,
+  valueSlabStats: raw.valueSlabStats,
+  valueTrimSlabs: raw.valueTrimSlabs,
   checkKey: raw.checkKey,
   wakerStart: raw.wakerStart,
   wakerRef: raw.wakerRef,

@@ -14,6 +14,11 @@
 //       build-native/<variant>, as one more target) and checks that every one of them
 //       FAILS with its sanitizer's report: proof that the sanitizers really run
 //   node scripts/test-native.js --with-selftest         # both of the above
+//   --no-fuzz-replay  builds and runs the GoogleTest targets only, not the
+//       fuzz corpus replays (label fuzz-replay; CI replays every corpus with
+//       npm run test:fuzz, under ASan+UBSan, anyway)
+//   --build-only      builds what the run would run, runs nothing (CI builds
+//       the sanitizer variants at low priority while other suites run)
 //
 // Every build uses -DTHREADKV_WERROR=ON. THREADKV_STRESS_SCALE (a number,
 // default 1) scales the stress tests' iterations. Exits non-zero if any
@@ -40,6 +45,13 @@ const SAN_OPTIONS = {
   UBSAN_OPTIONS: { ours: 'halt_on_error=1:print_stacktrace=1', sep: ':' },
 };
 
+// The GoogleTest targets of native/test (CMakeLists.txt there).
+const GTEST_TARGETS = ['threadkv_core_unit', 'threadkv_core_stress'];
+// The tests of native/fuzz's replay and harness self-test targets, as
+// discovered (fuzz_<name>.*, FuzzHarness.*) or, when they are not built, the
+// placeholders ctest lists for them (<target>_NOT_BUILT).
+const FUZZ_REPLAY_TESTS = '^(fuzz_|threadkv_fuzz_selftest|FuzzHarness\\.)';
+
 // The self-test cases: each must exit non-zero with this report.
 const SELFTEST_EXPECT = {
   Tsan: /ThreadSanitizer: data race/,
@@ -51,13 +63,17 @@ const SELFTEST_REQUIRED = { tsan: ['Tsan'], asan: ['Asan', 'Lsan', 'Ubsan'] };
 
 function usage(message) {
   if (message) console.error(`test-native: ${message}`);
-  console.error('usage: node scripts/test-native.js [--selftest | --with-selftest] [plain] [tsan] [asan]');
+  console.error(
+    'usage: node scripts/test-native.js [--selftest | --with-selftest] [--no-fuzz-replay] [--build-only] [plain] [tsan] [asan]',
+  );
   process.exit(2);
 }
 
 const args = process.argv.slice(2);
 let runTests = true;
 let runSelftest = false;
+let fuzzReplay = true;
+let buildOnly = false;
 const chosen = [];
 for (const a of args) {
   if (a === '--selftest') {
@@ -65,6 +81,10 @@ for (const a of args) {
     runSelftest = true;
   } else if (a === '--with-selftest') {
     runSelftest = true;
+  } else if (a === '--no-fuzz-replay') {
+    fuzzReplay = false;
+  } else if (a === '--build-only') {
+    buildOnly = true;
   } else if (a === '-h' || a === '--help') {
     usage();
   } else if (Object.hasOwn(VARIANTS, a)) {
@@ -127,7 +147,8 @@ async function configureAndBuild(dir, sanitize, selftest, target) {
   if (configure.code !== 0) {
     return `configure failed (if ${dir} was configured with another generator, delete it)`;
   }
-  const build = await run('cmake', ['--build', dir, ...(target ? ['--target', target] : [])]);
+  const targets = Array.isArray(target) ? target : target ? [target] : [];
+  const build = await run('cmake', ['--build', dir, ...(targets.length ? ['--target', ...targets] : [])]);
   return build.code === 0 ? null : 'build failed';
 }
 
@@ -144,12 +165,15 @@ function withoutAslr(cmd, argv) {
 async function testVariant(name) {
   const dir = path.join('build-native', name);
   const t0 = Date.now();
-  const err = await configureAndBuild(dir, VARIANTS[name].sanitize, false);
+  // Without the fuzz replays: the GoogleTest targets only (the selftest
+  // target is built by selftestVariant).
+  const err = await configureAndBuild(dir, VARIANTS[name].sanitize, false, fuzzReplay ? null : GTEST_TARGETS);
   const buildTime = seconds(t0);
   if (err) return { name, ok: false, line: `${err} after ${buildTime} s` };
+  if (buildOnly) return { name, ok: true, line: `built in ${buildTime} s (--build-only)` };
   const t1 = Date.now();
   const jobs = String(Math.max(1, os.availableParallelism ? os.availableParallelism() : os.cpus().length));
-  const ctestArgs = ['--test-dir', dir, '--output-on-failure', '-j', jobs];
+  const ctestArgs = ['--test-dir', dir, '--output-on-failure', '-j', jobs, ...(fuzzReplay ? [] : ['-E', FUZZ_REPLAY_TESTS])];
   let r = await run('ctest', ctestArgs, { env: sanitizerEnv(), capture: true });
   if (r.code !== 0 && name === 'tsan' && TSAN_MAPPING.test(r.output)) {
     const retry = withoutAslr('ctest', ctestArgs);
@@ -175,6 +199,7 @@ async function selftestVariant(name) {
   const t0 = Date.now();
   const err = await configureAndBuild(dir, VARIANTS[name].sanitize, true, 'threadkv_sanitizer_selftest');
   if (err) return { name: `${name} selftest`, ok: false, line: err };
+  if (buildOnly) return { name: `${name} selftest`, ok: true, line: `built in ${seconds(t0)} s (--build-only)` };
   const exe = path.join(root, dir, 'native', 'test', 'threadkv_sanitizer_selftest');
   const list = spawnSync(exe, ['--gtest_list_tests'], { encoding: 'utf8', env: sanitizerEnv() });
   const cases = (list.stdout || '')

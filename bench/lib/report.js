@@ -325,6 +325,7 @@ function render(data) {
   out.push('');
   out.push('## Snapshot and restore (`node bench/snapshot.js`)');
   out.push('');
+  if (data.snapshot?.note) out.push(`_${data.snapshot.note}._`, '');
   out.push(snapshotMarkdown(data.snapshot));
   out.push('');
   out.push('## Where a call spends its instructions (`node bench/profile.js`)');
@@ -340,6 +341,7 @@ function render(data) {
   if (data.watch !== undefined) {
     out.push('## watch: what change events cost writers, and what a watcher gets (`node bench/watch.js`)');
     out.push('');
+    if (data.watch.note) out.push(`_${data.watch.note}._`, '');
     out.push(require('../watch').section(data.watch));
     out.push('');
   }

@@ -179,6 +179,8 @@ Addon::Addon(Napi::Env env, Napi::Object exports) : values_(env) {
                            InstanceMethod("deleteMany", &Addon::DeleteMany),
                            InstanceMethod("scan", &Addon::Scan),
                            InstanceMethod("valueSetup", &Addon::ValueSetup),
+                           InstanceMethod("valueSlabStats", &Addon::ValueSlabStats),
+                           InstanceMethod("valueTrimSlabs", &Addon::ValueTrimSlabs),
                            InstanceMethod("checkKey", &Addon::CheckKey),
 #ifdef THREADKV_TSAN_SELFTEST
                            InstanceMethod("racyIncrement", &Addon::RacyIncrement),
@@ -412,9 +414,19 @@ Napi::Value Addon::Close(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// valueSetup(newSlab) -> cells: see ValuePath::Setup.
+// valueSetup(newSlab, recycle) -> cells: see ValuePath::Setup.
 Napi::Value Addon::ValueSetup(const Napi::CallbackInfo& info) {
-  return Napi::Value(info.Env(), values_.Setup(info.Env(), info[0]));
+  return Napi::Value(info.Env(), values_.Setup(info.Env(), info[0], info[1]));
+}
+
+// valueTrimSlabs() -> blocks still held: see ValuePath::TrimSlabs.
+Napi::Value Addon::ValueTrimSlabs(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(values_.TrimSlabs()));
+}
+
+// valueSlabStats() -> [blocks, lent, spare, reused, recycling]: see ValuePath::SlabStats.
+Napi::Value Addon::ValueSlabStats(const Napi::CallbackInfo& info) {
+  return Napi::Value(info.Env(), values_.SlabStats(info.Env()));
 }
 
 napi_value Addon::Get(napi_env env, StoreHandle& h, napi_value* args) {

@@ -142,6 +142,8 @@ class Addon : public Napi::Addon<Addon> {
   int32_t InTag() { return values_.TakeInTag(); }
   size_t InLength() { return values_.TakeInLength(); }
   Napi::Value ValueSetup(const Napi::CallbackInfo& info);
+  Napi::Value ValueSlabStats(const Napi::CallbackInfo& info);
+  Napi::Value ValueTrimSlabs(const Napi::CallbackInfo& info);
 
   Napi::FunctionReference error_factory_;
   ValuePath values_;

@@ -1,5 +1,6 @@
 #include "values.h"
 
+#include <cstdlib>
 #include <cstring>
 
 #include "../core/hash.h"
@@ -95,12 +96,98 @@ ValuePath::ValuePath(Napi::Env env) {
   cells_ = static_cast<int32_t*>(cells.Data());
 }
 
-napi_value ValuePath::Setup(napi_env env, napi_value factory) {
+ValuePath::~ValuePath() {
+  // The environment is ending: no JS runs again here, so no slab over these
+  // blocks is read again (the runtime detaches those still alive).
+  for (Lent& l : lent_) std::free(l.block);
+  for (uint8_t* b : spare_) std::free(b);
+}
+
+napi_value ValuePath::Setup(napi_env env, napi_value factory, napi_value recycle) {
   napi_valuetype type;
   TKV_NAPI(env, napi_typeof(env, factory, &type));
   if (type != napi_function) throw Napi::TypeError::New(env, "threadkv: valueSetup expects a function");
   factory_ = Napi::Persistent(Napi::Function(env, factory));
+  bool r = false;
+  if (recycle != nullptr && napi_get_value_bool(env, recycle, &r) == napi_ok) recycle_ = r;
   return cells_ref_.Value();
+}
+
+void ValuePath::Reap(size_t alive) {
+  // Slabs die roughly in the order they were lent; one still alive at the
+  // front (a result kept) goes to the back so that it does not hold up the
+  // others.
+  for (size_t kept = 0; !lent_.empty() && kept < alive;) {
+    Lent& l = lent_.front();
+    if (l.slab.Value().IsEmpty()) {
+      spare_.push_back(l.block);
+      lent_.pop_front();
+    } else {
+      lent_.push_back(std::move(l));
+      lent_.pop_front();
+      ++kept;
+    }
+  }
+}
+
+size_t ValuePath::TrimSlabs() {
+  Reap(lent_.size());
+  const uint64_t used = reused_ - reused_at_trim_;
+  reused_at_trim_ = reused_;
+  // spare_ is reused from the back: the front blocks are the coldest.
+  const size_t keep = used < spare_.size() ? static_cast<size_t>(used) : spare_.size();
+  const size_t drop = spare_.size() - keep;
+  for (size_t i = 0; i < drop; ++i) std::free(spare_[i]);
+  spare_.erase(spare_.begin(), spare_.begin() + static_cast<std::ptrdiff_t>(drop));
+  blocks_ -= drop;
+  return blocks_;
+}
+
+napi_value ValuePath::SlabStats(napi_env env) const {
+  const double v[] = {static_cast<double>(blocks_), static_cast<double>(lent_.size()),
+                      static_cast<double>(spare_.size()), static_cast<double>(reused_), recycle_ ? 1.0 : 0.0};
+  napi_value out;
+  TKV_NAPI(env, napi_create_array_with_length(env, 5, &out));
+  for (uint32_t i = 0; i < 5; ++i) {
+    napi_value n;
+    TKV_NAPI(env, napi_create_double(env, v[i], &n));
+    TKV_NAPI(env, napi_set_element(env, out, i, n));
+  }
+  return out;
+}
+
+napi_value ValuePath::RecycledSlab(napi_env env, uint8_t** data) {
+  if (!recycle_ || factory_.IsEmpty()) return nullptr;
+  Reap();
+  uint8_t* block = nullptr;
+  if (!spare_.empty()) {
+    block = spare_.back();
+    spare_.pop_back();
+    ++reused_;
+  } else if (blocks_ < kMaxSlabBlocks) {
+    block = static_cast<uint8_t*>(std::malloc(kLargeSlab));
+    if (block == nullptr) return nullptr;
+    ++blocks_;
+  } else {
+    return nullptr;  // V8 makes this one (and sees the memory: its next scavenge frees ours)
+  }
+  napi_value ab = External(env, block, kLargeSlab, nullptr, nullptr);
+  if (ab == nullptr) {
+    recycle_ = false;  // a runtime without external buffers
+    spare_.push_back(block);
+    return nullptr;
+  }
+  lent_.push_back(Lent{block, Napi::Weak(Napi::ArrayBuffer(env, ab))});
+  // Marked untransferable by the factory, as the slabs it makes are.
+  napi_value args[2];
+  TKV_NAPI(env, napi_create_uint32(env, static_cast<uint32_t>(kLargeSlab), &args[0]));
+  args[1] = ab;
+  napi_value undefined;
+  napi_value got;
+  TKV_NAPI(env, napi_get_undefined(env, &undefined));
+  TKV_NAPI(env, napi_call_function(env, undefined, factory_.Value(), 2, args, &got));
+  *data = block;
+  return ab;
 }
 
 void ValuePath::GrowScratch(napi_env env, size_t size) {
@@ -200,7 +287,8 @@ napi_value ValuePath::InPool(napi_env env, uint8_t* bytes, size_t size, Where wh
     if (dst == nullptr) {
       const size_t slab_size = &pool == &small_ ? kSmallSlab : kLargeSlab;
       uint8_t* data = nullptr;
-      napi_value slab = NewSlab(env, slab_size, &data);
+      napi_value slab = &pool == &large_ ? RecycledSlab(env, &data) : nullptr;
+      if (slab == nullptr) slab = NewSlab(env, slab_size, &data);
       pool.slab = Napi::Persistent(Napi::ArrayBuffer(env, slab));
       pool.data = data;
       pool.size = slab_size;

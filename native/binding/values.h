@@ -21,10 +21,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "../core/entry.h"
 
@@ -74,16 +76,29 @@ inline constexpr size_t kValueCells = 8;
 inline constexpr size_t kSmallMax = 1024;
 inline constexpr size_t kSmallSlab = 32 * 1024;
 inline constexpr size_t kLargeMax = 16 * 1024;
-inline constexpr size_t kLargeSlab = 64 * 1024;
+// Just under glibc's 128 KiB mmap threshold, so that a slab V8 allocates
+// comes from the heap; 21 results of 6 KiB.
+inline constexpr size_t kLargeSlab = 128 * 1024 - 64;
+// Large-pool slab memory this environment keeps for reuse (RecycledSlab): at
+// most this many blocks of kLargeSlab bytes, lent or spare (32 MiB, what V8
+// lets young ArrayBuffers hold before it scavenges: 2 x its 16 MiB
+// semi-space).
+inline constexpr size_t kMaxSlabBlocks = (32 << 20) / kLargeSlab;
 
 class ValuePath {
  public:
   explicit ValuePath(Napi::Env env);
+  ~ValuePath();
+  ValuePath(const ValuePath&) = delete;
+  ValuePath& operator=(const ValuePath&) = delete;
 
-  // valueSetup(newSlab) -> cells: registers lib/codec-pool.ts's slab
-  // factory (size -> ArrayBuffer, marked untransferable) and returns this
-  // environment's cells.
-  napi_value Setup(napi_env env, napi_value factory);
+  // valueSetup(newSlab, recycle) -> cells: registers lib/codec.ts's slab
+  // factory (newSlab(size) -> a new ArrayBuffer, newSlab(size, ab) -> ab;
+  // both marked untransferable) and returns this environment's cells.
+  // `recycle`: this runtime cannot detach a marked ArrayBuffer (no
+  // ArrayBuffer.prototype.transfer, or one that refuses it), so large-pool
+  // slab memory may be reused once its ArrayBuffer is collected.
+  napi_value Setup(napi_env env, napi_value factory, napi_value recycle);
 
   // The format JS gave the bytes value it passes next (0 when none), read
   // once: the cell is cleared so that a stale tag never applies to a later
@@ -147,6 +162,16 @@ class ValuePath {
   // if the bytes are not a well-formed object value.
   void NameShapes(napi_env env, uint8_t* data, size_t size);
 
+  // Frees the spare blocks the last interval did not need: all but as many
+  // as were taken from the spares since the previous call (lib/codec.ts
+  // calls it from a timer while slabs are being made). Returns the blocks
+  // still held (lent or spare).
+  size_t TrimSlabs();
+
+  // [blocks, lent, spare, reused, recycling]: the large pool's recycled
+  // memory (tests and bench/pool.js).
+  napi_value SlabStats(napi_env env) const;
+
   // A fresh ArrayBuffer of `size` bytes from the slab factory (untransferable,
   // not zeroed), or a plain one before Setup. *data is its memory.
   napi_value NewSlab(napi_env env, size_t size, uint8_t** data);
@@ -182,12 +207,35 @@ class ValuePath {
   void CopyOutSlow(const Entry& e, Copied* out);  // bytes, or larger than the scratch buffer
   void CopyOutRaw(Kind kind, uint8_t flags, const uint8_t* data, Copied* out);  // out->size already set
 
+  // A large-pool slab over recycled memory, or nullptr where none can be
+  // had (then NewSlab makes one that V8 owns).
+  napi_value RecycledSlab(napi_env env, uint8_t** data);
+  // Moves the blocks of lent slabs that were collected to spare_: from the
+  // front, passing over at most `alive` slabs still alive.
+  void Reap(size_t alive = 2);
+
   Napi::Reference<Napi::ArrayBuffer> scratch_;
   uint8_t* scratch_data_ = nullptr;
   size_t scratch_size_ = 0;
   Pool small_;
   Pool large_;
   Napi::FunctionReference factory_;
+  // Large-pool slab memory (docs/design.md, "Values", "The pool"). A block
+  // is lent while a slab ArrayBuffer over it may be alive (weakly held
+  // here: collected means no JS value can reach the memory, since every
+  // view holds its buffer and the runtime cannot detach a marked slab), and
+  // spare once that ArrayBuffer is collected. Blocks are freed when the
+  // environment ends.
+  struct Lent {
+    uint8_t* block;
+    Napi::Reference<Napi::ArrayBuffer> slab;
+  };
+  std::deque<Lent> lent_;        // oldest first
+  std::vector<uint8_t*> spare_;  // reused last-in first-out (warmest first)
+  size_t blocks_ = 0;            // lent + spare, at most kMaxSlabBlocks
+  uint64_t reused_ = 0;          // slabs made over a spare block
+  uint64_t reused_at_trim_ = 0;  // reused_ at the last TrimSlabs
+  bool recycle_ = false;
   Napi::Reference<Napi::Int32Array> cells_ref_;
   int32_t* cells_ = nullptr;
 

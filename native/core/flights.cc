@@ -12,13 +12,47 @@ uint64_t NextFlightId() {
 
 // ---- WaitSlot ----
 
+SyncWaits& SyncWaits::Global() {
+  static SyncWaits* const waits = new SyncWaits();  // never destroyed: threads may outlive static destructors
+  return *waits;
+}
+
+bool SyncWaits::Enter(const Notifier* waiter, const Notifier* leader) {
+  std::lock_guard lock(mu_);
+  // Each thread waits for at most one other, so the chain from `leader` is a
+  // path; it ends at a thread that is not blocked, or at `waiter` (a cycle),
+  // within size() + 1 steps (the recorded edges have no cycle).
+  const Notifier* at = leader;
+  for (size_t steps = 0; steps <= waits_for_.size(); ++steps) {
+    if (at == waiter) return false;
+    auto it = waits_for_.find(at);
+    if (it == waits_for_.end()) break;
+    at = it->second;
+  }
+  waits_for_[waiter] = leader;  // may throw: nothing recorded
+  return true;
+}
+
+void SyncWaits::Leave(const Notifier* waiter) noexcept {
+  std::lock_guard lock(mu_);
+  waits_for_.erase(waiter);
+}
+
+size_t SyncWaits::size() {
+  std::lock_guard lock(mu_);
+  return waits_for_.size();
+}
+
 bool WaitSlot::Resolve(WaitOutcome outcome, std::shared_ptr<const FlightResult> result) {
+  const Notifier* blocking = nullptr;
   {
     std::lock_guard lock(mu_);
     if (outcome_ != WaitOutcome::kPending) return false;
     outcome_ = outcome;
     result_ = std::move(result);
+    blocking = std::exchange(blocking_, nullptr);
   }
+  if (blocking != nullptr) SyncWaits::Global().Leave(blocking);
   cv_.notify_all();
   // A cancelled slot is resolved by its owner: nobody to wake.
   if (notifier_ && outcome != WaitOutcome::kCancelled) notifier_->Notify(token_);
@@ -175,8 +209,21 @@ JoinStep LeadOrJoinLocked(FlightTable& t, const ComputeCaller& caller, const std
     after->Keep(std::move(f));
   }
   if (f) {
-    if (caller.sync && f->leader == caller.env) return JoinStep::kRecursive;
-    f->waiters.push_back(slot);  // may throw: nothing changed yet
+    if (caller.sync) {
+      // Blocking on a flight whose leader is this thread, or waits (through
+      // other blocked threads) for this thread, would never end.
+      if (f->leader == caller.env || !SyncWaits::Global().Enter(caller.env.get(), f->leader.get()))
+        return JoinStep::kRecursive;
+      try {
+        f->waiters.push_back(slot);
+      } catch (...) {
+        SyncWaits::Global().Leave(caller.env.get());  // nothing changed
+        throw;
+      }
+      slot->MarkBlocking(caller.env.get());
+    } else {
+      f->waiters.push_back(slot);  // may throw: nothing changed yet
+    }
     slot->flight = f;
     ++t.counters.joined;
     return JoinStep::kJoin;

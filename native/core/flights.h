@@ -43,6 +43,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "entry.h"
@@ -79,6 +80,35 @@ enum class LeaderView : uint8_t {
 
 struct Flight;
 
+// The threads blocked in a getOrComputeSync join, each with the thread that
+// leads the flight it waits for (process-wide; a thread is known by its
+// Notifier). A blocked thread runs no JavaScript, so the flights it leads
+// with getOrCompute cannot finish while it waits: a sync join that closes a
+// cycle (this thread waits for B, which waits, through any number of
+// threads, for this thread) would end only when a lease passes.
+// LeadOrJoinLocked refuses such a join (JoinStep::kRecursive), as it refuses
+// a wait for a flight the caller's own thread leads (the cycle of one). A
+// thread that blocks in WaitFor without getOrComputeSync's join (a leader
+// parked in Atomics.wait, say) is not known here.
+class SyncWaits {
+ public:
+  static SyncWaits& Global();
+
+  // Records that `waiter` blocks until a flight that `leader` leads ends.
+  // False, recording nothing, if `leader` is `waiter` or waits (through the
+  // recorded threads) for `waiter`. May throw std::bad_alloc, recording
+  // nothing.
+  bool Enter(const Notifier* waiter, const Notifier* leader);
+  // `waiter` no longer blocks (its slot was resolved).
+  void Leave(const Notifier* waiter) noexcept;
+  // How many threads are recorded as blocked (tests).
+  size_t size();
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<const Notifier*, const Notifier*> waits_for_;  // under mu_
+};
+
 // One joined caller. Resolved exactly once (the first Resolve wins); the
 // owner reads outcome() and result() from its own thread, after Resolve
 // (WaitFor, or after its notifier delivered `token`).
@@ -107,6 +137,14 @@ class WaitSlot {
   uint64_t token() const { return token_; }
   uint64_t hash() const { return hash_; }
 
+  // A getOrComputeSync join: `thread` is recorded in SyncWaits until this
+  // slot is resolved (Resolve leaves it). Set under the flight's shard lock,
+  // before the slot is in the flight's waiter list.
+  void MarkBlocking(const Notifier* thread) {
+    std::lock_guard lock(mu_);
+    blocking_ = thread;
+  }
+
   // The flight this slot is joined to, while it is in that flight's waiter
   // list; empty once removed. Guarded by the flight's shard write lock. Weak:
   // a flight owns its waiters, not the other way round (the leader's thread
@@ -118,6 +156,7 @@ class WaitSlot {
   std::condition_variable cv_;
   WaitOutcome outcome_ = WaitOutcome::kPending;  // under mu_
   std::shared_ptr<const FlightResult> result_;   // under mu_
+  const Notifier* blocking_ = nullptr;           // under mu_; see MarkBlocking
   const std::shared_ptr<Notifier> notifier_;
   const uint64_t token_;
   const uint64_t hash_;
@@ -280,8 +319,9 @@ enum class JoinStep : uint8_t { kLead, kJoin, kRecursive };
 // The key is absent (the caller checked, under the same lock). Joins the
 // key's running flight with `slot` (kJoin), or attaches `fresh` as the key's
 // flight (kLead); a flight whose lease has passed is lost first (its waiters
-// retry). kRecursive: a sync caller whose own thread leads the flight
-// (blocking would deadlock); nothing changed. `fresh` and `slot` are made
+// retry). kRecursive: a sync caller whose own thread leads the flight, or
+// whose flight's leader is blocked, through a chain of sync joins, on this
+// caller's thread (SyncWaits: blocking would deadlock); nothing changed. `fresh` and `slot` are made
 // by the caller before the lock; the one not used is left as is. May throw
 // std::bad_alloc with nothing changed.
 JoinStep LeadOrJoinLocked(FlightTable& t, const ComputeCaller& caller, const std::shared_ptr<Flight>& fresh,

@@ -168,6 +168,84 @@ TEST(Flights, SyncCallerOnItsOwnThreadsFlightIsRecursive) {
   EXPECT_EQ(o, WaitOutcome::kValue);
 }
 
+TEST(Flights, SyncJoinThatClosesACycleOfBlockedThreadsIsRecursive) {
+  // a leads k1 and b leads k2 (getOrCompute: their factories need their
+  // threads' event loops); b blocks in a sync join of k1. If a now blocked
+  // in a sync join of k2, neither flight could finish before a lease passed.
+  Shard s;
+  auto a = Env(), b = Env(), c = Env();
+  const size_t blocked_before = SyncWaits::Global().size();
+  auto k1 = s.Call("k1", {a});
+  auto k2 = s.Call("k2", {b});
+  auto b_waits = s.Call("k1", {b, true});
+  ASSERT_EQ(b_waits.step, JoinStep::kJoin);
+  EXPECT_EQ(SyncWaits::Global().size(), blocked_before + 1);
+  EXPECT_EQ(s.Call("k2", {a, true}).step, JoinStep::kRecursive);
+  EXPECT_TRUE(k2.flight->waiters.empty()) << "a refused caller must not be registered";
+  EXPECT_EQ(s.Call("k2", {a}).step, JoinStep::kJoin) << "an async join does not block its thread";
+  // A longer cycle: c leads k3, a blocks on k3, c would block on k2 (b -> a -> c -> b).
+  auto k3 = s.Call("k3", {c});
+  auto a_waits = s.Call("k3", {a, true});
+  ASSERT_EQ(a_waits.step, JoinStep::kJoin);
+  EXPECT_EQ(s.Call("k2", {c, true}).step, JoinStep::kRecursive);
+  EXPECT_EQ(SyncWaits::Global().size(), blocked_before + 2);
+  // Once b's wait ends, the chain is gone: a may block on k2.
+  ASSERT_TRUE(s.Finish(*k1.flight, FlightState::kDone, Bytes("v1")));
+  EXPECT_EQ(b_waits.slot->WaitFor(0ms), WaitOutcome::kValue);
+  EXPECT_EQ(SyncWaits::Global().size(), blocked_before + 1) << "a resolved slot leaves SyncWaits";
+  ASSERT_TRUE(s.Cancel(*a_waits.slot, false));
+  EXPECT_EQ(SyncWaits::Global().size(), blocked_before) << "a cancelled slot leaves SyncWaits";
+  auto a_waits_k2 = s.Call("k2", {a, true});
+  ASSERT_EQ(a_waits_k2.step, JoinStep::kJoin);
+  ASSERT_TRUE(s.Lose(*k2.flight));
+  EXPECT_EQ(a_waits_k2.slot->WaitFor(0ms), WaitOutcome::kRetry);
+  EXPECT_EQ(SyncWaits::Global().size(), blocked_before) << "a retried slot leaves SyncWaits";
+  ASSERT_TRUE(s.Finish(*k3.flight, FlightState::kDone, Bytes("v3")));
+}
+
+TEST(Flights, ThreadsThatBlockOnEachOthersFlightsNeverDeadlock) {
+  // Each thread leads its own key, then blocks in a sync join of the next
+  // thread's key while its own flight can only end after its wait does (as
+  // a getOrCompute leader's factory needs the blocked thread). Without the
+  // cycle check every thread would wait for ever (no lease here); with it,
+  // exactly one join of each round is refused, and every other ends.
+  constexpr int kThreads = 4;
+  const size_t rounds = Scaled(200);
+  Shard s;
+  for (size_t round = 0; round < rounds; ++round) {
+    const std::string prefix = Cat("r", round);
+    std::vector<std::shared_ptr<Notifier>> envs;
+    std::vector<std::shared_ptr<Flight>> leads;
+    for (int t = 0; t < kThreads; ++t) {
+      envs.push_back(Env());
+      auto b = s.Call(prefix + Cat("k", t), {envs.back()}, 0, 1000 + static_cast<uint64_t>(t));
+      ASSERT_EQ(b.step, JoinStep::kLead);
+      leads.push_back(b.flight);
+    }
+    std::atomic<int> refused{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        const int next = (t + 1) % kThreads;
+        auto b = s.Call(prefix + Cat("k", next), {envs[t], true}, 0, 1000 + static_cast<uint64_t>(next));
+        if (b.step == JoinStep::kRecursive) {
+          refused.fetch_add(1);
+        } else {
+          EXPECT_EQ(b.step, JoinStep::kJoin);
+          WaitOutcome o = WaitOutcome::kPending;
+          while (o == WaitOutcome::kPending) o = b.slot->WaitFor(1ms);
+          EXPECT_EQ(o, WaitOutcome::kValue);
+        }
+        // Only now can this thread's own flight end.
+        s.Finish(*leads[t], FlightState::kDone, Bytes("v"));
+      });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(refused.load(), 1) << "round " << round;
+  }
+  EXPECT_EQ(SyncWaits::Global().size(), 0u);
+}
+
 TEST(Flights, InvalidationDetachesButJoinedCallersStillGetTheValue) {
   Shard s;
   auto a = Env(), b = Env();

@@ -242,6 +242,16 @@ describe('codec values: binary values, objects, and their pools', () => {
   });
 
   describe('pooled results', () => {
+    /** Runs `code` in a worker (workerData = `name`) and resolves with the last message it posted before it exited. */
+    const lastMessageBeforeExit = (code: string, name: string): Promise<Float32Array[]> =>
+      new Promise((resolve, reject) => {
+        const w = new Worker(code, { eval: true, workerData: name });
+        let m: Float32Array[] = [];
+        w.on('message', (x: Float32Array[]) => (m = x));
+        w.on('error', reject);
+        w.on('exit', () => resolve(m));
+      });
+
     it('a result is never changed by later reads, of any size, however many slabs they fill', () => {
       const s = open();
       const sizes = [1, 7, 100, 1023, 1024, 1025, 6 * KB, 16 * KB, 16 * KB + 8, 40 * KB];
@@ -298,7 +308,7 @@ describe('codec values: binary values, objects, and their pools', () => {
       const small = s.get('small') as Uint8Array;
       const large = s.get('large') as Float64Array;
       assert.equal(small.buffer.byteLength, 32 * KB, 'a result up to 1 KiB: a 32 KiB slab');
-      assert.equal(large.buffer.byteLength, 64 * KB, 'a result up to 16 KiB: a 64 KiB slab');
+      assert.equal(large.buffer.byteLength, 128 * KB - 64, 'a result up to 16 KiB: a slab of 128 KiB less 64 bytes');
       const over = s.get('over') as Uint8Array;
       assert.ok(!pooled(over) && over.byteOffset === 0, 'over 16 KiB: its own memory');
       const ab = s.get('ab') as ArrayBuffer;
@@ -353,6 +363,128 @@ describe('codec values: binary values, objects, and their pools', () => {
       });
     });
 
+    it('recycled slab memory never backs a live result: results kept as views, as their .buffer alone, or as other views of it stay intact', () => {
+      // 6 KiB results come from the large pool, whose slab memory the binding
+      // reuses once a slab's ArrayBuffer is collected (native/binding/values.h).
+      // Each round reads the keys in a rotated order, so that memory handed
+      // out again would get a different key's bytes at a kept result's offset.
+      const s = open();
+      const N = 64;
+      const expected = (i: number): Float32Array => Float32Array.from({ length: 1536 }, (_, j) => i * 4096 + j);
+      for (let i = 0; i < N; i++) s.set(`k${i}`, expected(i));
+      const [, , , reusedBefore, recycling] = native.valueSlabStats();
+      const kept: { i: number; read: () => Float32Array }[] = [];
+      for (let r = 0; r < 48; r++) {
+        for (let n = 0; n < N; n++) {
+          const i = (n + r * 7) % N;
+          const v = s.get(`k${i}`) as Float32Array;
+          if (n !== r % N) continue;
+          const { buffer, byteOffset, length } = v;
+          switch (r % 4) {
+            case 0: // the result itself
+              kept.push({ i, read: () => v });
+              break;
+            case 1: // only its ArrayBuffer (no view of it left)
+              kept.push({ i, read: () => new Float32Array(buffer, byteOffset, length) });
+              break;
+            case 2: {
+              // another view of the same memory
+              const b = Buffer.from(buffer, byteOffset, length * 4);
+              kept.push({ i, read: () => new Float32Array(b.buffer, b.byteOffset, length) });
+              break;
+            }
+            default: {
+              const d = new DataView(buffer, byteOffset, length * 4);
+              kept.push({ i, read: () => new Float32Array(d.buffer, d.byteOffset, length) });
+            }
+          }
+        }
+        gc();
+      }
+      const [, , , reusedAfter] = native.valueSlabStats();
+      if (recycling === 1) assert.ok(reusedAfter - reusedBefore >= 100, `slab memory was reused (${reusedAfter - reusedBefore} times)`);
+      for (const k of kept) assert.deepEqual(k.read(), expected(k.i), `key ${k.i}`);
+    });
+
+    it('recycled slab memory a thread stops needing is freed (trim), never a block a live result uses', () => {
+      const s = open();
+      for (let i = 0; i < 32; i++) s.set(`k${i}`, new Float32Array(1536).fill(i));
+      const kept = s.get('k7') as Float32Array;
+      for (let r = 0; r < 30; r++) {
+        for (let i = 0; i < 32; i++) s.get(`k${(i + r) % 32}`);
+        gc();
+      }
+      const [blocks, , , , recycling] = native.valueSlabStats();
+      if (recycling === 1) assert.ok(blocks > 4, `blocks held while reading (${blocks})`);
+      native.valueTrimSlabs(); // keeps as many spare blocks as were reused since the last trim
+      gc();
+      const held = native.valueTrimSlabs(); // nothing reused since: every spare block is freed
+      const [after, lent, spare] = native.valueSlabStats();
+      assert.equal(spare, 0);
+      assert.equal(after, lent);
+      assert.equal(held, after);
+      assert.ok(lent <= 2, `only the current slab and the kept result's are held (${lent})`);
+      assert.deepEqual(kept, new Float32Array(1536).fill(7));
+      for (let i = 0; i < 32; i++) assert.deepEqual(s.get(`k${i}`), new Float32Array(1536).fill(i));
+      assert.deepEqual(kept, new Float32Array(1536).fill(7));
+    });
+
+    it('slab memory is recycled only where a pooled result\'s ArrayBuffer cannot be moved to another one', async () => {
+      // In a worker: where the transfer works it detaches that thread's
+      // current slab, which later reads there would meet.
+      const s = open();
+      s.set('v', new Float32Array(1536).fill(3));
+      const code = `
+        const { parentPort, workerData } = require('node:worker_threads');
+        const { Store } = require('threadkv');
+        const { native } = require(${JSON.stringify(require.resolve('../../dist/native'))});
+        const v = Store.open(workerData).get('v');
+        const recycling = native.valueSlabStats()[4];
+        const transfer = ArrayBuffer.prototype.transfer;
+        let moved = null;
+        if (typeof transfer === 'function') {
+          try {
+            transfer.call(v.buffer);
+            moved = true;
+          } catch {
+            moved = false;
+          }
+        }
+        parentPort.postMessage([recycling, moved]);`;
+      const [recycling, moved] = (await lastMessageBeforeExit(code, s.name)) as unknown as [number, boolean | null];
+      if (moved === null) assert.equal(recycling, 1, 'no ArrayBuffer.prototype.transfer: recycling is on');
+      else assert.equal(recycling, moved ? 0 : 1, 'recycling is on exactly when a marked slab cannot be transferred');
+    });
+
+    it('6 KiB results read in a worker (recycled slabs) survive its exit as posted copies; the worker frees its slab memory', async () => {
+      const s = open();
+      const name = s.name;
+      for (let i = 0; i < 16; i++) s.set(`v${i}`, new Float32Array(1536).fill(i));
+      const code = `
+        const { parentPort, workerData } = require('node:worker_threads');
+        const v8 = require('node:v8');
+        const vm = require('node:vm');
+        if (typeof globalThis.gc !== 'function') v8.setFlagsFromString('--expose-gc');
+        const collect = globalThis.gc || vm.runInNewContext('gc');
+        const { Store } = require('threadkv');
+        const s = Store.open(workerData);
+        const r = [];
+        for (let round = 0; round < 40; round++) {
+          for (let i = 0; i < 16; i++) {
+            const v = s.get('v' + ((i + round) % 16));
+            if (i === 0) r.push(v);
+          }
+          collect();
+        }
+        parentPort.postMessage(r);`;
+      const posted = await lastMessageBeforeExit(code, name);
+      gc();
+      assert.equal(posted.length, 40);
+      posted.forEach((p, round) => {
+        assert.deepEqual(p, new Float32Array(1536).fill(round % 16));
+      });
+    });
+
     it('results read in a worker survive its exit (posted copies), and this thread is unaffected', async () => {
       const s = open();
       const name = s.name;
@@ -365,13 +497,7 @@ describe('codec values: binary values, objects, and their pools', () => {
         const r = [];
         for (let i = 0; i < 100; i++) r.push(s.get('v'));
         parentPort.postMessage(r);`;
-      const posted = await new Promise<Float32Array[]>((resolve, reject) => {
-        const w = new Worker(code, { eval: true, workerData: name });
-        let m: Float32Array[] = [];
-        w.on('message', (x: Float32Array[]) => (m = x));
-        w.on('error', reject);
-        w.on('exit', () => resolve(m));
-      });
+      const posted = await lastMessageBeforeExit(code, name);
       gc();
       assert.equal(posted.length, 100);
       for (const p of posted) assert.deepEqual(p, new Float32Array([1, 2, 3]));

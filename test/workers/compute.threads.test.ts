@@ -153,6 +153,43 @@ describe('workers: getOrCompute across threads', () => {
     Store.destroy(name);
   });
 
+  it('threads that block in getOrComputeSync on each other\'s computations: one gets ERR_THREADKV_RECURSIVE_COMPUTE at once, none waits for a lease', async () => {
+    // Worker i leads k<i> with getOrCompute, then blocks in getOrComputeSync
+    // of k<i+1>: while it blocks, its own factory cannot run. The ring would
+    // hold every thread until a lease ran out (here 20 s, so that without
+    // the cycle check the assertions below fail rather than time out).
+    const name = uniqueName('compute-sync-cycle');
+    const s = Store.open<string>(name);
+    for (const parties of [2, 3]) {
+      const before = s.stats();
+      const barrier = makeBarrier();
+      const results = (await runWorkers(file, parties, (index): ComputeWorkerData => ({
+        scenario: 'cycle',
+        store: name,
+        index,
+        parties,
+        barrier,
+        key: `ring${parties}:k${index}`,
+        waitKey: `ring${parties}:k${(index + 1) % parties}`,
+        leaseMs: 20_000,
+      }))) as Array<{ waited: { value?: string; code?: string }; own: string }>;
+      const refused = results.filter((r) => r.waited.code === 'ERR_THREADKV_RECURSIVE_COMPUTE');
+      assert.equal(refused.length, 1, JSON.stringify(results));
+      assert.match(
+        (refused[0]!.waited as { message?: string }).message ?? '',
+        /waiting, directly or through other threads, for a key this thread computes/,
+      );
+      results.forEach((r, i) => {
+        assert.equal(r.own, `ring${parties}:k${i} from worker ${i}`, 'every leader computed its own key');
+        if (r !== refused[0]) assert.equal(r.waited.value, `ring${parties}:k${(i + 1) % parties} from worker ${(i + 1) % parties}`);
+      });
+      const after = s.stats();
+      assert.equal(after.leadersLost - before.leadersLost, 0, 'no computation was lost to its lease');
+      assert.equal(after.flightsInProgress, 0);
+    }
+    Store.destroy(name);
+  });
+
   it("a sync waiter takes over from a hung leader in another thread once the leader's lease runs out", async () => {
     const name = uniqueName('compute-lease-sync');
     const s = Store.open<string>(name);
