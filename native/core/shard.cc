@@ -239,6 +239,34 @@ void Shards::MarkOccupied(const Shard& s, bool occupied) {
     occupied_[s.index >> 6].fetch_and(~bit, std::memory_order_relaxed);
 }
 
+// Inline in Link and LinkIfItFits: a call more per write was measurable
+// (callgrind, put of a short string: about 20 instructions of 1,850).
+inline Entry* Shards::Linked(Shard& s, Entry* raw, Entry* old, Retired* r) {
+  ResolveExpiry(*raw);
+  raw->version = ++s.last_version;
+  s.bytes += raw->footprint();
+  ++s.sets;
+  if (old != nullptr) {
+    if (!sieve_ && !old->HasDeadline() && !Wants(StoreHook::Wants(Change::kReplaced))) [[likely]] {
+      // The common replacement (no eviction queue, no deadline, no hook
+      // that hears of it): all that Retire(kReplaced) does then, without
+      // its call and its checks (about 45 instructions of a put's 1,850).
+      s.bytes -= old->footprint();
+      r->previous_ = old;
+      old->next_unlinked = r->freed_;
+      r->freed_ = old;
+    } else {
+      Retire(s, old, Change::kReplaced, r, /*release=*/false);
+    }
+  } else if (sieve_ && s.table.size() == 1) {
+    MarkOccupied(s, true);
+  }
+  if (sieve_) s.queue.Push(raw);
+  if (raw->HasDeadline()) Schedule(s, *raw, r);
+  (void)Report(s, Change::kSet, *raw, r);
+  return raw;
+}
+
 Entry* Shards::Link(Shard& s, uint64_t hash, EntryPtr& e, Retired* r) {
   Entry* raw = e.get();
   if (raw->has_links() != sieve_) [[unlikely]]
@@ -262,22 +290,6 @@ Entry* Shards::LinkIfItFits(Shard& s, uint64_t hash, EntryPtr& e, Retired* r) {
   if (budget_.TryReserve(entries, bytes)) return Linked(s, raw, old.release(), r);
   e = old ? s.table.Upsert(hash, std::move(old)) : s.table.Erase(hash, raw->key());  // a replacement: no allocation
   return nullptr;
-}
-
-Entry* Shards::Linked(Shard& s, Entry* raw, Entry* old, Retired* r) {
-  ResolveExpiry(*raw);
-  raw->version = ++s.last_version;
-  s.bytes += raw->footprint();
-  ++s.sets;
-  if (old != nullptr) {
-    Retire(s, old, Change::kReplaced, r, /*release=*/false);
-  } else if (sieve_ && s.table.size() == 1) {
-    MarkOccupied(s, true);
-  }
-  if (sieve_) s.queue.Push(raw);
-  if (raw->HasDeadline()) Schedule(s, *raw, r);
-  (void)Report(s, Change::kSet, *raw, r);
-  return raw;
 }
 
 Change Shards::Unlink(Shard& s, uint64_t hash, std::string_view key, Change cause, Retired* r) {
