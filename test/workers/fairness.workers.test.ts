@@ -31,8 +31,8 @@ describe('workers: a writer is not starved by readers of its shard', () => {
     for (let i = 0; i < keys; i++) s.set(`k${i}`, `value-${i}`);
     s.set('hot', 'v');
     const barrier = makeBarrier();
-    const flags = new SharedArrayBuffer(12);
     const readers = 4;
+    const flags = new SharedArrayBuffer(4 * (3 + readers));
     const parties = readers + 1;
     const results = await runWorkers<{ batches: number; writes: number }>(file, parties, (index) => ({
       role: index < readers ? 'reader' : 'writer',
@@ -40,6 +40,8 @@ describe('workers: a writer is not starved by readers of its shard', () => {
       parties,
       barrier,
       flags,
+      index,
+      readers,
       writes,
       giveUpMs: 30_000,
     }));
