@@ -341,7 +341,7 @@ function render(data) {
   if (data.watch !== undefined) {
     out.push('## watch: what change events cost writers, and what a watcher gets (`node bench/watch.js`)');
     out.push('');
-    if (data.watch.note) out.push(`_${data.watch.note}._`, '');
+    if (data.watch?.note) out.push(`_${data.watch.note}._`, '');
     out.push(require('../watch').section(data.watch));
     out.push('');
   }
