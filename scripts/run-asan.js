@@ -22,5 +22,14 @@ runSanitizedMocha({
   report: /ERROR: AddressSanitizer/,
   // test/stress/watch.test.ts: watcher threads terminated (1,000 under
   // THREADKV_ASAN) while writers run, and writers x watchers.
-  specs: ['test/unit/**/*.test.ts', 'test/asan/**/*.test.ts', 'test/stress/watch.test.ts'],
+  // test/stress/snapshot-pit.test.ts and test/workers/snapshot-race.test.ts:
+  // snapshots while workers write, delete and clear (the entries a save keeps
+  // alive for its file, then frees).
+  specs: [
+    'test/unit/**/*.test.ts',
+    'test/asan/**/*.test.ts',
+    'test/stress/watch.test.ts',
+    'test/stress/snapshot-pit.test.ts',
+    'test/workers/snapshot-race.test.ts',
+  ],
 });
