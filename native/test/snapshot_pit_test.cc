@@ -61,7 +61,7 @@ SaveOptions SmallBlocks() {
 // The real system calls; the save thread stops before the block writes
 // listed in `pauses` (counting the header's write as 0) until the test
 // thread has run that pause's changes (Hold).
-class HoldingFs final : public Fs {
+class HoldingFs final : public testing::PassThroughFs {
  public:
   explicit HoldingFs(std::set<int> pauses) : pauses_(std::move(pauses)) {}
 
@@ -94,19 +94,7 @@ class HoldingFs final : public Fs {
   }
   int writes() const { return writes_; }
 
-  int CreateExclusive(const std::string& p) override { return real().CreateExclusive(p); }
-  int OpenRead(const std::string& p) override { return real().OpenRead(p); }
-  int OpenDir(const std::string& d) override { return real().OpenDir(d); }
-  int64_t PWrite(int fd, const void* d, size_t n, uint64_t off) override { return real().PWrite(fd, d, n, off); }
-  int64_t PRead(int fd, void* d, size_t n, uint64_t off) override { return real().PRead(fd, d, n, off); }
-  int Fsync(int fd) override { return real().Fsync(fd); }
-  int FileSize(int fd, uint64_t* size) override { return real().FileSize(fd, size); }
-  int Close(int fd) override { return real().Close(fd); }
-  int Rename(const std::string& a, const std::string& b) override { return real().Rename(a, b); }
-  int Unlink(const std::string& p) override { return real().Unlink(p); }
-
  private:
-  static Fs& real() { return SystemFs(); }
   const std::set<int> pauses_;
   std::atomic<int> writes_{0};
   std::mutex mu_;

@@ -667,27 +667,16 @@ TEST(SnapshotStore, SavesWhileWritersDeletersAndClearRun) {
 
 // The real system calls, with a callback run on every write after the
 // header's: the save is then in the middle of writing a shard out.
-class MidSaveFs final : public Fs {
+class MidSaveFs final : public testing::PassThroughFs {
  public:
   explicit MidSaveFs(std::function<void()> on_block) : on_block_(std::move(on_block)) {}
   int writes() const { return writes_; }
-  int CreateExclusive(const std::string& p) override { return real().CreateExclusive(p); }
-  int OpenRead(const std::string& p) override { return real().OpenRead(p); }
-  int OpenDir(const std::string& d) override { return real().OpenDir(d); }
   int64_t Write(int fd, const void* a, size_t na, const void* b, size_t nb) override {
     if (++writes_ > 1) on_block_();
     return real().Write(fd, a, na, b, nb);
   }
-  int64_t PWrite(int fd, const void* d, size_t n, uint64_t off) override { return real().PWrite(fd, d, n, off); }
-  int64_t PRead(int fd, void* d, size_t n, uint64_t off) override { return real().PRead(fd, d, n, off); }
-  int Fsync(int fd) override { return real().Fsync(fd); }
-  int FileSize(int fd, uint64_t* size) override { return real().FileSize(fd, size); }
-  int Close(int fd) override { return real().Close(fd); }
-  int Rename(const std::string& a, const std::string& b) override { return real().Rename(a, b); }
-  int Unlink(const std::string& p) override { return real().Unlink(p); }
 
  private:
-  static Fs& real() { return SystemFs(); }
   std::function<void()> on_block_;
   int writes_ = 0;
 };

@@ -65,6 +65,28 @@ inline void WriteFile(const std::string& path, const std::string& bytes) {
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
+// The real system calls (snapshot::SystemFs()), every one forwarded: a base
+// for test file systems that step in on some of them (override those).
+class PassThroughFs : public snapshot::Fs {
+ public:
+  int CreateExclusive(const std::string& p) override { return real().CreateExclusive(p); }
+  int OpenRead(const std::string& p) override { return real().OpenRead(p); }
+  int OpenDir(const std::string& d) override { return real().OpenDir(d); }
+  int64_t Write(int fd, const void* a, size_t na, const void* b, size_t nb) override {
+    return real().Write(fd, a, na, b, nb);
+  }
+  int64_t PWrite(int fd, const void* d, size_t n, uint64_t off) override { return real().PWrite(fd, d, n, off); }
+  int64_t PRead(int fd, void* d, size_t n, uint64_t off) override { return real().PRead(fd, d, n, off); }
+  int Fsync(int fd) override { return real().Fsync(fd); }
+  int FileSize(int fd, uint64_t* size) override { return real().FileSize(fd, size); }
+  int Close(int fd) override { return real().Close(fd); }
+  int Rename(const std::string& a, const std::string& b) override { return real().Rename(a, b); }
+  int Unlink(const std::string& p) override { return real().Unlink(p); }
+
+ protected:
+  static snapshot::Fs& real() { return snapshot::SystemFs(); }
+};
+
 // The system calls, with one of them made to fail: the `fail_at`-th call
 // (counting from 1) of operation `op` returns -`errno_value`. Counts every
 // call, so a test can first run once to learn how many calls there are.
