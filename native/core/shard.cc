@@ -253,8 +253,7 @@ inline Entry* Shards::Linked(Shard& s, Entry* raw, Entry* old, Retired* r) {
       // its call and its checks (about 45 instructions of a put's 1,850).
       s.bytes -= old->footprint();
       r->previous_ = old;
-      old->next_unlinked = r->freed_;
-      r->freed_ = old;
+      r->Free(old);
     } else {
       Retire(s, old, Change::kReplaced, r, /*release=*/false);
     }
@@ -329,13 +328,9 @@ Change Shards::Retire(Shard& s, Entry* e, Change cause, Retired* r, bool release
       break;
   }
   if (StoreHook* keeper = Report(s, cause, *e, r)) {
-    // One keeping hook at a time per operation (Store::AddHook's contract).
-    r->adopter_ = keeper;
-    e->next_unlinked = r->kept_;
-    r->kept_ = e;
+    r->Keep(keeper, e);
   } else {
-    e->next_unlinked = r->freed_;
-    r->freed_ = e;
+    r->Free(e);
   }
   return cause;
 }
@@ -379,12 +374,9 @@ void Shards::Relink(Shard& s, uint64_t hash, Entry* cur, EntryPtr copy, int64_t 
   // kReplaced (which watch and flights ignore), so that a hook that keeps
   // entries (a snapshot reading them with no lock held) can keep it.
   if (StoreHook* keeper = Report(s, Change::kReplaced, *gone, r)) {
-    r->adopter_ = keeper;
-    gone->next_unlinked = r->kept_;
-    r->kept_ = gone;
+    r->Keep(keeper, gone);
   } else {
-    gone->next_unlinked = r->freed_;
-    r->freed_ = gone;
+    r->Free(gone);
   }
 }
 

@@ -239,6 +239,17 @@ class Retired {
  private:
   friend class Shards;
   void Finish();
+  // `e` is freed when this ends (chained through its next_unlinked word).
+  void Free(Entry* e) {
+    e->next_unlinked = freed_;
+    freed_ = e;
+  }
+  // `e` goes to `keeper` (its Adopt) when this ends, not freed.
+  void Keep(StoreHook* keeper, Entry* e) {
+    adopter_ = keeper;  // one keeping hook at a time per operation (Store::AddHook's contract)
+    e->next_unlinked = kept_;
+    kept_ = e;
+  }
 
   // The rest of the work, which most operations never have: set up on
   // first use (so that a plain write initializes three words, not eight).
