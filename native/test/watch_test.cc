@@ -668,9 +668,11 @@ TEST(StoreWatchThreads, SubscribeUnsubscribeAndDeadOwnersUnderWrites) {
   const size_t rounds = Scaled(2'000, 100);
   std::atomic<int> after_shutdown{0};
   for (size_t r = 0; r < rounds; ++r) {
-    std::atomic<bool> dead{false};
-    auto notifier = std::make_shared<Notifier>([&] {
-      if (dead.load(std::memory_order_relaxed)) after_shutdown.fetch_add(1);
+    // Owned by the callback: a writer may still hold (and call) this round's
+    // notifier after the round is over, when it was never shut down.
+    auto dead = std::make_shared<std::atomic<bool>>(false);
+    auto notifier = std::make_shared<Notifier>([dead, &after_shutdown] {
+      if (dead->load(std::memory_order_relaxed)) after_shutdown.fetch_add(1);
       return true;
     });
     auto sub = std::make_shared<Subscription>(r % 2 ? PrefixFilter("a:") : WatchFilter{}, 1 + r % 50, notifier, r);
@@ -680,7 +682,7 @@ TEST(StoreWatchThreads, SubscribeUnsubscribeAndDeadOwnersUnderWrites) {
     if (r % 2 == 0) {
       // The owner dies first (its thread exits), then its teardown unwatches.
       notifier->Shutdown();
-      dead.store(true, std::memory_order_relaxed);
+      dead->store(true, std::memory_order_relaxed);
     }
     EXPECT_TRUE(store.Unwatch(sub.get()));
   }
