@@ -262,10 +262,10 @@ export class Watcher extends EventEmitter<WatcherEvents> implements AsyncIterabl
     this.#jsPrefix = o.jsPrefix;
     // A wake-up only schedules the drain, for this turn's check phase: the
     // waker's thread-safe function runs up to 1,000 queued wake-ups per turn
-    // of the event loop, and a writer that outpaces this thread signals again
-    // after every drain, so draining here would deliver batch after batch
+    // of the event loop, so draining here could deliver batch after batch
     // without ever letting the loop turn (timers and I/O of this thread
-    // starved). One drain per turn delivers everything queued by then.
+    // starved). One drain per turn delivers everything queued by then; while
+    // drains find events, the next turn drains again without a wake-up.
     onWake(token, () => this.#scheduleDrain());
     holdLoop();
     (this as EventEmitter).on('newListener', (event: string | symbol) => {
@@ -362,7 +362,14 @@ export class Watcher extends EventEmitter<WatcherEvents> implements AsyncIterabl
       for (const it of this.#iterations) it.push(batch);
       this.emit('change', batch);
     }
-    if (raw[4]) this.#finish(false);  // the store was destroyed: that was the last batch
+    if (raw[4]) {
+      this.#finish(false);  // the store was destroyed: that was the last batch
+      return;
+    }
+    // A drain that returned events leaves the native signal off (writers
+    // then queue without waking this thread): look again next turn, until a
+    // drain finds nothing, which re-arms it (native/core/watch.h, Drain).
+    this.#scheduleDrain();
   }
 
   #finish(aborted: boolean): void {

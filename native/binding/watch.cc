@@ -80,38 +80,35 @@ Napi::Value WatchOpen(const Napi::CallbackInfo& info) {
 }
 
 // Every key of `batch`, in one JS string, with each key's end (in UTF-16
-// units) written to ends[i].
-napi_value KeysToJs(napi_env env, const WatchBatch& batch, double* ends, size_t stride) {
+// units) written to ends[i * stride]. `scratch` holds the keys' bytes end to
+// end (reused between drains).
+napi_value KeysToJs(napi_env env, const WatchBatch& batch, double* ends, size_t stride, std::string* scratch) {
   napi_value out = nullptr;
-  // Common case: the keys lie in order and are all ASCII: the bytes are
-  // their own Latin-1 string, and offsets are byte offsets.
+  scratch->clear();
+  size_t i = 0;
+  batch.ForEach([&](const WatchRecord& r) {
+    scratch->append(r.key());
+    ends[i++ * stride] = static_cast<double>(scratch->size());
+  });
+  // Common case: all ASCII: the bytes are their own Latin-1 string, and
+  // byte offsets are UTF-16 offsets.
   bool ascii = true;
-  size_t at = 0;
-  for (const WatchRecord& r : batch.records) {
-    if (r.key_begin != at) ascii = false;
-    at = size_t{r.key_begin} + r.key_size;
-  }
-  if (ascii) {
-    for (unsigned char c : std::string_view(batch.keys).substr(0, at))
-      if (c >= 0x80) {
-        ascii = false;
-        break;
-      }
-  }
-  if (ascii) {
-    for (size_t i = 0; i < batch.records.size(); ++i) {
-      const WatchRecord& r = batch.records[i];
-      ends[i * stride] = static_cast<double>(size_t{r.key_begin} + r.key_size);
+  for (unsigned char c : *scratch)
+    if (c >= 0x80) {
+      ascii = false;
+      break;
     }
-    TKV_NAPI(env, napi_create_string_latin1(env, batch.keys.data(), at, &out));
+  if (ascii) {
+    TKV_NAPI(env, napi_create_string_latin1(env, scratch->data(), scratch->size(), &out));
     return out;
   }
   std::u16string u16;
-  u16.reserve(batch.keys.size());
-  for (size_t i = 0; i < batch.records.size(); ++i) {
-    wtf8::DecodeToUtf16(batch.key(batch.records[i]), &u16);
-    ends[i * stride] = static_cast<double>(u16.size());
-  }
+  u16.reserve(scratch->size());
+  i = 0;
+  batch.ForEach([&](const WatchRecord& r) {
+    wtf8::DecodeToUtf16(r.key(), &u16);
+    ends[i++ * stride] = static_cast<double>(u16.size());
+  });
   TKV_NAPI(env, napi_create_string_utf16(env, u16.data(), u16.size(), &out));
   return out;
 }
@@ -126,16 +123,17 @@ Napi::Value WatchDrain(const Napi::CallbackInfo& info) {
   open->store->DrainWatch(*open->sub, &batch);
   if (batch.empty()) return env.Undefined();
   constexpr size_t kStride = 4;  // type, seq, version, key end
-  const size_t n = batch.records.size();
+  const size_t n = batch.count;
   Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, n * kStride * sizeof(double));
   auto* nums = static_cast<double*>(buffer.Data());
-  for (size_t i = 0; i < n; ++i) {
-    const WatchRecord& r = batch.records[i];
+  size_t i = 0;
+  batch.ForEach([&](const WatchRecord& r) {
     nums[i * kStride] = static_cast<double>(r.type);
     nums[i * kStride + 1] = static_cast<double>(r.seq);
     nums[i * kStride + 2] = static_cast<double>(r.version);
-  }
-  napi_value keys = KeysToJs(env, batch, nums + 3, kStride);
+    ++i;
+  });
+  napi_value keys = KeysToJs(env, batch, nums + 3, kStride, &watch.scratch());
   Napi::Array out = Napi::Array::New(env, 5);
   out.Set(0u, Napi::Value(env, keys));
   out.Set(1u, Napi::Float64Array::New(env, n * kStride, buffer, 0));

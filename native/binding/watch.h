@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <unordered_map>
 
 #include "../core/store.h"
@@ -57,6 +58,7 @@ class WatchEnv {
   void HookTeardown();
   // Reused by every drain of this environment.
   WatchBatch& batch() { return batch_; }
+  std::string& scratch() { return scratch_; }
 
  private:
   void Teardown();
@@ -64,6 +66,7 @@ class WatchEnv {
   Addon* addon_;
   std::unordered_map<uint64_t, Open> open_;
   WatchBatch batch_;
+  std::string scratch_;  // a drain's keys, end to end
   bool hooked_ = false;
 };
 

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <utility>
 
 #include "store.h"
@@ -22,44 +24,125 @@ struct PendingWake {
 };
 thread_local std::vector<PendingWake> tl_wakes;
 
-constexpr size_t kMaxKeyOffset = std::numeric_limits<uint32_t>::max();
-
 }  // namespace
 
-bool Subscription::Push(WatchEvent type, std::string_view key, uint64_t version, uint64_t seq,
+WatchChunk* WatchChunk::New(size_t bytes) noexcept {
+  const size_t capacity = std::max(bytes, kCapacity);
+  if (capacity > std::numeric_limits<uint32_t>::max()) return nullptr;
+  void* mem = std::malloc(sizeof(WatchChunk) + capacity);
+  if (mem == nullptr) return nullptr;
+  auto* c = new (mem) WatchChunk;
+  c->capacity = static_cast<uint32_t>(capacity);
+  return c;
+}
+
+void WatchChunk::FreeChain(WatchChunk* c) noexcept {
+  while (c != nullptr) {
+    WatchChunk* next = c->next;
+    c->~WatchChunk();
+    std::free(c);
+    c = next;
+  }
+}
+
+Subscription::Subscription(WatchFilter filter, size_t max_queue, std::shared_ptr<Notifier> notifier, uint64_t token)
+    : filter_(std::move(filter)),
+      max_queue_(max_queue == 0 ? 1 : max_queue),
+      // max_queue_ records of at most an 8-byte key, and the block being filled.
+      max_blocks_(std::max(kIdleBlocks, max_queue_ / (WatchChunk::kCapacity / WatchRecord::SizeFor(8)) + 1)),
+      notifier_(std::move(notifier)),
+      token_(token) {}
+
+Subscription::~Subscription() {
+  WatchChunk::FreeChain(head_);
+  WatchChunk::FreeChain(spare_);
+}
+
+WatchChunk* Subscription::Grow(size_t bytes) noexcept {
+  WatchChunk* c;
+  if (spare_ != nullptr && bytes <= WatchChunk::kCapacity) {
+    c = spare_;
+    spare_ = c->next;
+    --spares_;
+  } else {
+    c = WatchChunk::New(bytes);
+    if (c == nullptr) return nullptr;
+  }
+  c->next = nullptr;
+  c->used = 0;
+  if (tail_ == nullptr)
+    head_ = c;
+  else
+    tail_->next = c;
+  tail_ = c;
+  return c;
+}
+
+WatchChunk* Subscription::Keep(WatchChunk* chain, size_t keep) noexcept {
+  WatchChunk* rest = nullptr;
+  while (chain != nullptr) {
+    WatchChunk* next = chain->next;
+    if (chain->reusable() && spares_ < keep) {
+      chain->next = spare_;
+      spare_ = chain;
+      ++spares_;
+    } else {
+      chain->next = rest;
+      rest = chain;
+    }
+    chain = next;
+  }
+  return rest;
+}
+
+void Subscription::Push(WatchEvent type, std::string_view key, uint64_t version, uint64_t seq,
                         uint64_t batch) noexcept {
   if (batch != 0 && batch_ != batch) {
     batch_ = batch;
-    batch_records_ = queue_.size();
-    batch_keys_ = keys_.size();
+    batch_tail_ = tail_;
+    batch_used_ = tail_ == nullptr ? 0 : tail_->used;
+    batch_count_ = count_;
   }
   // Once an event is lost, every later one is too until the owner drains:
   // every queued event then precedes every lost one in seq order.
-  bool fits = lost_ == 0 && queue_.size() < max_queue_ && keys_.size() + key.size() <= kMaxKeyOffset;
-  if (fits) {
-    const size_t keys_before = keys_.size();
-    try {
-      // Grown by doubling, but never past max_queue_ records: a watcher's
-      // queue holds at most max_queue_ x sizeof(WatchRecord) of records.
-      if (queue_.size() == queue_.capacity())
-        queue_.reserve(std::min(std::max<size_t>(16, 2 * queue_.capacity()), max_queue_));
-      keys_.append(key);
-      queue_.push_back(
-          WatchRecord{seq, version, static_cast<uint32_t>(keys_before), static_cast<uint32_t>(key.size()), type});
-    } catch (...) {  // std::bad_alloc: lost like an event that did not fit
-      keys_.resize(keys_before);
-      fits = false;
+  if (lost_ == 0 && count_ < max_queue_ && key.size() <= std::numeric_limits<uint32_t>::max()) {
+    const size_t bytes = WatchRecord::SizeFor(key.size());
+    WatchChunk* c = tail_;
+    if (c == nullptr || c->capacity - c->used < bytes) c = Grow(bytes);
+    if (c != nullptr) {  // else no memory: lost like an event that did not fit
+      auto* r = reinterpret_cast<WatchRecord*>(c->data() + c->used);
+      r->seq = seq;
+      r->version = version;
+      r->key_size = static_cast<uint32_t>(key.size());
+      r->type = type;
+      if (!key.empty()) std::memcpy(r + 1, key.data(), key.size());
+      c->used += static_cast<uint32_t>(bytes);
+      ++count_;
+      return;
     }
   }
-  if (fits) return true;
   if (batch != 0 && lost_ == 0) {
-    // All or nothing for an atomic batch: take back its events queued so far.
-    lost_ += queue_.size() - batch_records_;
-    queue_.resize(batch_records_);
-    keys_.resize(batch_keys_);
+    // All or nothing for an atomic batch: take back its events queued so
+    // far (their blocks are kept for reuse; no free() under the locks).
+    lost_ += count_ - batch_count_;
+    count_ = batch_count_;
+    WatchChunk* after = batch_tail_ == nullptr ? head_ : batch_tail_->next;
+    if (batch_tail_ == nullptr) {
+      head_ = nullptr;
+    } else {
+      batch_tail_->used = batch_used_;
+      batch_tail_->next = nullptr;
+    }
+    tail_ = batch_tail_;
+    for (WatchChunk* c = after; c != nullptr;) {
+      WatchChunk* next = c->next;
+      c->next = spare_;
+      spare_ = c;
+      ++spares_;
+      c = next;
+    }
   }
   Lose(seq);
-  return false;
 }
 
 WatchHub::WatchHub()
@@ -194,17 +277,42 @@ bool WatchHub::CloseAllLocked() noexcept {
 }
 
 void WatchHub::Drain(Subscription& sub, WatchBatch* out) {
-  out->records.clear();
-  out->keys.clear();
-  std::lock_guard lock(mu_);
-  out->records.swap(sub.queue_);
-  out->keys.swap(sub.keys_);
-  out->lost = sub.lost_;
-  out->lost_seq = sub.lost_seq_;
-  out->closed = sub.closed_;
-  sub.lost_ = 0;
-  sub.batch_ = 0;
-  sub.signalled_ = false;
+  // The previous batch's blocks go back to this queue for reuse (what it
+  // does not keep is freed after the lock).
+  WatchChunk* used = out->head_;
+  out->head_ = nullptr;
+  WatchChunk* unkept;
+  {
+    std::lock_guard lock(mu_);
+    out->head_ = sub.head_;
+    out->count = sub.count_;
+    out->lost = sub.lost_;
+    out->lost_seq = sub.lost_seq_;
+    out->closed = sub.closed_;
+    sub.head_ = sub.tail_ = nullptr;
+    sub.count_ = 0;
+    sub.lost_ = 0;
+    sub.batch_ = 0;
+    // A drain that took something leaves the signal off: the owner drains
+    // again (its contract), so writers that keep it busy never signal it (no
+    // wake list entry, no Notify, no wake-up of its thread per drain). Only a
+    // drain that finds the queue empty re-arms it; under mu_, like the
+    // writers' Push, so no event can slip between the look and the re-arm.
+    const bool idle = out->empty();
+    sub.signalled_ = !idle;
+    unkept = sub.Keep(used, sub.max_blocks_);
+    if (idle && sub.spares_ > Subscription::kIdleBlocks) {
+      // The burst is over: keep a few blocks, free the others.
+      while (sub.spares_ > Subscription::kIdleBlocks) {
+        WatchChunk* c = sub.spare_;
+        sub.spare_ = c->next;
+        --sub.spares_;
+        c->next = unkept;
+        unkept = c;
+      }
+    }
+  }
+  WatchChunk::FreeChain(unkept);
 }
 
 unsigned WatchHub::Quick::Signature(std::string_view key, size_t n) noexcept {

@@ -19,8 +19,8 @@
 //    because `seq` is drawn inside the write's critical section, seq order
 //    is consistent with the linearization order of the writes (a write that
 //    finished before another began has the smaller seq).
-//  - A subscription that was not signalled since its owner's last Drain()
-//    is put on this thread's wake list; FlushWakes() (AfterLock(), which the
+//  - A subscription whose owner is idle (not signalled since its last
+//    Drain() found the queue empty) is put on this thread's wake list; FlushWakes() (AfterLock(), which the
 //    store calls once every lock of the operation is released) notifies those owners
 //    (Notifier::Notify: never blocks, never calls into a dead thread). A
 //    writer never waits for a watcher.
@@ -94,40 +94,89 @@ struct WatchFilter {
   }
 };
 
-// One queued event. `key_begin`/`key_size` locate its key in the queue's
-// (or the drained batch's) key bytes.
+// One queued event, as a queue stores it: this header, then its key's
+// bytes, padded to 8 bytes; records lie end to end in WatchChunks.
 struct WatchRecord {
   uint64_t seq;
   uint64_t version;
-  uint32_t key_begin;
   uint32_t key_size;
   WatchEvent type;
-};
 
-// What Drain() hands the owner: the queued events in seq order, then, when
-// `lost` is not 0, an overflow to report after them (`lost_seq` is the seq of
-// the last lost event, above every queued one). `closed`: the store was
-// destroyed; nothing more will come.
-struct WatchBatch {
-  std::vector<WatchRecord> records;
-  std::string keys;
+  std::string_view key() const noexcept { return {reinterpret_cast<const char*>(this + 1), key_size}; }
+  // The bytes a record of a key of `key_size` bytes takes.
+  static constexpr size_t SizeFor(size_t key_size) noexcept {
+    return sizeof(WatchRecord) + ((key_size + 7) & ~size_t{7});
+  }
+};
+static_assert(sizeof(WatchRecord) == 24 && alignof(WatchRecord) == 8);
+
+// A block of queued records. A queue grows by whole blocks, never by
+// copying what it holds (a copy would run under a shard lock), and the
+// blocks a drain hands out come back to the queue at the owner's next drain:
+// a steady watcher writes into memory it has used before (no page faults,
+// no allocation). Blocks are kBytes; a record of a longer key gets a block
+// of its own size, which is freed rather than reused.
+class WatchChunk {
+ public:
+  static constexpr size_t kBytes = 16u << 10;
+  static constexpr size_t kCapacity = kBytes - 16;  // after the header
+
+  // A block with room for `bytes` (at least kCapacity), or nullptr (no
+  // memory: nothing here throws, it runs under locks).
+  static WatchChunk* New(size_t bytes) noexcept;
+  // Frees a chain of blocks linked by next.
+  static void FreeChain(WatchChunk* c) noexcept;
+
+  unsigned char* data() noexcept { return reinterpret_cast<unsigned char*>(this + 1); }
+  const unsigned char* data() const noexcept { return reinterpret_cast<const unsigned char*>(this + 1); }
+  bool reusable() const noexcept { return capacity == kCapacity; }
+
+  WatchChunk* next = nullptr;
+  uint32_t used = 0;      // bytes of records
+  uint32_t capacity = 0;  // bytes of room after the header
+};
+static_assert(sizeof(WatchChunk) == 16);
+
+// What Drain() hands the owner: the queued events in seq order (count of
+// them, in blocks: ForEach), then, when `lost` is not 0, an overflow to
+// report after them (`lost_seq` is the seq of the last lost event, above
+// every queued one). `closed`: the store was destroyed; nothing more will
+// come. Its blocks go back to the subscription drained next with it.
+class WatchBatch {
+ public:
+  WatchBatch() = default;
+  ~WatchBatch() { WatchChunk::FreeChain(head_); }
+  WatchBatch(const WatchBatch&) = delete;
+  WatchBatch& operator=(const WatchBatch&) = delete;
+
+  size_t count = 0;
   uint64_t lost = 0;
   uint64_t lost_seq = 0;
   bool closed = false;
 
-  std::string_view key(const WatchRecord& r) const { return std::string_view(keys).substr(r.key_begin, r.key_size); }
-  bool empty() const { return records.empty() && lost == 0 && !closed; }
+  bool empty() const { return count == 0 && lost == 0 && !closed; }
+  // Calls fn(const WatchRecord&) for each queued event, in seq order.
+  template <typename Fn>
+  void ForEach(Fn&& fn) const {
+    for (const WatchChunk* c = head_; c != nullptr; c = c->next)
+      for (size_t at = 0; at < c->used;) {
+        const auto* r = reinterpret_cast<const WatchRecord*>(c->data() + at);
+        fn(*r);
+        at += WatchRecord::SizeFor(r->key_size);
+      }
+  }
+
+ private:
+  friend class WatchHub;
+  WatchChunk* head_ = nullptr;
 };
 
 // One watcher: its filter, its bounded queue, and how to wake its owner.
 // Everything mutable is guarded by its hub's mutex.
 class Subscription {
  public:
-  Subscription(WatchFilter filter, size_t max_queue, std::shared_ptr<Notifier> notifier, uint64_t token)
-      : filter_(std::move(filter)),
-        max_queue_(max_queue == 0 ? 1 : max_queue),
-        notifier_(std::move(notifier)),
-        token_(token) {}
+  Subscription(WatchFilter filter, size_t max_queue, std::shared_ptr<Notifier> notifier, uint64_t token);
+  ~Subscription();
   Subscription(const Subscription&) = delete;
   Subscription& operator=(const Subscription&) = delete;
 
@@ -138,30 +187,45 @@ class Subscription {
  private:
   friend class WatchHub;
 
-  // Under the hub's mutex. Queues one event, or counts it lost; returns
-  // whether the owner must be signalled (first event since its drain).
-  bool Push(WatchEvent type, std::string_view key, uint64_t version, uint64_t seq, uint64_t batch) noexcept;
+  // Under the hub's mutex. Queues one event, or counts it lost.
+  void Push(WatchEvent type, std::string_view key, uint64_t version, uint64_t seq, uint64_t batch) noexcept;
   void Lose(uint64_t seq) noexcept {
     ++lost_;
     lost_seq_ = seq;
   }
+  // Under the hub's mutex: a block with room for `bytes` appended to the
+  // queue (a kept one when it fits), or nullptr (no memory).
+  WatchChunk* Grow(size_t bytes) noexcept;
+  // Under the hub's mutex: keeps the reusable blocks of `chain` for later
+  // (at most `keep` kept in all); returns the rest, to be freed.
+  WatchChunk* Keep(WatchChunk* chain, size_t keep) noexcept;
 
   const WatchFilter filter_;
   const size_t max_queue_;
+  // Blocks kept for reuse while the owner is busy: enough for max_queue_
+  // records of short keys. An owner that finds its queue empty keeps fewer
+  // (kIdleBlocks), so a burst's memory goes back once it is over.
+  const size_t max_blocks_;
+  static constexpr size_t kIdleBlocks = 4;
   const std::shared_ptr<Notifier> notifier_;
   const uint64_t token_;
   // Under the hub's mutex:
-  std::vector<WatchRecord> queue_;
-  std::string keys_;
+  WatchChunk* head_ = nullptr;  // the queue: records in seq order
+  WatchChunk* tail_ = nullptr;
+  size_t count_ = 0;             // records queued
+  WatchChunk* spare_ = nullptr;  // blocks kept for reuse
+  size_t spares_ = 0;
   uint64_t lost_ = 0;       // events dropped since the last drain
   uint64_t lost_seq_ = 0;   // the seq of the last of them
-  bool signalled_ = false;  // the owner was notified and has not drained since
+  bool signalled_ = false;  // the owner was notified, or is draining: no signal due
   bool closed_ = false;
-  // The atomic batch this subscription last queued for (0: none), and where
-  // its events begin in queue_ / keys_, to take them back if one is lost.
+  // The atomic batch this subscription last queued for (0: none), and the
+  // queue as it was before its first event, to take its events back if one
+  // is lost.
   uint64_t batch_ = 0;
-  size_t batch_records_ = 0;
-  size_t batch_keys_ = 0;
+  WatchChunk* batch_tail_ = nullptr;
+  uint32_t batch_used_ = 0;
+  size_t batch_count_ = 0;
 };
 
 class WatchHub final : public StoreHook {
@@ -240,7 +304,11 @@ class WatchHub final : public StoreHook {
 
   // Moves `sub`'s queued events into *out (its previous contents are
   // dropped; its buffers are swapped with the queue's, so a steady drain
-  // allocates nothing) and re-arms its signal.
+  // allocates nothing). The signal is re-armed only when there was nothing
+  // to move (out->empty()): after a drain that returned events the owner
+  // must drain again, without waiting for a signal, until one returns
+  // nothing. So a busy watcher costs its writers no wake-ups: they signal
+  // an owner once per idle period, not once per drain.
   void Drain(Subscription& sub, WatchBatch* out);
 
   // Subscriptions now (a snapshot), and the last seq handed out.

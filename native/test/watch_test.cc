@@ -71,7 +71,7 @@ struct Watcher {
   }
   std::vector<Ev> Collect(bool* closed) {
     std::vector<Ev> out;
-    for (const WatchRecord& r : batch.records) out.push_back({r.type, std::string(batch.key(r)), r.version, r.seq});
+    batch.ForEach([&](const WatchRecord& r) { out.push_back({r.type, std::string(r.key()), r.version, r.seq}); });
     if (batch.lost != 0) out.push_back({WatchEvent::kOverflow, "", batch.lost, batch.lost_seq});
     if (closed != nullptr) *closed = batch.closed;
     return out;
@@ -159,7 +159,13 @@ TEST(WatchHub, OnlyMatchedEventsTakeASeq) {
   EXPECT_FALSE(hub.Emit(kDelete, "a:1", 7));  // coalesced until the owner drains
   EXPECT_FALSE(WatchHub::WakesPending());
   EXPECT_EQ(a.Drain(hub), (std::vector<Ev>{{kSet, "a:1", 7, 1}, {kDelete, "a:1", 7, 2}}));
-  EXPECT_TRUE(hub.Emit(kSet, "a:2", 8));  // re-armed
+  // That drain took events: the owner drains again, unsignalled.
+  EXPECT_FALSE(hub.Emit(kSet, "a:2", 8));
+  EXPECT_FALSE(WatchHub::WakesPending());
+  EXPECT_EQ(a.Drain(hub), (std::vector<Ev>{{kSet, "a:2", 8, 3}}));
+  EXPECT_EQ(a.signals(), 1);
+  EXPECT_TRUE(a.Drain(hub).empty());      // nothing: this drain re-arms
+  EXPECT_TRUE(hub.Emit(kSet, "a:3", 9));  // the owner is idle: a signal is due
   WatchHub::FlushWakes();
   EXPECT_EQ(a.signals(), 2);
   Remove(hub, a.sub.get());
@@ -247,6 +253,75 @@ TEST(WatchHub, ABatchThatFitsIsKeptAndOneThatDoesNotIsLostWhole) {
   hub.EndBatch(held);
   EXPECT_EQ(small.Drain(hub), (std::vector<Ev>{{kOverflow, "", 4, 7}}));
   EXPECT_EQ(big.Drain(hub).size(), 7u);  // another watcher's room is its own
+}
+
+TEST(WatchHub, QueueSpansBlocksKeysOfEverySizeComeBackIntact) {
+  // Records lie end to end in 16 KiB blocks; a key longer than a block gets
+  // a block of its own. Drained again and again (the blocks are reused),
+  // every event comes back whole, in order.
+  WatchHub hub;
+  Watcher w({}, 1'000'000);
+  Add(hub, w.sub);
+  uint64_t seq = 0;
+  for (int round = 0; round < 3; ++round) {
+    std::vector<Ev> want;
+    for (int i = 0; i < 3'000; ++i) {
+      // Lengths 0..40, a few of 10-40 KiB (past a block), every byte value.
+      const size_t len = i % 500 == 7 ? 10'000 + 10'000 * static_cast<size_t>(i % 3) : static_cast<size_t>(i % 41);
+      std::string key(len, '\0');
+      for (size_t j = 0; j < len; ++j) key[j] = static_cast<char>((i + j * 31) & 0xff);
+      hub.Emit(kSet, key, static_cast<uint64_t>(i));
+      want.push_back({kSet, key, static_cast<uint64_t>(i), ++seq});
+    }
+    EXPECT_EQ(w.Drain(hub), want);
+    EXPECT_TRUE(w.Drain(hub).empty());
+  }
+}
+
+TEST(WatchHub, ABatchTakenBackAcrossBlocksLeavesTheQueueAsItWas) {
+  // 600 events of 40-byte keys (64 bytes each: ~256 a block) queued, then
+  // an atomic batch of 1,000 that crosses several blocks and does not fit:
+  // it is taken back whole, and the queue can grow again after the drain.
+  WatchHub hub;
+  Watcher w({}, 1'500);
+  Add(hub, w.sub);
+  auto key = [](const char* tag, int i) {
+    std::string k = Cat(tag, i);
+    k.resize(40, '.');
+    return k;
+  };
+  std::vector<Ev> want;
+  for (int i = 0; i < 600; ++i) {
+    hub.Emit(kSet, key("a", i), 1);
+    want.push_back({kSet, key("a", i), 1, static_cast<uint64_t>(i + 1)});
+  }
+  const bool held = hub.BeginBatch();
+  for (int i = 0; i < 1'000; ++i) hub.Emit(kSet, key("b", i), 2);
+  hub.EndBatch(held);
+  want.push_back({kOverflow, "", 1'000, 1'600});
+  EXPECT_EQ(w.Drain(hub), want);
+  // Room again: a batch that fits (across blocks too) arrives whole.
+  const bool again = hub.BeginBatch();
+  for (int i = 0; i < 1'500; ++i) hub.Emit(kSet, key("c", i), 3);
+  hub.EndBatch(again);
+  std::vector<Ev> got = w.Drain(hub);
+  ASSERT_EQ(got.size(), 1'500u);
+  for (int i = 0; i < 1'500; ++i) {
+    EXPECT_EQ(got[i].key, key("c", i));
+    EXPECT_EQ(got[i].seq, 1'601u + i);
+  }
+}
+
+TEST(WatchHub, ABatchTakenBackFromAnEmptyQueue) {
+  WatchHub hub;
+  Watcher w({}, 300);
+  Add(hub, w.sub);
+  const bool held = hub.BeginBatch();
+  for (int i = 0; i < 301; ++i) hub.Emit(kSet, std::string(100, 'k'), 1);  // 3 blocks, then one too many
+  hub.EndBatch(held);
+  EXPECT_EQ(w.Drain(hub), (std::vector<Ev>{{kOverflow, "", 301, 301}}));
+  hub.Emit(kSet, "after", 2);
+  EXPECT_EQ(w.Drain(hub), (std::vector<Ev>{{kSet, "after", 2, 302}}));
 }
 
 TEST(WatchHub, MaxQueueOfOne) {
@@ -593,12 +668,17 @@ TEST(StoreWatchThreads, OrderedContiguousAtomicAndReplayable) {
   };
 
   std::thread owner([&] {
+    // As the binding does: drain on a signal, then again until a drain
+    // comes back empty (which re-arms the signal).
+    bool busy = false;
     while (!stop.load(std::memory_order_acquire)) {
-      if (signalled.exchange(0, std::memory_order_acquire) == 0) {
+      if (signalled.exchange(0, std::memory_order_acquire) == 0 && !busy) {
         std::this_thread::yield();
         continue;
       }
-      consume(w.Drain(store));
+      std::vector<Ev> got = w.Drain(store);
+      busy = !got.empty();
+      consume(got);
     }
     consume(w.Drain(store));
   });
