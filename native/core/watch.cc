@@ -26,6 +26,11 @@ thread_local std::vector<PendingWake> tl_wakes;
 
 }  // namespace
 
+WatchChunk* WatchChain::Last(WatchChunk* c) noexcept {
+  while (c->next != nullptr) c = c->next;
+  return c;
+}
+
 WatchChunk* WatchChunk::New(size_t bytes) noexcept {
   const size_t capacity = std::max(bytes, kCapacity);
   if (capacity > std::numeric_limits<uint32_t>::max()) return nullptr;
@@ -70,6 +75,7 @@ WatchChunk* Subscription::Grow(size_t bytes) noexcept {
   }
   c->next = nullptr;
   c->used = 0;
+  ++blocks_;
   if (tail_ == nullptr)
     head_ = c;
   else
@@ -78,21 +84,49 @@ WatchChunk* Subscription::Grow(size_t bytes) noexcept {
   return c;
 }
 
-WatchChunk* Subscription::Keep(WatchChunk* chain, size_t keep) noexcept {
-  WatchChunk* rest = nullptr;
+WatchChain WatchChain::SplitReusable(WatchChunk* chain, WatchChunk** rest) noexcept {
+  WatchChain kept;
   while (chain != nullptr) {
     WatchChunk* next = chain->next;
-    if (chain->reusable() && spares_ < keep) {
-      chain->next = spare_;
-      spare_ = chain;
-      ++spares_;
+    if (chain->reusable()) {
+      kept.Prepend(chain);
     } else {
-      chain->next = rest;
-      rest = chain;
+      chain->next = *rest;
+      *rest = chain;
     }
     chain = next;
   }
-  return rest;
+  return kept;
+}
+
+void WatchChain::Prepend(WatchChunk* c) noexcept {
+  c->next = head;
+  head = c;
+  if (tail == nullptr) tail = c;
+  ++count;
+}
+
+WatchChunk* Subscription::Keep(WatchChain chain, size_t keep) noexcept {
+  // One splice, then whatever is over `keep` comes off the front (usually
+  // nothing): the owner holds the hub's mutex for O(1), not for the chain.
+  if (chain.head != nullptr) {
+    chain.tail->next = spare_;
+    spare_ = chain.head;
+    spares_ += chain.count;
+  }
+  return Shed(keep);
+}
+
+WatchChunk* Subscription::Shed(size_t keep) noexcept {
+  WatchChunk* over = nullptr;
+  while (spares_ > keep) {
+    WatchChunk* c = spare_;
+    spare_ = c->next;
+    --spares_;
+    c->next = over;
+    over = c;
+  }
+  return over;
 }
 
 void Subscription::Push(WatchEvent type, std::string_view key, uint64_t version, uint64_t seq,
@@ -139,6 +173,7 @@ void Subscription::Push(WatchEvent type, std::string_view key, uint64_t version,
       c->next = spare_;
       spare_ = c;
       ++spares_;
+      --blocks_;
       c = next;
     }
   }
@@ -277,11 +312,12 @@ bool WatchHub::CloseAllLocked() noexcept {
 }
 
 void WatchHub::Drain(Subscription& sub, WatchBatch* out) {
-  // The previous batch's blocks go back to this queue for reuse (what it
-  // does not keep is freed after the lock).
-  WatchChunk* used = out->head_;
+  // The previous batch's blocks go back to this queue for reuse (sorted
+  // out here, before the lock; what is not kept is freed after it).
+  WatchChunk* unkept = nullptr;
+  const WatchChain used = WatchChain::SplitReusable(out->head_, &unkept);
   out->head_ = nullptr;
-  WatchChunk* unkept;
+  size_t fresh = 0;  // blocks to add for the writers (see below)
   {
     std::lock_guard lock(mu_);
     out->head_ = sub.head_;
@@ -289,8 +325,10 @@ void WatchHub::Drain(Subscription& sub, WatchBatch* out) {
     out->lost = sub.lost_;
     out->lost_seq = sub.lost_seq_;
     out->closed = sub.closed_;
+    const size_t taken = sub.blocks_;
     sub.head_ = sub.tail_ = nullptr;
     sub.count_ = 0;
+    sub.blocks_ = 0;
     sub.lost_ = 0;
     sub.batch_ = 0;
     // A drain that took something leaves the signal off: the owner drains
@@ -300,19 +338,45 @@ void WatchHub::Drain(Subscription& sub, WatchBatch* out) {
     // writers' Push, so no event can slip between the look and the re-arm.
     const bool idle = out->empty();
     sub.signalled_ = !idle;
-    unkept = sub.Keep(used, sub.max_blocks_);
-    if (idle && sub.spares_ > Subscription::kIdleBlocks) {
-      // The burst is over: keep a few blocks, free the others.
-      while (sub.spares_ > Subscription::kIdleBlocks) {
-        WatchChunk* c = sub.spare_;
-        sub.spare_ = c->next;
-        --sub.spares_;
-        c->next = unkept;
-        unkept = c;
-      }
+    // When idle the burst is over: keep a few blocks, free the others.
+    WatchChunk* over = sub.Keep(used, idle ? Subscription::kIdleBlocks : sub.max_blocks_);
+    if (over != nullptr) {
+      WatchChain::Last(over)->next = unkept;
+      unkept = over;
     }
+    // Until the next drain the writers will likely fill as many blocks as
+    // this drain took, times the growth since the last one (a backlog grows
+    // when its owner is slower than its writers): have that many spare.
+    if (taken > sub.last_taken_ && !sub.closed_) {
+      // taken x (taken / last taken): at most 4 x taken (a jump from a few
+      // blocks is no trend), and 2 x taken after an idle drain.
+      const size_t next = sub.last_taken_ == 0 ? 2 * taken : std::min(4 * taken, taken * taken / sub.last_taken_);
+      const size_t want = std::min(sub.max_blocks_, next);
+      if (want > sub.spares_) fresh = want - sub.spares_;
+    }
+    sub.last_taken_ = taken;
   }
   WatchChunk::FreeChain(unkept);
+  if (fresh == 0) return;
+  // Outside every lock, on the owner's thread: allocated and touched here
+  // (each page written once), so that the writer that fills them neither
+  // allocates nor takes a page fault while it holds its shard lock.
+  WatchChain made;
+  for (size_t i = 0; i < fresh; ++i) {
+    WatchChunk* c = WatchChunk::New(WatchChunk::kCapacity);
+    if (c == nullptr) break;  // no memory: the writers allocate for themselves
+    volatile unsigned char* bytes = c->data();
+    for (size_t at = 0; at < c->capacity; at += 4096) bytes[at] = 0;
+    bytes[c->capacity - 1] = 0;
+    made.Prepend(c);
+  }
+  WatchChunk* extra;
+  {
+    std::lock_guard lock(mu_);
+    // Queued and kept blocks together stay within max_blocks_.
+    extra = sub.Keep(made, sub.max_blocks_ - std::min(sub.max_blocks_, sub.blocks_));
+  }
+  WatchChunk::FreeChain(extra);
 }
 
 unsigned WatchHub::Quick::Signature(std::string_view key, size_t n) noexcept {
@@ -405,6 +469,11 @@ void WatchHub::OnGroup(bool begin) noexcept {
     (void)BeginBatch();
   else
     EndBatch(active());
+}
+
+size_t WatchHub::spares(const Subscription& sub) const {
+  std::lock_guard lock(mu_);
+  return sub.spares_;
 }
 
 size_t WatchHub::count() const noexcept { return count_.load(std::memory_order_relaxed); }

@@ -137,6 +137,18 @@ class WatchChunk {
 };
 static_assert(sizeof(WatchChunk) == 16);
 
+// A chain of blocks with its last one and its length, to splice in O(1).
+struct WatchChain {
+  WatchChunk* head = nullptr;
+  WatchChunk* tail = nullptr;
+  size_t count = 0;
+
+  void Prepend(WatchChunk* c) noexcept;
+  // The reusable blocks of `chain`; the others are put on *rest.
+  static WatchChain SplitReusable(WatchChunk* chain, WatchChunk** rest) noexcept;
+  static WatchChunk* Last(WatchChunk* c) noexcept;
+};
+
 // What Drain() hands the owner: the queued events in seq order (count of
 // them, in blocks: ForEach), then, when `lost` is not 0, an overflow to
 // report after them (`lost_seq` is the seq of the last lost event, above
@@ -196,15 +208,17 @@ class Subscription {
   // Under the hub's mutex: a block with room for `bytes` appended to the
   // queue (a kept one when it fits), or nullptr (no memory).
   WatchChunk* Grow(size_t bytes) noexcept;
-  // Under the hub's mutex: keeps the reusable blocks of `chain` for later
-  // (at most `keep` kept in all); returns the rest, to be freed.
-  WatchChunk* Keep(WatchChunk* chain, size_t keep) noexcept;
+  // Under the hub's mutex: keeps `chain` (reusable blocks) for later, then
+  // sheds the kept blocks past `keep`; returns those, to be freed.
+  WatchChunk* Keep(WatchChain chain, size_t keep) noexcept;
+  WatchChunk* Shed(size_t keep) noexcept;
 
   const WatchFilter filter_;
   const size_t max_queue_;
-  // Blocks kept for reuse while the owner is busy: enough for max_queue_
-  // records of short keys. An owner that finds its queue empty keeps fewer
-  // (kIdleBlocks), so a burst's memory goes back once it is over.
+  // Blocks queued and kept for reuse, together, while the owner is busy:
+  // enough for max_queue_ records of short keys. An owner that finds its
+  // queue empty keeps fewer (kIdleBlocks), so a burst's memory goes back
+  // once it is over.
   const size_t max_blocks_;
   static constexpr size_t kIdleBlocks = 4;
   const std::shared_ptr<Notifier> notifier_;
@@ -213,8 +227,10 @@ class Subscription {
   WatchChunk* head_ = nullptr;  // the queue: records in seq order
   WatchChunk* tail_ = nullptr;
   size_t count_ = 0;             // records queued
+  size_t blocks_ = 0;            // blocks queued
   WatchChunk* spare_ = nullptr;  // blocks kept for reuse
   size_t spares_ = 0;
+  size_t last_taken_ = 0;   // blocks the owner's last drain took
   uint64_t lost_ = 0;       // events dropped since the last drain
   uint64_t lost_seq_ = 0;   // the seq of the last of them
   bool signalled_ = false;  // the owner was notified, or is draining: no signal due
@@ -302,14 +318,20 @@ class WatchHub final : public StoreHook {
 
   // ---- Owners ----
 
-  // Moves `sub`'s queued events into *out (its previous contents are
-  // dropped; its buffers are swapped with the queue's, so a steady drain
-  // allocates nothing). The signal is re-armed only when there was nothing
+  // Moves `sub`'s queued events into *out; out's previous blocks go back to
+  // the queue for reuse, so a steady drain allocates nothing. When the
+  // queue keeps growing (the owner is slower than the writers), the owner
+  // also adds fresh blocks, allocated and touched on its own thread outside
+  // every lock, for the writers to fill: a watcher's backlog costs its
+  // writers no allocation and no page fault under their locks. The signal is re-armed only when there was nothing
   // to move (out->empty()): after a drain that returned events the owner
   // must drain again, without waiting for a signal, until one returns
   // nothing. So a busy watcher costs its writers no wake-ups: they signal
   // an owner once per idle period, not once per drain.
   void Drain(Subscription& sub, WatchBatch* out);
+
+  // Blocks `sub` keeps for reuse now (for tests and debugging).
+  size_t spares(const Subscription& sub) const;
 
   // Subscriptions now (a snapshot), and the last seq handed out.
   size_t count() const noexcept;

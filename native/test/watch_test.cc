@@ -324,6 +324,46 @@ TEST(WatchHub, ABatchTakenBackFromAnEmptyQueue) {
   EXPECT_EQ(w.Drain(hub), (std::vector<Ev>{{kSet, "after", 2, 302}}));
 }
 
+TEST(WatchHub, AGrowingBacklogGetsBlocksFromItsOwnerAndAnIdleOneGivesThemBack) {
+  // 16-byte keys: 40 bytes a record, 409 a block.
+  WatchHub hub;
+  Watcher w({}, 1'000'000);
+  Add(hub, w.sub);
+  auto emit = [&](int n) {
+    for (int i = 0; i < n; ++i) hub.Emit(kSet, "sixteen-byte-key", 1);
+  };
+  EXPECT_EQ(hub.spares(*w.sub), 0u);
+  emit(4 * 409);  // 4 blocks, allocated by the writer (nothing kept yet)
+  EXPECT_EQ(w.Drain(hub).size(), 4u * 409);
+  // The drain took 4 blocks and had none before: the owner adds 8 (2 x 4).
+  EXPECT_EQ(hub.spares(*w.sub), 8u);
+  emit(12 * 409);  // 12 blocks: the 8 kept, 4 more
+  EXPECT_EQ(hub.spares(*w.sub), 0u);
+  EXPECT_EQ(w.Drain(hub).size(), 12u * 409);
+  // Took 12 after 4 (x3): wants 36 kept; the 4 blocks of the batch handed
+  // back, and 32 new ones.
+  EXPECT_EQ(hub.spares(*w.sub), 36u);
+  EXPECT_TRUE(w.Drain(hub).empty());  // idle: 4 kept, the rest freed
+  EXPECT_EQ(hub.spares(*w.sub), 4u);
+  emit(2 * 409);  // a new burst: from the kept blocks
+  EXPECT_EQ(hub.spares(*w.sub), 2u);
+  EXPECT_EQ(w.Drain(hub).size(), 2u * 409);
+  EXPECT_EQ(hub.spares(*w.sub), 4u);  // 2 x what it took: the 2 left and 2 new
+}
+
+TEST(WatchHub, KeptBlocksStayWithinTheQueueBound) {
+  // maxQueue 2,000 records of 8-byte keys fill 4 blocks (511 a block): the
+  // owner never keeps more than that, however the backlog grew.
+  WatchHub hub;
+  Watcher w({}, 2'000);
+  Add(hub, w.sub);
+  for (int round = 0; round < 4; ++round) {
+    for (int i = 0; i < 2'000; ++i) hub.Emit(kSet, "8-bytes!", 1);
+    EXPECT_EQ(w.Drain(hub).size(), 2'000u);
+    EXPECT_LE(hub.spares(*w.sub), 4u);
+  }
+}
+
 TEST(WatchHub, MaxQueueOfOne) {
   WatchHub hub;
   Watcher w({}, 1);
