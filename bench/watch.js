@@ -7,7 +7,8 @@
 //    the machine's load): a put with no watcher, with one watcher on a
 //    prefix no key has, and with one watcher on every key (each put queues
 //    an event; its thread never drains, so this is the writer's cost per
-//    matching event without the wake-up, which a drain pays once per batch).
+//    matching event without a wake-up, which a writer pays only when the
+//    watcher is idle).
 //    With --baseline=DIR (a built checkout of threadkv to compare with, e.g.
 //    the main branch), the same put there: "today". Not with --quick unless
 //    --instructions is given.
@@ -396,7 +397,7 @@ function targets(r) {
         // How much of it the writer's own instructions explain, at the no-watcher put's ns per instruction.
         const own = ins ? ((ins.match - ins.none) * none.cpuNsPerPut) / ins.none : NaN;
         t.cause = Number.isFinite(own)
-          ? `the writer's extra instructions account for about ${f(own, 0)} ns; the other ${f(ns - own, 0)} ns come with the drain (the queue's lines and the hub lock shared with the draining thread, the wake-ups); ${noisy(match, none)}`
+          ? `the writer's extra instructions account for about ${f(own, 0)} ns; the other ${f(ns - own, 0)} ns come with the drain (the queue's lines and the hub lock shared with the draining thread, wake-ups of an idle watcher, blocks the writer had to allocate when the watcher's prediction fell short); ${noisy(match, none)}`
           : `${noisy(match, none)} (run with --instructions to split the writer's own instructions from the cost of the drain)`;
       }
     }
