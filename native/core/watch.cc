@@ -26,11 +26,6 @@ thread_local std::vector<PendingWake> tl_wakes;
 
 }  // namespace
 
-WatchChunk* WatchChain::Last(WatchChunk* c) noexcept {
-  while (c->next != nullptr) c = c->next;
-  return c;
-}
-
 WatchChunk* WatchChunk::New(size_t bytes) noexcept {
   const size_t capacity = std::max(bytes, kCapacity);
   if (capacity > std::numeric_limits<uint32_t>::max()) return nullptr;
@@ -317,6 +312,7 @@ void WatchHub::Drain(Subscription& sub, WatchBatch* out) {
   WatchChunk* unkept = nullptr;
   const WatchChain used = WatchChain::SplitReusable(out->head_, &unkept);
   out->head_ = nullptr;
+  WatchChunk* over;  // kept blocks shed, freed after the lock
   size_t fresh = 0;  // blocks to add for the writers (see below)
   {
     std::lock_guard lock(mu_);
@@ -339,11 +335,7 @@ void WatchHub::Drain(Subscription& sub, WatchBatch* out) {
     const bool idle = out->empty();
     sub.signalled_ = !idle;
     // When idle the burst is over: keep a few blocks, free the others.
-    WatchChunk* over = sub.Keep(used, idle ? Subscription::kIdleBlocks : sub.max_blocks_);
-    if (over != nullptr) {
-      WatchChain::Last(over)->next = unkept;
-      unkept = over;
-    }
+    over = sub.Keep(used, idle ? Subscription::kIdleBlocks : sub.max_blocks_);
     // Until the next drain the writers will likely fill as many blocks as
     // this drain took, times the growth since the last one (a backlog grows
     // when its owner is slower than its writers): have that many spare.
@@ -357,6 +349,7 @@ void WatchHub::Drain(Subscription& sub, WatchBatch* out) {
     sub.last_taken_ = taken;
   }
   WatchChunk::FreeChain(unkept);
+  WatchChunk::FreeChain(over);
   if (fresh == 0) return;
   // Outside every lock, on the owner's thread: allocated and touched here
   // (each page written once), so that the writer that fills them neither

@@ -146,7 +146,6 @@ struct WatchChain {
   void Prepend(WatchChunk* c) noexcept;
   // The reusable blocks of `chain`; the others are put on *rest.
   static WatchChain SplitReusable(WatchChunk* chain, WatchChunk** rest) noexcept;
-  static WatchChunk* Last(WatchChunk* c) noexcept;
 };
 
 // What Drain() hands the owner: the queued events in seq order (count of
